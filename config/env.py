@@ -1,0 +1,49 @@
+"""Small strict readers for environment variables.
+
+A missing or malformed value stops start-up with a sentence that names the variable.
+"""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def text(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name)
+    if value is None:
+        if default is None:
+            raise ImproperlyConfigured(f"The environment variable {name} must be set.")
+        return default
+    return value
+
+
+def boolean(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"The environment variable {name} must be true or false, not {value!r}.")
+
+
+def integer(name: str, default: int, *, minimum: int | None = None) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"The environment variable {name} must be a whole number, not {value!r}.")
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"The environment variable {name} must be at least {minimum}, not {number}.")
+    return number
+
+
+def text_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in text(name, default).split(",") if item.strip()]

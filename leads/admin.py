@@ -1,0 +1,137 @@
+from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from leads.models import (
+    Account, Activity, Campaign, CaptureForm, Consent, Lead, LeadTransition, Notification, Submission, Visitor,
+)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "channel", "cost", "starts_on", "ends_on")
+    list_filter = ("channel",)
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ("name", "domain", "owner")
+    search_fields = ("name", "domain")
+    autocomplete_fields = ("owner",)
+
+
+@admin.register(CaptureForm)
+class CaptureFormAdmin(admin.ModelAdmin):
+    list_display = ("name", "key", "campaign", "source", "double_opt_in", "is_active")
+    list_filter = ("is_active", "source", "double_opt_in")
+    search_fields = ("name", "key")
+    readonly_fields = ("embed_snippet",)
+
+    @admin.display(description=_("Embed snippet"))
+    def embed_snippet(self, form):
+        if not form.pk:
+            return "-"
+        from django.conf import settings
+
+        base = settings.SITE_URL
+        snippet = (
+            f'<iframe src="{base}/f/{form.key}/?embed=1" style="border:0;width:100%;min-height:640px" '
+            f'title="{form.name}"></iframe>\n'
+            f'<script src="{base}/static/leads/track.js" data-form-key="{form.key}" data-endpoint="{base}" defer>'
+            "</script>"
+        )
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", snippet)
+
+
+class ActivityInline(admin.TabularInline):
+    model = Activity
+    fk_name = "lead"
+    extra = 0
+    fields = ("kind", "outcome", "occurred_at", "url", "note", "created_by")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+
+class TransitionInline(admin.TabularInline):
+    model = LeadTransition
+    extra = 0
+    fields = ("at", "name", "source", "target", "actor", "reason")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = ("email", "first_name", "last_name", "company", "stage", "owner", "score", "source", "created_at")
+    list_filter = ("stage", "source", "campaign", "consent_status")
+    search_fields = ("email", "first_name", "last_name", "company")
+    list_select_related = ("owner", "campaign")
+    readonly_fields = ("stage", "stage_entered_at", "owner", "assigned_at", "email_normalized", "created_at",
+                       "updated_at", "consent_status")
+    raw_id_fields = ("account", "capture_form")
+    inlines = [TransitionInline, ActivityInline]
+    date_hierarchy = "created_at"
+
+    def save_model(self, request, obj, form, change):
+        from leads.validation import normalize_email
+
+        obj.email_normalized = normalize_email(obj.email)
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    list_display = ("kind", "lead", "visitor", "outcome", "occurred_at")
+    list_filter = ("kind", "outcome")
+    raw_id_fields = ("lead", "visitor", "created_by")
+    date_hierarchy = "occurred_at"
+
+
+@admin.register(Visitor)
+class VisitorAdmin(admin.ModelAdmin):
+    list_display = ("anonymous_id", "lead", "first_seen_at", "last_seen_at")
+    raw_id_fields = ("lead",)
+    search_fields = ("anonymous_id",)
+
+
+@admin.register(LeadTransition)
+class LeadTransitionAdmin(admin.ModelAdmin):
+    list_display = ("at", "lead", "name", "source", "target", "actor")
+    list_filter = ("name", "target")
+    raw_id_fields = ("lead", "actor")
+    date_hierarchy = "at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Consent)
+class ConsentAdmin(admin.ModelAdmin):
+    list_display = ("lead", "purpose", "channel", "requested_at", "confirmed_at", "withdrawn_at")
+    raw_id_fields = ("lead", "capture_form")
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "channel", "capture_form", "outcome", "lead", "response_status")
+    list_filter = ("outcome", "channel")
+    raw_id_fields = ("lead", "capture_form", "submitted_by")
+    date_hierarchy = "received_at"
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user", "message", "read_at", "emailed_at")
+    raw_id_fields = ("user", "lead", "transition")

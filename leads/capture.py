@@ -1,0 +1,245 @@
+"""One capture service behind every channel: hosted and embedded forms, the JSON API, CSV import, manual
+entry and the tracked visitor who identifies itself.
+
+Each submission is first recorded as it arrived (`Submission`, committed on its own), then processed in
+one transaction that writes the lead, its touchpoint, consent, visitor stitching and the submission's
+outcome together: a failure leaves the submission `received` (and recoverable), never a half-written lead.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads import lifecycle
+from leads.models import Account, Activity, Campaign, CaptureForm, Consent, Lead, Submission, Visitor
+from leads.stages import ActivityKind, Channel, ConsentStatus
+from leads.validation import CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
+
+# Fields a later submission may fill on an existing lead when they are still empty.
+FILLABLE = (
+    "first_name", "last_name", "company", "job_title", "phone", "country", "industry", "company_size",
+    "website", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+)
+
+
+@dataclass
+class CaptureResult:
+    status: int
+    body: dict
+    submission: Submission | None = None
+    lead: Lead | None = None
+
+    @property
+    def created(self) -> bool:
+        return self.status == 201
+
+
+def payload_hash(payload) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit(
+    *,
+    channel: str,
+    payload: dict,
+    form: CaptureForm | None = None,
+    by=None,
+    idempotency_key: str = "",
+    ip_address: str | None = None,
+    user_agent: str = "",
+    is_spam: bool = False,
+) -> CaptureResult:
+    """Record and process one submission; the form (if any) gives source and campaign where the payload is silent."""
+    digest = payload_hash(payload)
+    scope = f"form:{form.pk}" if form else f"user:{by.pk}" if by else "anonymous"
+    fields = {
+        "channel": channel, "capture_form": form, "submitted_by": by if by and by.is_authenticated else None,
+        "payload_hash": digest, "payload": payload if isinstance(payload, dict) else {"_raw": payload},
+        "ip_address": ip_address, "user_agent": (user_agent or "")[:400],
+    }
+    if idempotency_key:
+        if len(idempotency_key) > 200:
+            return CaptureResult(400, {"errors": {"Idempotency-Key": [_("Use at most 200 characters.")]}})
+        try:
+            with transaction.atomic():
+                submission = Submission.objects.create(
+                    idempotency_scope=scope, idempotency_key=idempotency_key, **fields
+                )
+        except IntegrityError:
+            return _repeat(scope, idempotency_key, digest)
+    else:
+        submission = Submission.objects.create(**fields)
+    if is_spam:
+        return _finish_spam(submission)
+    return process(submission)
+
+
+def _repeat(scope: str, key: str, digest: str) -> CaptureResult:
+    first = Submission.objects.get(idempotency_scope=scope, idempotency_key=key)
+    if first.payload_hash != digest:
+        return CaptureResult(
+            422, {"detail": _("This Idempotency-Key was already used with a different request body.")}
+        )
+    if first.outcome != Submission.Outcome.RECEIVED:
+        return CaptureResult(first.response_status, first.response_body, first, first.lead)
+    stale_before = timezone.now() - timezone.timedelta(seconds=settings.IDEMPOTENCY_STALE_SECONDS)
+    if first.received_at < stale_before and _take_over(first):
+        return process(first)
+    return CaptureResult(409, {"detail": _("The first request with this Idempotency-Key is still in progress.")})
+
+
+def _take_over(submission: Submission) -> bool:
+    """Claim a submission whose first processing died (conditional update: one taker wins)."""
+    taken = Submission.objects.filter(
+        pk=submission.pk, outcome=Submission.Outcome.RECEIVED, received_at=submission.received_at
+    ).update(received_at=timezone.now())
+    submission.refresh_from_db()
+    return taken == 1
+
+
+def _finish_spam(submission: Submission) -> CaptureResult:
+    body = {"detail": _("Thank you.")}
+    Submission.objects.filter(pk=submission.pk).update(
+        outcome=Submission.Outcome.SPAM, response_status=200, response_body=body, processed_at=timezone.now()
+    )
+    return CaptureResult(200, body, submission)
+
+
+def process(submission: Submission) -> CaptureResult:
+    payload = submission.payload
+    try:
+        clean = clean_capture(payload, campaigns=_campaigns_named(payload))
+    except CaptureInvalid as invalid:
+        body = {"errors": invalid.errors}
+        Submission.objects.filter(pk=submission.pk).update(
+            outcome=Submission.Outcome.REJECTED, errors=invalid.errors, response_status=400, response_body=body,
+            processed_at=timezone.now(),
+        )
+        return CaptureResult(400, body, submission)
+    with transaction.atomic():
+        lead, created = _create_or_merge(submission, clean)
+        lifecycle.try_mark_mql(lead=lead)
+        lead = Lead.objects.select_related("owner").get(pk=lead.pk)
+        status = 201 if created else 200
+        body = {
+            "id": lead.pk,
+            "created": created,
+            "stage": lead.stage,
+            "score": lead.score,
+            "owner": lead.owner.get_username() if lead.owner_id else None,
+        }
+        Submission.objects.filter(pk=submission.pk).update(
+            outcome=Submission.Outcome.CREATED if created else Submission.Outcome.MERGED, lead=lead,
+            response_status=status, response_body=body, processed_at=timezone.now(),
+        )
+    return CaptureResult(status, body, submission, lead)
+
+
+def _campaigns_named(payload) -> dict:
+    slug = payload.get("campaign") if isinstance(payload, dict) else None
+    if not isinstance(slug, str) or not slug:
+        return {}
+    return {c.slug: c for c in Campaign.objects.filter(slug=slug)}
+
+
+def _lock_email(email_normalized: str) -> None:
+    """Serialise captures of one address: concurrent submissions of a new e-mail create one lead."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [email_normalized])
+
+
+def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool]:
+    now = timezone.now()
+    form = submission.capture_form
+    _lock_email(clean["email_normalized"])
+    lead = Lead.objects.select_for_update().filter(email_normalized=clean["email_normalized"]).first()
+    source = clean["source"] or (form.source if form else "") or submission.channel
+    if source not in Channel.values:
+        source = Channel.OTHER
+    campaign = clean["campaign"] or (form.campaign if form else None)
+    activity = clean["activity"]
+    touched_at = activity.occurred_at if activity else now
+    created = lead is None
+    if created:
+        domain = website_domain(clean["website"]) if clean["website"] else email_domain(clean["email"])
+        if is_free_mail(domain):
+            domain = ""
+        lead = Lead(
+            email=clean["email"], email_normalized=clean["email_normalized"], source=source, campaign=campaign,
+            capture_form=form, company_domain=domain, first_touch_at=touched_at, last_touch_at=touched_at,
+            stage_entered_at=touched_at, created_at=now,
+            account=Account.objects.filter(domain=domain).first() if domain else None,
+            **{name: clean[name] for name in FILLABLE if clean[name] not in ("", None)},
+        )
+        lead.save()
+    else:
+        changed = ["last_touch_at", "updated_at"]
+        for name in FILLABLE:
+            if clean[name] not in ("", None) and getattr(lead, name) in ("", None):
+                setattr(lead, name, clean[name])
+                changed.append(name)
+        lead.last_touch_at = max(lead.last_touch_at, touched_at)
+        lead.save(update_fields=changed)
+
+    kind = activity.kind if activity else (form.activity_kind if form else ActivityKind.FORM_SUBMIT)
+    Activity.objects.create(
+        lead=lead, kind=kind, occurred_at=touched_at, url=activity.url if activity else "",
+        note=clean["message"],
+        data={
+            "submission": submission.pk, "channel": submission.channel, "source": source,
+            "campaign": campaign.slug if campaign else None,
+            **{k: clean[k] for k in ("utm_source", "utm_medium", "utm_campaign") if clean[k]},
+        },
+        created_by=submission.submitted_by,
+    )
+    if clean["visitor_id"]:
+        _stitch_visitor(lead, clean["visitor_id"], form, now)
+    if clean["consent"]:
+        _record_consent(lead, submission, form, now)
+    return lead, created
+
+
+def _stitch_visitor(lead: Lead, anonymous_id: str, form: CaptureForm | None, now) -> None:
+    visitor, _created = Visitor.objects.get_or_create(
+        anonymous_id=anonymous_id, defaults={"lead": lead, "capture_form": form, "first_seen_at": now}
+    )
+    if visitor.lead_id is None:
+        visitor.lead = lead
+        visitor.last_seen_at = now
+        visitor.save(update_fields=["lead", "last_seen_at"])
+    if visitor.lead_id == lead.pk:
+        Activity.objects.filter(visitor=visitor, lead__isnull=True).update(lead=lead)
+
+
+def _record_consent(lead: Lead, submission: Submission, form: CaptureForm | None, now) -> None:
+    wording = (form.consent_wording if form and form.consent_wording else "") or _(
+        "I agree that my data may be used to contact me about this request and related offers."
+    )
+    double_opt_in = bool(form and form.double_opt_in)
+    Consent.objects.create(
+        lead=lead, purpose="marketing_email", wording=wording,
+        wording_hash=hashlib.sha256(wording.encode()).hexdigest(), capture_form=form,
+        channel=submission.channel, ip_address=submission.ip_address, user_agent=submission.user_agent,
+        requested_at=now,
+    )
+    if lead.consent_status in (ConsentStatus.NONE, ConsentStatus.WITHDRAWN):
+        lead.consent_status = ConsentStatus.PENDING if double_opt_in else ConsentStatus.GIVEN
+        lead.save(update_fields=["consent_status", "updated_at"])
+
+
+def recover_stale(*, older_than_seconds: int | None = None, limit: int = 500) -> int:
+    """Process submissions whose first processing died (still `received` after the stale time)."""
+    seconds = older_than_seconds if older_than_seconds is not None else settings.IDEMPOTENCY_STALE_SECONDS
+    cutoff = timezone.now() - timezone.timedelta(seconds=seconds)
+    done = 0
+    for submission in Submission.objects.filter(outcome=Submission.Outcome.RECEIVED, received_at__lt=cutoff)[:limit]:
+        if _take_over(submission):
+            process(submission)
+            done += 1
+    return done

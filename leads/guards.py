@@ -1,0 +1,149 @@
+"""Guards: pure predicates on a lead, the inputs of a transition and a few facts.
+
+Each returns None when met, or an `Unmet` with a sentence a user understands.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.utils.translation import gettext as _
+
+BANT_FIELDS = ("budget", "authority", "need", "timeline")
+
+
+@dataclass(frozen=True)
+class Unmet:
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What guards may know beyond the lead row; built by `leads.lifecycle` inside the lock."""
+
+    today: dt.date
+    mql_threshold: int
+    has_hot_intent: bool = False
+    has_connected_conversation: bool = False
+    actor_id: int | None = None
+    actor_is_manager: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+def _reason(inputs: dict) -> list[Unmet]:
+    if not str(inputs.get("reason") or "").strip():
+        return [Unmet("reason_missing", _("Give a reason."))]
+    return []
+
+
+def mark_mql(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    unmet = []
+    if lead.score < facts.mql_threshold and not facts.has_hot_intent:
+        unmet.append(
+            Unmet(
+                "score_below_threshold",
+                _(
+                    "The score is %(score)s, below the MQL threshold of %(threshold)s, and there is no "
+                    "high-intent activity (a demo or contact request, or 3 pricing-page views within 7 days)."
+                )
+                % {"score": lead.score, "threshold": facts.mql_threshold},
+            )
+        )
+    if not lead.email_normalized or "@" not in lead.email_normalized:
+        unmet.append(Unmet("email_invalid", _("The lead has no valid e-mail address, so nobody can contact it.")))
+    return unmet
+
+
+def accept(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    if lead.owner_id is None:
+        return [Unmet("no_owner", _("The lead has no owner yet: claim it from the pool or assign it first."))]
+    if lead.owner_id != facts.actor_id and not facts.actor_is_manager:
+        return [Unmet("not_owner", _("Only the lead's owner can accept it."))]
+    return []
+
+
+def reject(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    return _reason(inputs)
+
+
+def qualify(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    labels = {
+        "budget": _("Budget is not answered."),
+        "authority": _("Authority (who decides) is not answered."),
+        "need": _("Need is not answered."),
+        "timeline": _("Timeline is not answered."),
+    }
+    unmet = [
+        Unmet(f"{name}_missing", labels[name])
+        for name in BANT_FIELDS
+        if not str(inputs.get(name, getattr(lead, name)) or "").strip()
+    ]
+    if not facts.has_connected_conversation:
+        unmet.append(
+            Unmet(
+                "no_conversation",
+                _("No conversation is logged yet: log a call or meeting with the outcome “connected”."),
+            )
+        )
+    return unmet
+
+
+def open_opportunity(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    unmet = []
+    value = inputs.get("deal_value", lead.deal_value)
+    if value is None or Decimal(value) <= 0:
+        unmet.append(Unmet("deal_value_missing", _("Enter a deal value greater than 0.")))
+    close_date = inputs.get("close_date", lead.close_date)
+    if close_date is None:
+        unmet.append(Unmet("close_date_missing", _("Enter a forecast close date.")))
+    elif close_date < facts.today:
+        unmet.append(Unmet("close_date_past", _("The forecast close date must be today or later.")))
+    return unmet
+
+
+def win(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    if inputs.get("contract_signed_on", lead.contract_signed_on) is None:
+        return [Unmet("contract_date_missing", _("Enter the date the contract was signed."))]
+    return []
+
+
+def lose(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    return _reason(inputs)
+
+
+def recycle(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    return _reason(inputs)
+
+
+def disqualify(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    return _reason(inputs)
+
+
+GUARDS = {
+    "mark_mql": mark_mql,
+    "accept": accept,
+    "reject": reject,
+    "qualify": qualify,
+    "open_opportunity": open_opportunity,
+    "win": win,
+    "lose": lose,
+    "recycle": recycle,
+    "disqualify": disqualify,
+}
+
+# The inputs each transition takes (everything else in a request body is refused).
+INPUTS = {
+    "mark_mql": (),
+    "accept": (),
+    "reject": ("reason",),
+    "qualify": BANT_FIELDS,
+    "open_opportunity": ("deal_value", "close_date"),
+    "win": ("contract_signed_on",),
+    "lose": ("reason",),
+    "recycle": ("reason",),
+    "disqualify": ("reason",),
+}

@@ -1,0 +1,303 @@
+"""The only code that fires lifecycle transitions and changes owners.
+
+Every function: lock the lead row, check permission, parse inputs, check guards, fire, save, write the
+`LeadTransition` row, and enqueue side effects on commit. A refusal changes nothing.
+"""
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+
+from leads import guards, roles
+from leads.models import Activity, Lead, LeadTransition, Notification
+from leads.stages import HOT_INTENT_KINDS, ActivityKind, Outcome, Role, Stage
+
+
+class LifecycleError(Exception):
+    """Base of the errors the lifecycle raises; interfaces map them to 400/403/404/409."""
+
+
+class LeadNotFound(LifecycleError):
+    pass
+
+
+class NotPermitted(LifecycleError):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(LifecycleError):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(str(errors))
+        self.errors = errors
+
+
+class TransitionRefused(LifecycleError):
+    """The transition exists and is permitted, but guards are unmet (or the lead is in the wrong stage)."""
+
+    def __init__(self, detail: str, unmet: list[guards.Unmet]):
+        super().__init__(detail)
+        self.detail = detail
+        self.unmet = unmet
+
+
+class OwnerConflict(LifecycleError):
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _declared_transitions() -> dict[str, tuple[tuple[str, ...], str]]:
+    """name -> (sources, target), read from the FSM declarations on `Lead`, in declaration order."""
+    found: dict[str, tuple[list[str], str]] = {}
+    for t in Lead._meta.get_field("stage").get_all_transitions(Lead):
+        sources, target = found.setdefault(t.name, ([], t.target))
+        sources.append(t.source)
+    order = list(guards.GUARDS)
+    return {name: (tuple(found[name][0]), found[name][1]) for name in order if name in found}
+
+
+TRANSITIONS = _declared_transitions()
+HOT_PRICING_VIEWS = 3
+HOT_PRICING_DAYS = 7
+
+
+# --- reading helpers ------------------------------------------------------------------------------------
+
+
+def transitions_from(stage: str) -> list[str]:
+    return [name for name, (sources, _target) in TRANSITIONS.items() if stage in sources]
+
+
+def available_transitions(user, lead: Lead) -> list[str]:
+    """Transitions this user may fire on this lead from its current stage, in declaration order."""
+    return [name for name in transitions_from(lead.stage) if roles.may_fire(user, lead, name)]
+
+
+def has_hot_intent(lead: Lead, *, now: dt.datetime | None = None) -> bool:
+    now = now or timezone.now()
+    activities = Activity.objects.filter(lead_id=lead.pk)
+    if activities.filter(kind__in=HOT_INTENT_KINDS, occurred_at__gte=lead.stage_entered_at).exists():
+        return True
+    since = now - dt.timedelta(days=HOT_PRICING_DAYS)
+    views = activities.filter(kind=ActivityKind.PRICING_VIEW, occurred_at__gte=since)
+    return views.count() >= HOT_PRICING_VIEWS
+
+
+def _facts(lead: Lead, name: str, by) -> guards.Facts:
+    return guards.Facts(
+        today=timezone.localdate(),
+        mql_threshold=settings.MQL_SCORE_THRESHOLD,
+        has_hot_intent=has_hot_intent(lead) if name == "mark_mql" else False,
+        has_connected_conversation=(
+            Activity.objects.filter(
+                lead_id=lead.pk, kind__in=[ActivityKind.CALL, ActivityKind.MEETING], outcome=Outcome.CONNECTED
+            ).exists()
+            if name == "qualify"
+            else False
+        ),
+        actor_id=by.pk if by else None,
+        actor_is_manager=roles.is_manager(by) if by else True,
+    )
+
+
+# --- input parsing (types and lengths; presence is a guard) --------------------------------------------
+
+
+def parse_inputs(name: str, raw: dict | None) -> dict:
+    """Turn a request body into typed transition inputs; unknown or malformed fields raise InvalidInput."""
+    raw = dict(raw or {})
+    allowed = set(guards.INPUTS[name])
+    errors: dict[str, list[str]] = {}
+    parsed: dict = {}
+    for key, value in raw.items():
+        if key not in allowed:
+            errors[key] = [_("Unknown field for this transition.")]
+            continue
+        if value is None or value == "":
+            continue
+        if key == "deal_value":
+            try:
+                number = Decimal(str(value))
+            except (InvalidOperation, ValueError):
+                errors[key] = [_("Enter a number.")]
+                continue
+            if not number.is_finite() or abs(number) >= Decimal("1e12"):
+                errors[key] = [_("Enter a number below 1,000,000,000,000.")]
+                continue
+            parsed[key] = number.quantize(Decimal("0.01"))
+        elif key in ("close_date", "contract_signed_on"):
+            day = parse_day(value)
+            if day is None:
+                errors[key] = [_("Enter a date as YYYY-MM-DD.")]
+                continue
+            parsed[key] = day
+        else:
+            if not isinstance(value, str):
+                errors[key] = [_("Enter text.")]
+                continue
+            if len(value) > 2000:
+                errors[key] = [_("Keep it under 2000 characters.")]
+                continue
+            parsed[key] = value.strip()
+    if errors:
+        raise InvalidInput(errors)
+    return parsed
+
+
+def parse_day(value) -> dt.date | None:
+    """A date from a date object or a YYYY-MM-DD string; None when it is neither."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return parse_date(str(value))
+    except ValueError:
+        return None
+
+
+def _audit_data(inputs: dict) -> dict:
+    out = {}
+    for key, value in inputs.items():
+        if key == "reason":
+            continue
+        out[key] = value.isoformat() if isinstance(value, dt.date) else str(value)
+    return out
+
+
+# --- firing ---------------------------------------------------------------------------------------------
+
+
+def _lock(lead_id) -> Lead:
+    try:
+        return Lead.objects.select_for_update().get(pk=lead_id)
+    except (Lead.DoesNotExist, ValueError, TypeError):
+        raise LeadNotFound(_("No such lead."))
+
+
+@transaction.atomic
+def fire(*, lead_id: int, name: str, by, inputs: dict | None = None, parsed: dict | None = None) -> Lead:
+    """Fire transition `name` on a lead as user `by` (None: the system)."""
+    if name not in TRANSITIONS:
+        raise LeadNotFound(_("No such transition."))
+    lead = _lock(lead_id)
+    if not roles.may_fire(by, lead, name):
+        raise NotPermitted(_("You may not %(transition)s this lead.") % {"transition": name.replace("_", " ")})
+    values = parsed if parsed is not None else parse_inputs(name, inputs)
+    sources, target = TRANSITIONS[name]
+    if lead.stage not in sources:
+        raise TransitionRefused(
+            _("The lead is in stage %(stage)s; %(transition)s is not possible from there.")
+            % {"stage": lead.get_stage_display(), "transition": name},
+            [guards.Unmet("wrong_stage", _("The lead is not in a stage this transition starts from."))],
+        )
+    unmet = guards.GUARDS[name](lead, values, _facts(lead, name, by))
+    if unmet:
+        raise TransitionRefused(_("The transition %(transition)s is not possible yet.") % {"transition": name}, unmet)
+
+    now = timezone.now()
+    if name == "accept" and lead.owner_id is None and by is not None:
+        _change_owner(lead, new_owner=by, by=by, name="claim", now=now)
+    source = lead.stage
+    getattr(lead, name)(**values)
+    lead.stage_entered_at = now
+    lead.save()
+    LeadTransition.objects.create(
+        lead=lead, name=name, source=source, target=lead.stage, actor=by,
+        reason=values.get("reason", ""), data=_audit_data(values), at=now,
+    )
+    return lead
+
+
+def try_mark_mql(*, lead: Lead) -> bool:
+    """Fire mark_mql as the system when its guards pass; used after capture and new activity."""
+    if lead.stage not in TRANSITIONS["mark_mql"][0]:
+        return False
+    try:
+        fire(lead_id=lead.pk, name="mark_mql", by=None, parsed={})
+    except TransitionRefused:
+        return False
+    return True
+
+
+# --- owners ---------------------------------------------------------------------------------------------
+
+
+def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime) -> LeadTransition:
+    old_owner = lead.owner
+    lead.owner = new_owner
+    lead.assigned_at = now if new_owner else None
+    lead.save(update_fields=["owner", "assigned_at", "updated_at"])
+    entry = LeadTransition.objects.create(
+        lead=lead, name=name, source=lead.stage, target=lead.stage, actor=by, at=now,
+        data={
+            "from_owner": old_owner.get_username() if old_owner else None,
+            "to_owner": new_owner.get_username() if new_owner else None,
+        },
+    )
+    if new_owner is not None and new_owner != by:
+        note = Notification.objects.create(
+            user=new_owner, lead=lead, transition=entry,
+            message=_("%(lead)s was assigned to you.") % {"lead": lead.display_name},
+        )
+        transaction.on_commit(lambda: _enqueue("leads.tasks.email_notification", note.pk))
+    return entry
+
+
+def _enqueue(func: str, *args) -> None:
+    from django_q.tasks import async_task
+
+    async_task(func, *args)
+
+
+def eligible_owners():
+    """Users who can own leads: active SDRs and managers."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, groups__name__in=[Role.SDR, Role.MANAGER])
+        .distinct()
+        .order_by("username")
+    )
+
+
+@transaction.atomic
+def assign(*, lead_id: int, owner_username: str | None, by) -> Lead:
+    """Assign an owner (or release to the pool with None). Managers, marketing and admins."""
+    if not roles.can_assign(by):
+        raise NotPermitted(_("Only managers and marketing can assign leads."))
+    new_owner = None
+    if owner_username:
+        new_owner = eligible_owners().filter(username=owner_username).first()
+        if new_owner is None:
+            raise InvalidInput({"owner": [_("No active SDR or manager has this username.")]})
+    lead = _lock(lead_id)
+    if lead.owner_id == (new_owner.pk if new_owner else None):
+        return lead
+    _change_owner(lead, new_owner=new_owner, by=by, name="assign" if new_owner else "release", now=timezone.now())
+    return lead
+
+
+def release(*, lead_id: int, by) -> Lead:
+    return assign(lead_id=lead_id, owner_username=None, by=by)
+
+
+@transaction.atomic
+def claim(*, lead_id: int, by) -> Lead:
+    """An SDR (or manager) takes an unowned MQL from the pool. Exactly one of concurrent claims wins."""
+    if not roles.can_claim(by):
+        raise NotPermitted(_("Only SDRs and managers can claim leads."))
+    lead = _lock(lead_id)
+    if lead.owner_id == by.pk:
+        return lead
+    if lead.owner_id is not None:
+        raise OwnerConflict(_("Someone else already owns this lead."))
+    if lead.stage != Stage.MQL:
+        raise OwnerConflict(_("Only MQLs waiting in the pool can be claimed."))
+    _change_owner(lead, new_owner=by, by=by, name="claim", now=timezone.now())
+    return lead

@@ -1,0 +1,416 @@
+"""Leads, their history and where they came from.
+
+The model declares the state machine; `leads.lifecycle` is the only code that fires it.
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField, transition
+
+from leads.stages import ActivityKind, Channel, ConsentStatus, Outcome, Stage
+
+
+def new_form_key() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Campaign(models.Model):
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices, default=Channel.OTHER)
+    cost = models.DecimalField(_("cost"), max_digits=12, decimal_places=2, default=0)
+    starts_on = models.DateField(_("starts on"), null=True, blank=True)
+    ends_on = models.DateField(_("ends on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [models.CheckConstraint(condition=Q(cost__gte=0), name="campaign_cost_not_negative")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Account(models.Model):
+    domain = models.CharField(_("domain"), max_length=253, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="accounts",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.domain})"
+
+
+class CaptureForm(models.Model):
+    """A web form (hosted at /f/<key>/ or embedded) and the key API clients send as X-Form-Key."""
+
+    name = models.CharField(_("name"), max_length=200)
+    key = models.CharField(_("key"), max_length=64, unique=True, default=new_form_key)
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    source = models.CharField(_("source channel"), max_length=32, choices=Channel.choices, default=Channel.WEB_FORM)
+    activity_kind = models.CharField(
+        _("activity recorded"), max_length=32, choices=ActivityKind.choices, default=ActivityKind.FORM_SUBMIT
+    )
+    title = models.CharField(_("title shown"), max_length=200, blank=True)
+    consent_wording = models.TextField(
+        _("consent wording"), blank=True, help_text=_("Shown next to the consent box; empty means no consent box.")
+    )
+    double_opt_in = models.BooleanField(_("double opt-in"), default=False)
+    allowed_origins = models.TextField(
+        _("allowed origins"), blank=True,
+        help_text=_("One origin per line (https://www.example.com) that may embed this form or send tracking."),
+    )
+    thank_you_text = models.CharField(_("thank-you text"), max_length=300, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("capture form")
+        verbose_name_plural = _("capture forms")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def origins(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+
+class Lead(models.Model):
+    # Contact
+    email = models.EmailField(_("e-mail"), max_length=254)
+    email_normalized = models.CharField(_("normalised e-mail"), max_length=254, editable=False)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True, help_text=_("E.164, e.g. +4989123456"))
+    job_title = models.CharField(_("job title"), max_length=150, blank=True)
+    # Company
+    company = models.CharField(_("company"), max_length=200, blank=True)
+    company_domain = models.CharField(_("company domain"), max_length=253, blank=True)
+    company_size = models.PositiveIntegerField(_("company size"), null=True, blank=True)
+    industry = models.CharField(_("industry"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    website = models.URLField(_("website"), max_length=300, blank=True)
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    # Origin
+    source = models.CharField(_("source"), max_length=32, choices=Channel.choices, default=Channel.OTHER)
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
+    )
+    capture_form = models.ForeignKey(
+        CaptureForm, verbose_name=_("capture form"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    utm_source = models.CharField(max_length=200, blank=True)
+    utm_medium = models.CharField(max_length=200, blank=True)
+    utm_campaign = models.CharField(max_length=200, blank=True)
+    utm_term = models.CharField(max_length=200, blank=True)
+    utm_content = models.CharField(max_length=200, blank=True)
+    first_touch_at = models.DateTimeField(_("first touch"), default=timezone.now)
+    last_touch_at = models.DateTimeField(_("last touch"), default=timezone.now)
+    # Lifecycle
+    stage = FSMField(_("stage"), default=Stage.KNOWN, choices=Stage.choices, protected=True, db_index=True)
+    stage_entered_at = models.DateTimeField(_("in stage since"), default=timezone.now)
+    stage_reason = models.TextField(_("reason"), blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="owned_leads",
+    )
+    assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
+    score = models.IntegerField(_("score"), default=0)
+    contact_attempts = models.PositiveIntegerField(_("contact attempts"), default=0)
+    # Qualification (BANT) and deal
+    budget = models.TextField(_("budget"), blank=True)
+    authority = models.TextField(_("authority"), blank=True)
+    need = models.TextField(_("need"), blank=True)
+    timeline = models.TextField(_("timeline"), blank=True)
+    deal_value = models.DecimalField(_("deal value"), max_digits=14, decimal_places=2, null=True, blank=True)
+    close_date = models.DateField(_("forecast close date"), null=True, blank=True)
+    contract_signed_on = models.DateField(_("contract signed on"), null=True, blank=True)
+    # Consent (summary; the events are Consent rows)
+    consent_status = models.CharField(
+        _("consent"), max_length=16, choices=ConsentStatus.choices, default=ConsentStatus.NONE
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("lead")
+        verbose_name_plural = _("leads")
+        constraints = [
+            models.UniqueConstraint(fields=["email_normalized"], name="lead_email_normalized_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["owner", "stage"], name="lead_owner_stage"),
+            models.Index(fields=["stage", "stage_entered_at"], name="lead_stage_entered"),
+            models.Index(fields=["-created_at", "-id"], name="lead_created_id"),
+            models.Index(fields=["source", "created_at"], name="lead_source_created"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email
+
+    @property
+    def is_in_pool(self) -> bool:
+        return self.owner_id is None and self.stage == Stage.MQL
+
+    # --- the state machine: bodies only set fields on the lead itself ---------------------------------
+
+    @transition(field=stage, source=[Stage.KNOWN, Stage.RECYCLED], target=Stage.MQL)
+    def mark_mql(self, **inputs):
+        pass
+
+    @transition(field=stage, source=Stage.MQL, target=Stage.SAL)
+    def accept(self, **inputs):
+        pass
+
+    @transition(field=stage, source=Stage.MQL, target=Stage.RECYCLED)
+    def reject(self, *, reason: str, **inputs):
+        self.stage_reason = reason
+        self.owner = None
+        self.assigned_at = None
+
+    @transition(field=stage, source=Stage.SAL, target=Stage.SQL)
+    def qualify(self, *, budget: str, authority: str, need: str, timeline: str, **inputs):
+        self.budget, self.authority, self.need, self.timeline = budget, authority, need, timeline
+
+    @transition(field=stage, source=Stage.SQL, target=Stage.OPPORTUNITY)
+    def open_opportunity(self, *, deal_value, close_date, **inputs):
+        self.deal_value, self.close_date = deal_value, close_date
+
+    @transition(field=stage, source=Stage.OPPORTUNITY, target=Stage.CUSTOMER)
+    def win(self, *, contract_signed_on, **inputs):
+        self.contract_signed_on = contract_signed_on
+
+    @transition(field=stage, source=Stage.OPPORTUNITY, target=Stage.LOST)
+    def lose(self, *, reason: str, **inputs):
+        self.stage_reason = reason
+
+    @transition(field=stage, source=[Stage.SAL, Stage.SQL, Stage.OPPORTUNITY], target=Stage.RECYCLED)
+    def recycle(self, *, reason: str, **inputs):
+        self.stage_reason = reason
+        self.owner = None
+        self.assigned_at = None
+        self.contact_attempts = 0
+
+    @transition(
+        field=stage,
+        source=[Stage.KNOWN, Stage.MQL, Stage.SAL, Stage.SQL, Stage.RECYCLED],
+        target=Stage.DISQUALIFIED,
+    )
+    def disqualify(self, *, reason: str, **inputs):
+        self.stage_reason = reason
+
+
+class Visitor(models.Model):
+    """An anonymous visitor known by the id the tracking script keeps in the browser."""
+
+    anonymous_id = models.CharField(_("anonymous id"), max_length=64, unique=True)
+    first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)
+    last_seen_at = models.DateTimeField(_("last seen"), default=timezone.now)
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), null=True, blank=True, on_delete=models.SET_NULL, related_name="visitors"
+    )
+    capture_form = models.ForeignKey(
+        CaptureForm, verbose_name=_("capture form"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        verbose_name = _("visitor")
+        verbose_name_plural = _("visitors")
+
+    def __str__(self) -> str:
+        return self.anonymous_id
+
+
+class Activity(models.Model):
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    visitor = models.ForeignKey(
+        Visitor, verbose_name=_("visitor"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="activities",
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=ActivityKind.choices)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    url = models.URLField(_("URL"), max_length=2000, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    next_step_on = models.DateField(_("next step on"), null=True, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("logged by"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("activity")
+        verbose_name_plural = _("activities")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(lead__isnull=False) | Q(visitor__isnull=False), name="activity_has_subject"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["lead", "occurred_at"], name="activity_lead_time"),
+            models.Index(fields=["visitor", "occurred_at"], name="activity_visitor_time"),
+            models.Index(fields=["kind", "occurred_at"], name="activity_kind_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class LeadTransition(models.Model):
+    """The audit log: every stage change and every owner change, written in the same transaction."""
+
+    OWNER_CHANGES = ("assign", "claim", "release")
+
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="transitions")
+    name = models.CharField(_("transition"), max_length=32)
+    source = models.CharField(_("from"), max_length=16, choices=Stage.choices)
+    target = models.CharField(_("to"), max_length=16, choices=Stage.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL,
+        help_text=_("Empty when the system made the change."),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("lead transition")
+        verbose_name_plural = _("lead transitions")
+        indexes = [
+            models.Index(fields=["lead", "at"], name="transition_lead_at"),
+            models.Index(fields=["name", "at"], name="transition_name_at"),
+            models.Index(fields=["target", "at"], name="transition_target_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.source} -> {self.target}"
+
+
+class Consent(models.Model):
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(_("purpose"), max_length=64, default="marketing_email")
+    wording = models.TextField(_("wording shown"))
+    wording_hash = models.CharField(_("wording hash"), max_length=64)
+    capture_form = models.ForeignKey(
+        CaptureForm, verbose_name=_("capture form"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    requested_at = models.DateTimeField(_("given at"), default=timezone.now)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    token_hash = models.CharField(_("confirmation token hash"), max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["requested_at"]
+        verbose_name = _("consent")
+        verbose_name_plural = _("consents")
+
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.requested_at:%Y-%m-%d}"
+
+
+class Submission(models.Model):
+    """Every capture attempt as it arrived, with its outcome: nothing is silently dropped."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received", _("Received, not yet processed")
+        CREATED = "created", _("Created a lead")
+        MERGED = "merged", _("Merged into an existing lead")
+        REJECTED = "rejected", _("Rejected")
+        SPAM = "spam", _("Spam")
+
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    capture_form = models.ForeignKey(
+        CaptureForm, verbose_name=_("capture form"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("submitted by"), null=True, blank=True, on_delete=models.SET_NULL
+    )
+    idempotency_scope = models.CharField(max_length=100, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    payload_hash = models.CharField(max_length=64)
+    payload = models.JSONField(_("payload"), default=dict)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.RECEIVED)
+    errors = models.JSONField(_("errors"), default=dict, blank=True)
+    lead = models.ForeignKey(
+        Lead, verbose_name=_("lead"), null=True, blank=True, on_delete=models.SET_NULL, related_name="submissions"
+    )
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("submission")
+        verbose_name_plural = _("submissions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_scope", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="submission_idempotency_unique",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["received_at"], name="submission_received_open", condition=Q(outcome="received")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.received_at:%Y-%m-%d %H:%M} {self.outcome}"
+
+
+class Notification(models.Model):
+    """An in-app message to a user; its e-mail is sent once (emailed_at claims it)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="notifications"
+    )
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), null=True, blank=True, on_delete=models.CASCADE)
+    transition = models.OneToOneField(
+        LeadTransition, null=True, blank=True, on_delete=models.CASCADE, related_name="notification"
+    )
+    message = models.CharField(_("message"), max_length=300)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    emailed_at = models.DateTimeField(_("e-mailed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+
+    def __str__(self) -> str:
+        return self.message

@@ -1,0 +1,118 @@
+"""Writes on leads other than transitions and owner changes: logging activities, tracking page views."""
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads import lifecycle, roles
+from leads.models import Activity, CaptureForm, Lead, Visitor
+from leads.stages import CONTACT_KINDS, TRACKED_KINDS, ActivityKind, Outcome
+from leads.validation import CaptureInvalid, clean_activity, clean_datetime, clean_url, clean_visitor_id
+
+LOGGABLE_KINDS = set(ActivityKind)
+
+
+def parse_activity(raw: dict) -> dict:
+    """Validate an activity logged by staff: kind, outcome, note, occurred_at, next_step_on, url."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(raw, dict):
+        raise CaptureInvalid({"non_field_errors": [_("Send a JSON object.")]})
+    allowed = {"kind", "outcome", "note", "occurred_at", "next_step_on", "url"}
+    for key in sorted(set(raw) - allowed):
+        errors[key] = [_("Unknown field.")]
+    kind = raw.get("kind")
+    if kind not in ActivityKind.values:
+        errors.setdefault("kind", []).append(
+            _("Choose one of: %(kinds)s.") % {"kinds": ", ".join(ActivityKind.values)}
+        )
+    outcome = raw.get("outcome") or ""
+    if outcome and outcome not in Outcome.values:
+        errors.setdefault("outcome", []).append(
+            _("Choose one of: %(outcomes)s.") % {"outcomes": ", ".join(Outcome.values)}
+        )
+    note = raw.get("note") or ""
+    if not isinstance(note, str) or len(note) > 5000:
+        errors.setdefault("note", []).append(_("Enter text of at most 5000 characters."))
+        note = ""
+    now = timezone.now()
+    occurred_at = clean_datetime(raw.get("occurred_at"), "occurred_at", errors, now=now)
+    next_step_on = None
+    if raw.get("next_step_on"):
+        next_step_on = lifecycle.parse_day(raw["next_step_on"])
+        if next_step_on is None:
+            errors.setdefault("next_step_on", []).append(_("Enter a date as YYYY-MM-DD."))
+    url = clean_url(raw.get("url"), "url", errors)
+    if errors:
+        raise CaptureInvalid(errors)
+    return {
+        "kind": kind, "outcome": outcome, "note": note.strip(), "occurred_at": occurred_at,
+        "next_step_on": next_step_on, "url": url,
+    }
+
+
+def may_log_activity(user, lead: Lead) -> bool:
+    """Staff roles on any lead; an SDR on own leads."""
+    return roles.is_staff_role(user) or (roles.is_sdr(user) and lead.owner_id == user.pk)
+
+
+@transaction.atomic
+def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
+    values = parse_activity(raw)
+    lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+    if lead is None:
+        raise lifecycle.LeadNotFound(_("No such lead."))
+    if not may_log_activity(by, lead):
+        raise lifecycle.NotPermitted(_("You may not log activities on this lead."))
+    activity = Activity.objects.create(lead=lead, created_by=by, **values)
+    if values["kind"] in CONTACT_KINDS:
+        Lead.objects.filter(pk=lead.pk).update(contact_attempts=F("contact_attempts") + 1)
+    Lead.objects.filter(pk=lead.pk, last_touch_at__lt=values["occurred_at"]).update(
+        last_touch_at=values["occurred_at"]
+    )
+    lifecycle.try_mark_mql(lead=Lead.objects.get(pk=lead.pk))
+    return activity
+
+
+@transaction.atomic
+def track(*, form: CaptureForm, raw: dict) -> Visitor:
+    """Record a page view (or other tracked event) of an anonymous or known visitor."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(raw, dict):
+        raise CaptureInvalid({"non_field_errors": [_("Send a JSON object.")]})
+    for key in sorted(set(raw) - {"visitor_id", "kind", "url", "occurred_at", "title", "referrer"}):
+        errors[key] = [_("Unknown field.")]
+    anonymous_id = clean_visitor_id(raw.get("visitor_id"), "visitor_id", errors)
+    if not anonymous_id and "visitor_id" not in errors:
+        errors["visitor_id"] = [_("The visitor id is required.")]
+    now = timezone.now()
+    activity = clean_activity(
+        {k: raw.get(k) for k in ("kind", "url", "occurred_at") if raw.get(k) is not None} | {
+            "kind": raw.get("kind") or ActivityKind.PAGE_VIEW
+        },
+        errors, now=now, allowed=TRACKED_KINDS,
+    )
+    title = raw.get("title") or ""
+    referrer = raw.get("referrer") or ""
+    if not isinstance(title, str) or len(title) > 300:
+        errors.setdefault("title", []).append(_("Enter text of at most 300 characters."))
+    if referrer:
+        referrer = clean_url(referrer, "referrer", errors)
+    if errors:
+        raise CaptureInvalid({key.replace("activity.", ""): value for key, value in errors.items()})
+    visitor, created = Visitor.objects.get_or_create(
+        anonymous_id=anonymous_id, defaults={"capture_form": form, "first_seen_at": now, "last_seen_at": now}
+    )
+    if not created:
+        Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=now)
+    Activity.objects.create(
+        visitor=visitor, lead_id=visitor.lead_id, kind=activity.kind, url=activity.url,
+        occurred_at=activity.occurred_at, data={k: v for k, v in {"title": title, "referrer": referrer}.items() if v},
+    )
+    if visitor.lead_id:
+        lead = Lead.objects.get(pk=visitor.lead_id)
+        Lead.objects.filter(pk=lead.pk, last_touch_at__lt=activity.occurred_at).update(
+            last_touch_at=activity.occurred_at
+        )
+        lifecycle.try_mark_mql(lead=lead)
+    return visitor

@@ -1,0 +1,38 @@
+"""Background work on leads (django-q2). Tasks take ids, re-read state and tolerate running twice."""
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads import capture
+from leads.models import Notification
+
+
+def email_notification(notification_id: int) -> bool:
+    """E-mail one notification to its user, once: the conditional update claims it."""
+    claimed = Notification.objects.filter(pk=notification_id, emailed_at__isnull=True).update(
+        emailed_at=timezone.now()
+    )
+    if not claimed:
+        return False
+    note = Notification.objects.select_related("user", "lead").get(pk=notification_id)
+    if not note.user.email:
+        return False
+    link = f"{settings.SITE_URL}/leads/{note.lead_id}/" if note.lead_id else settings.SITE_URL
+    try:
+        send_mail(
+            subject=f"[Leadwerk] {note.message}",
+            message=_("%(message)s\n\nOpen it: %(link)s") % {"message": note.message, "link": link},
+            from_email=None,
+            recipient_list=[note.user.email],
+        )
+    except Exception:
+        Notification.objects.filter(pk=notification_id).update(emailed_at=None)
+        raise
+    return True
+
+
+def recover_submissions() -> int:
+    """Every minute: finish submissions whose processing died, so no lead is lost."""
+    return capture.recover_stale()

@@ -1,0 +1,295 @@
+"""Normalise and validate what arrives from every capture channel.
+
+`clean_capture(payload)` returns typed, normalised values or raises `CaptureInvalid` naming every bad
+field. Forms post strings, JSON clients post typed values: both are accepted where the meaning is clear.
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from leads.stages import MARKETING_KINDS, TRACKED_KINDS, ActivityKind, Channel
+
+TEXT_LIMITS = {
+    "first_name": 100,
+    "last_name": 100,
+    "company": 200,
+    "job_title": 150,
+    "industry": 100,
+    "message": 5000,
+    "utm_source": 200,
+    "utm_medium": 200,
+    "utm_campaign": 200,
+    "utm_term": 200,
+    "utm_content": 200,
+}
+CAPTURE_FIELDS = (
+    "email", "first_name", "last_name", "company", "job_title", "phone", "country", "industry",
+    "company_size", "website", "source", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+    "utm_content", "visitor_id", "message", "consent", "activity",
+)
+ACTIVITY_FIELDS = ("kind", "url", "occurred_at")
+FREE_MAIL_DOMAINS = frozenset(
+    """gmail.com googlemail.com yahoo.com yahoo.de hotmail.com hotmail.de outlook.com outlook.de live.com
+    live.de msn.com icloud.com me.com aol.com gmx.de gmx.net gmx.at gmx.ch web.de t-online.de freenet.de
+    posteo.de mail.de arcor.de protonmail.com proton.me mailbox.org yandex.com""".split()
+)
+VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+
+_email_validator = EmailValidator()
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+class CaptureInvalid(Exception):
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(str(errors))
+        self.errors = errors
+
+
+@dataclass
+class CleanActivity:
+    kind: str
+    url: str
+    occurred_at: dt.datetime
+
+
+def normalize_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].lower() if "@" in email else ""
+
+
+def is_free_mail(domain: str) -> bool:
+    return domain.lower() in FREE_MAIL_DOMAINS
+
+
+def website_domain(url: str) -> str:
+    host = re.sub(r"^https?://", "", url.strip().lower()).split("/", 1)[0].split(":", 1)[0]
+    return host[4:] if host.startswith("www.") else host
+
+
+def _text(value, field: str, errors: dict) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        errors.setdefault(field, []).append(_("Enter text."))
+        return ""
+    value = value.strip()
+    limit = TEXT_LIMITS.get(field, 200)
+    if len(value) > limit:
+        errors.setdefault(field, []).append(
+            _("Use at most %(limit)s characters (this has %(count)s).") % {"limit": limit, "count": len(value)}
+        )
+        return ""
+    if "\x00" in value:
+        errors.setdefault(field, []).append(_("Remove the invalid characters."))
+        return ""
+    return value
+
+
+def clean_country(value, errors: dict) -> str:
+    country = _text(value, "country", errors).upper()
+    if country and (len(country) != 2 or country not in phonenumbers.SUPPORTED_REGIONS):
+        errors.setdefault("country", []).append(_("Enter an ISO 3166 two-letter country code such as DE."))
+        return ""
+    return country
+
+
+def clean_phone(value, country: str, errors: dict) -> str:
+    raw = _text(value, "phone", errors)
+    if not raw:
+        return ""
+    region = country or settings.DEFAULT_PHONE_REGION
+    try:
+        number = phonenumbers.parse(raw, None if raw.startswith("+") else region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        errors.setdefault("phone", []).append(
+            _("Enter a valid phone number with its country code, e.g. +49 89 123456.")
+        )
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_email(value, errors: dict) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        errors.setdefault("email", []).append(_("An e-mail address is required."))
+        return ""
+    email = _text(value, "email", errors)
+    if not email:
+        return ""
+    try:
+        _email_validator(email)
+    except ValidationError:
+        errors.setdefault("email", []).append(_("Enter a valid e-mail address."))
+        return ""
+    if len(email) > 254:
+        errors.setdefault("email", []).append(_("Use at most 254 characters."))
+        return ""
+    return email
+
+
+def clean_company_size(value, errors: dict) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        number = None
+    if number is None or number < 0 or number > 10_000_000:
+        errors.setdefault("company_size", []).append(_("Enter the number of employees as a whole number."))
+        return None
+    return number
+
+
+def clean_website(value, errors: dict) -> str:
+    url = _text(value, "website", errors)
+    if not url:
+        return ""
+    if not re.match(r"^https?://", url, re.I):
+        url = "https://" + url
+    try:
+        _url_validator(url)
+    except ValidationError:
+        errors.setdefault("website", []).append(_("Enter a valid web address such as https://example.com."))
+        return ""
+    if len(url) > 300:
+        errors.setdefault("website", []).append(_("Use at most 300 characters."))
+        return ""
+    return url
+
+
+def clean_bool(value, field: str, errors: dict) -> bool:
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "on", "1", "yes"}:
+        return True
+    if isinstance(value, str) and value.strip().lower() in {"false", "off", "0", "no"}:
+        return False
+    errors.setdefault(field, []).append(_("Enter true or false."))
+    return False
+
+
+def clean_datetime(value, field: str, errors: dict, *, now: dt.datetime) -> dt.datetime:
+    if value is None or value == "":
+        return now
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        errors.setdefault(field, []).append(_("Enter a date and time in ISO 8601, e.g. 2026-11-02T14:30:00Z."))
+        return now
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, dt.UTC)
+    if parsed > now + MAX_CLOCK_SKEW:
+        errors.setdefault(field, []).append(_("The time lies in the future."))
+        return now
+    return parsed
+
+
+def clean_url(value, field: str, errors: dict) -> str:
+    url = _text(value, field, errors) if not isinstance(value, str) or len(value) <= 2000 else None
+    if url is None:
+        errors.setdefault(field, []).append(_("Use at most 2000 characters."))
+        return ""
+    if not url:
+        return ""
+    try:
+        _url_validator(url)
+    except ValidationError:
+        errors.setdefault(field, []).append(_("Enter a valid http or https address."))
+        return ""
+    return url
+
+
+def classify_page(url: str, kind: str) -> str:
+    """A page view of a pricing page counts as a pricing view."""
+    if kind == ActivityKind.PAGE_VIEW and url and re.search(settings.PRICING_URL_PATTERN, url, re.I):
+        return ActivityKind.PRICING_VIEW
+    return kind
+
+
+def clean_activity(value, errors: dict, *, now: dt.datetime, allowed=MARKETING_KINDS) -> CleanActivity | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        errors.setdefault("activity", []).append(_("Send an object with kind, url and occurred_at."))
+        return None
+    unknown = sorted(set(value) - set(ACTIVITY_FIELDS))
+    for key in unknown:
+        errors.setdefault(f"activity.{key}", []).append(_("Unknown field."))
+    kind = value.get("kind") or ActivityKind.FORM_SUBMIT
+    if kind not in {str(k) for k in allowed}:
+        errors.setdefault("activity.kind", []).append(
+            _("Unknown activity kind. Use one of: %(kinds)s.") % {"kinds": ", ".join(sorted(allowed))}
+        )
+        kind = ActivityKind.FORM_SUBMIT
+    url = clean_url(value.get("url"), "activity.url", errors)
+    occurred_at = clean_datetime(value.get("occurred_at"), "activity.occurred_at", errors, now=now)
+    return CleanActivity(kind=classify_page(url, kind), url=url, occurred_at=occurred_at)
+
+
+def clean_visitor_id(value, field: str, errors: dict) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not VISITOR_ID.match(value):
+        errors.setdefault(field, []).append(_("Send the visitor id the tracking script set (8-64 letters, digits, - or _)."))
+        return ""
+    return value
+
+
+def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | None = None) -> dict:
+    """Validate a capture payload. `campaigns` maps slug -> Campaign (looked up by the caller)."""
+    now = now or timezone.now()
+    errors: dict[str, list[str]] = {}
+    if not isinstance(payload, dict):
+        raise CaptureInvalid({"non_field_errors": [_("Send a JSON object.")]})
+    for key in sorted(set(payload) - set(CAPTURE_FIELDS)):
+        errors.setdefault(key, []).append(_("Unknown field."))
+    clean: dict = {}
+    clean["email"] = clean_email(payload.get("email"), errors)
+    for field in TEXT_LIMITS:
+        clean[field] = _text(payload.get(field), field, errors)
+    clean["country"] = clean_country(payload.get("country"), errors)
+    clean["phone"] = clean_phone(payload.get("phone"), clean["country"], errors)
+    clean["company_size"] = clean_company_size(payload.get("company_size"), errors)
+    clean["website"] = clean_website(payload.get("website"), errors)
+    clean["consent"] = clean_bool(payload.get("consent"), "consent", errors)
+    clean["visitor_id"] = clean_visitor_id(payload.get("visitor_id"), "visitor_id", errors)
+    source = payload.get("source")
+    if source in (None, ""):
+        clean["source"] = ""
+    elif source in Channel.values:
+        clean["source"] = source
+    else:
+        errors.setdefault("source", []).append(
+            _("Unknown source. Use one of: %(sources)s.") % {"sources": ", ".join(Channel.values)}
+        )
+    slug = payload.get("campaign")
+    clean["campaign"] = None
+    if slug not in (None, ""):
+        if not isinstance(slug, str) or campaigns is None or slug not in campaigns:
+            errors.setdefault("campaign", []).append(_("No campaign has this slug."))
+        else:
+            clean["campaign"] = campaigns[slug]
+    clean["activity"] = clean_activity(payload.get("activity"), errors, now=now)
+    if errors:
+        raise CaptureInvalid(errors)
+    clean["email_normalized"] = normalize_email(clean["email"])
+    return clean

@@ -1,0 +1,66 @@
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from leads.stages import Role, Stage
+from tests.factories import LeadFactory, UserFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _q_sync(monkeypatch):
+    """Run django-q2 tasks inline in tests (the frozen Conf ignores the settings fixture)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def marketing(db):
+    return UserFactory(username="marketing", role=Role.MARKETING)
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="manager", role=Role.MANAGER)
+
+
+@pytest.fixture
+def sdr(db):
+    return UserFactory(username="sdr1", role=Role.SDR)
+
+
+@pytest.fixture
+def other_sdr(db):
+    return UserFactory(username="sdr2", role=Role.SDR)
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def api_as(api):
+    def login(user):
+        api.force_authenticate(user=user)
+        return api
+
+    return login
+
+
+@pytest.fixture
+def own_mql(sdr):
+    return LeadFactory(stage=Stage.MQL, owner=sdr)
+
+
+@pytest.fixture
+def pool_mql(db):
+    return LeadFactory(stage=Stage.MQL, owner=None)
