@@ -83,6 +83,7 @@ else:
 
     EMBEDDED_DB_DIR = BASE_DIR / env.text("EMBEDDED_DB_DIR", ".pgdata")
     DATABASES = {"default": database_settings(EMBEDDED_DB_DIR)}
+DATABASES["default"]["TEST"] = {"NAME": env.text("TEST_DATABASE_NAME", "test_leadwerk")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.text("REDIS_URL", "")

@@ -3,7 +3,16 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from leads.models import (
-    Account, Activity, Campaign, CaptureForm, Consent, Lead, LeadTransition, Notification, Submission, Visitor,
+    Account,
+    Activity,
+    Campaign,
+    CaptureForm,
+    Consent,
+    Lead,
+    LeadTransition,
+    Notification,
+    Submission,
+    Visitor,
 )
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from leads.stages import MARKETING_KINDS, TRACKED_KINDS, ActivityKind, Channel
+from leads.stages import MARKETING_KINDS, ActivityKind, Channel
 
 TEXT_LIMITS = {
     "first_name": 100,
@@ -249,7 +249,9 @@ def clean_visitor_id(value, field: str, errors: dict) -> str:
     if value is None or value == "":
         return ""
     if not isinstance(value, str) or not VISITOR_ID.match(value):
-        errors.setdefault(field, []).append(_("Send the visitor id the tracking script set (8-64 letters, digits, - or _)."))
+        errors.setdefault(field, []).append(
+            _("Send the visitor id the tracking script set (8-64 letters, digits, - or _).")
+        )
         return ""
     return value
 
