@@ -47,3 +47,19 @@ def integer(name: str, default: int, *, minimum: int | None = None) -> int:
 
 def text_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in text(name, default).split(",") if item.strip()]
+
+
+def load_dotenv(path) -> None:
+    """Read KEY=VALUE lines from a .env file into the environment; real environment variables win."""
+    try:
+        lines = path.read_text().splitlines()
+    except FileNotFoundError:
+        return
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ImproperlyConfigured(f"{path.name} line {number} is not KEY=VALUE: {line!r}")
+        os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from config import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+env.load_dotenv(BASE_DIR / ".env")
 
 DEBUG = env.boolean("DEBUG", True)
 SECRET_KEY = env.text("SECRET_KEY", "dev-insecure-leadwerk-key-change-me" if DEBUG else None)

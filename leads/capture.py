@@ -60,7 +60,7 @@ def submit(
     scope = f"form:{form.pk}" if form else f"user:{by.pk}" if by else "anonymous"
     fields = {
         "channel": channel, "capture_form": form, "submitted_by": by if by and by.is_authenticated else None,
-        "payload_hash": digest, "payload": payload if isinstance(payload, dict) else {"_raw": payload},
+        "payload_hash": digest, "payload": payload,
         "ip_address": ip_address, "user_agent": (user_agent or "")[:400],
     }
     if idempotency_key:

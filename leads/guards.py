@@ -31,6 +31,7 @@ class Facts:
     has_connected_conversation: bool = False
     actor_id: int | None = None
     actor_is_manager: bool = False
+    actor_is_sdr: bool = False
     extra: dict = field(default_factory=dict)
 
 
@@ -59,6 +60,8 @@ def mark_mql(lead, inputs: dict, facts: Facts) -> list[Unmet]:
 
 
 def accept(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    if lead.owner_id is None and facts.actor_is_sdr:
+        return []  # the acting SDR claims it from the pool in the same step
     if lead.owner_id is None:
         return [Unmet("no_owner", _("The lead has no owner yet: claim it from the pool or assign it first."))]
     if lead.owner_id != facts.actor_id and not facts.actor_is_manager:

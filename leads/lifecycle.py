@@ -105,6 +105,7 @@ def _facts(lead: Lead, name: str, by) -> guards.Facts:
         ),
         actor_id=by.pk if by else None,
         actor_is_manager=roles.is_manager(by) if by else True,
+        actor_is_sdr=roles.is_sdr(by) if by else False,
     )
 
 

@@ -1,0 +1,77 @@
+"""Write docs/lifecycle.md from the code (transition table + Mermaid diagram), so it cannot drift."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from leads import guards
+from leads.lifecycle import TRANSITIONS
+from leads.roles import _ROLE_TRANSITIONS
+from leads.stages import Stage
+
+GUARD_TEXT = {
+    "mark_mql": "score at or above the MQL threshold, or a hot-intent activity (demo or contact request since "
+    "entering the stage, or 3 pricing-page views within 7 days); a valid e-mail",
+    "accept": "the acting SDR owns the lead (an unowned pool lead is claimed in the same step); a manager may "
+    "accept for the owner",
+    "reject": "a reason",
+    "qualify": "BANT answered (budget, authority, need, timeline) and a call or meeting logged as connected",
+    "open_opportunity": "deal value > 0 and a forecast close date today or later",
+    "win": "the contract signed date",
+    "lose": "a reason",
+    "recycle": "a reason",
+    "disqualify": "a reason",
+}
+
+
+def render() -> str:
+    lines = [
+        "# The lead lifecycle",
+        "",
+        "Generated from the code by `python manage.py lifecycle_doc`; a test fails when this file is stale.",
+        "",
+        "| transition | from | to | guard (shown to the user when unmet) | inputs | who |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, (sources, target) in TRANSITIONS.items():
+        who = sorted(role for role, names in _ROLE_TRANSITIONS.items() if name in names)
+        if name == "mark_mql":
+            who.append("system")
+        if name in _ROLE_TRANSITIONS["sdr"]:
+            who[who.index("sdr")] = "sdr (own leads)"
+        inputs = ", ".join(guards.INPUTS[name]) or "-"
+        lines.append(
+            f"| `{name}` | {', '.join(f'`{s}`' for s in sources)} | `{target}` | {GUARD_TEXT[name]} | {inputs} | "
+            f"{', '.join(who)}, admin |"
+        )
+    lines += [
+        "",
+        "Owner changes (`assign`, `claim`, `release`) are logged in the same table as transitions, with the "
+        "stage unchanged and `from_owner` / `to_owner` in their data.",
+        "",
+        "```mermaid",
+        "stateDiagram-v2",
+    ]
+    for name, (sources, target) in TRANSITIONS.items():
+        for source in sources:
+            lines.append(f"    {source} --> {target}: {name}")
+    lines += ["```", "", "Stages: " + ", ".join(f"`{value}`" for value in Stage.values) + ".", ""]
+    return "\n".join(lines)
+
+
+class Command(BaseCommand):
+    help = "Write docs/lifecycle.md from the transition declarations."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--check", action="store_true", help="Exit non-zero when the file is stale.")
+
+    def handle(self, *args, check, **options):
+        path = Path(settings.BASE_DIR) / "docs" / "lifecycle.md"
+        text = render()
+        if check:
+            if not path.exists() or path.read_text() != text:
+                raise SystemExit("docs/lifecycle.md is stale: run `python manage.py lifecycle_doc`.")
+            return
+        path.write_text(text)
+        self.stdout.write(f"wrote {path}")
