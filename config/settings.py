@@ -176,6 +176,7 @@ LEADS_PAGE_SIZE = env.integer("LEADS_PAGE_SIZE", 50, minimum=1)
 DEFAULT_PHONE_REGION = env.text("DEFAULT_PHONE_REGION", "DE")
 PRICING_URL_PATTERN = env.text("PRICING_URL_PATTERN", r"/(pricing|preise|prices|plans)\b")
 FORM_RATE = env.text("FORM_RATE", "30/minute")
+COMPETITOR_DOMAINS = frozenset(d.lower() for d in env.text_list("COMPETITOR_DOMAINS", ""))
 
 LOGGING = {
     "version": 1,

@@ -142,5 +142,5 @@ class SubmissionAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "user", "message", "read_at", "emailed_at")
-    raw_id_fields = ("user", "lead", "transition")
+    list_display = ("created_at", "user", "kind", "message", "read_at", "emailed_at")
+    raw_id_fields = ("user", "lead")

@@ -5,3 +5,11 @@ from django.utils.translation import gettext_lazy as _
 class LeadsConfig(AppConfig):
     name = "leads"
     verbose_name = _("Leads")
+
+    def ready(self):
+        # scoring must not import leads: leads registers what needs lead data.
+        from leads import hooks
+        from scoring import versioning
+
+        versioning.register_on_activated(hooks.rescore_after_activation)
+        versioning.register_what_if(hooks.what_if_rows)

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import lifecycle
+from leads import services
 from leads.models import Account, Activity, Campaign, CaptureForm, Consent, Lead, Submission, Visitor
 from leads.stages import ActivityKind, Channel, ConsentStatus
 from leads.validation import CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
@@ -123,8 +123,8 @@ def process(submission: Submission) -> CaptureResult:
         )
         return CaptureResult(400, body, submission)
     with transaction.atomic():
-        lead, created = _create_or_merge(submission, clean)
-        lifecycle.try_mark_mql(lead=lead)
+        lead, created, activity = _create_or_merge(submission, clean)
+        services.after_activity(lead_id=lead.pk, activity=activity)
         lead = Lead.objects.select_related("owner").get(pk=lead.pk)
         status = 201 if created else 200
         body = {
@@ -154,7 +154,7 @@ def _lock_email(email_normalized: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [email_normalized])
 
 
-def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool]:
+def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, Activity]:
     now = timezone.now()
     form = submission.capture_form
     _lock_email(clean["email_normalized"])
@@ -188,7 +188,7 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool]:
         lead.save(update_fields=changed)
 
     kind = activity.kind if activity else (form.activity_kind if form else ActivityKind.FORM_SUBMIT)
-    Activity.objects.create(
+    touchpoint = Activity.objects.create(
         lead=lead, kind=kind, occurred_at=touched_at, url=activity.url if activity else "",
         note=clean["message"],
         data={
@@ -202,7 +202,7 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool]:
         _stitch_visitor(lead, clean["visitor_id"], form, now)
     if clean["consent"]:
         _record_consent(lead, submission, form, now)
-    return lead, created
+    return lead, created, touchpoint
 
 
 def _stitch_visitor(lead: Lead, anonymous_id: str, form: CaptureForm | None, now) -> None:

@@ -10,13 +10,20 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
 from leads import guards, roles
-from leads.models import Activity, Lead, LeadTransition, Notification
+from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.stages import HOT_INTENT_KINDS, ActivityKind, Outcome, Role, Stage
+from leads.validation import email_domain, website_domain
+from routing import policy as routing_policy
+from routing import rotation as routing_rotation
+from routing import selectors as routing_selectors
+from routing.models import Rep
+from scoring.models import ScoringModel
 
 
 class LifecycleError(Exception):
@@ -91,10 +98,16 @@ def has_hot_intent(lead: Lead, *, now: dt.datetime | None = None) -> bool:
     return views.count() >= HOT_PRICING_VIEWS
 
 
+def mql_threshold() -> int:
+    """The active scoring model's threshold (the MQL_SCORE_THRESHOLD setting only when none is active)."""
+    active = ScoringModel.objects.filter(is_active=True).values_list("mql_threshold", flat=True).first()
+    return active if active is not None else settings.MQL_SCORE_THRESHOLD
+
+
 def _facts(lead: Lead, name: str, by) -> guards.Facts:
     return guards.Facts(
         today=timezone.localdate(),
-        mql_threshold=settings.MQL_SCORE_THRESHOLD,
+        mql_threshold=mql_threshold() if name == "mark_mql" else 0,
         has_hot_intent=has_hot_intent(lead) if name == "mark_mql" else False,
         has_connected_conversation=(
             Activity.objects.filter(
@@ -213,6 +226,8 @@ def fire(*, lead_id: int, name: str, by, inputs: dict | None = None, parsed: dic
         lead=lead, name=name, source=source, target=lead.stage, actor=by,
         reason=values.get("reason", ""), data=_audit_data(values), at=now,
     )
+    if name == "mark_mql" and lead.owner_id is None:
+        route(lead, now=now)
     return lead
 
 
@@ -230,25 +245,52 @@ def try_mark_mql(*, lead: Lead) -> bool:
 # --- owners ---------------------------------------------------------------------------------------------
 
 
-def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime) -> LeadTransition:
+def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, trace=None) -> LeadTransition:
+    """Set the owner, keep why (the routing trace, or who did it by hand), log it, notify the new owner."""
     old_owner = lead.owner
     lead.owner = new_owner
     lead.assigned_at = now if new_owner else None
-    lead.save(update_fields=["owner", "assigned_at", "updated_at"])
+    if trace is None:
+        actor = by.get_username() if by else "system"
+        reasons = {
+            "claim": _("claimed from the pool by %(actor)s"),
+            "assign": _("assigned by %(actor)s"),
+            "release": _("released to the pool by %(actor)s"),
+        }
+        trace = {
+            "rule": "", "method": name, "chosen_by": name,
+            "owner": new_owner.get_username() if new_owner else None,
+            "reason": reasons[name] % {"actor": actor}, "skipped": [], "at": now.isoformat(),
+        }
+    lead.assignment = trace
+    lead.save(update_fields=["owner", "assigned_at", "assignment", "updated_at"])
     entry = LeadTransition.objects.create(
         lead=lead, name=name, source=lead.stage, target=lead.stage, actor=by, at=now,
+        reason=trace["reason"] if by is None else "",  # the routing decision says why; people act as themselves
         data={
             "from_owner": old_owner.get_username() if old_owner else None,
             "to_owner": new_owner.get_username() if new_owner else None,
+            "rule": trace.get("rule", ""),
+            "method": trace.get("method", name),
         },
     )
     if new_owner is not None and new_owner != by:
-        note = Notification.objects.create(
-            user=new_owner, lead=lead, transition=entry,
+        notify(
+            user=new_owner, lead=lead, kind="assignment", key=f"assignment:{entry.pk}",
             message=_("%(lead)s was assigned to you.") % {"lead": lead.display_name},
         )
-        transaction.on_commit(lambda: _enqueue("leads.tasks.email_notification", note.pk))
     return entry
+
+
+def notify(*, user, lead: Lead | None, kind: str, key: str, message: str) -> Notification | None:
+    """An in-app notification plus its e-mail (sent on commit by the worker); once per key."""
+    note, created = Notification.objects.get_or_create(
+        key=key, defaults={"user": user, "lead": lead, "kind": kind, "message": message[:300]}
+    )
+    if not created:
+        return None
+    transaction.on_commit(lambda: _enqueue("leads.tasks.email_notification", note.pk))
+    return note
 
 
 def _enqueue(func: str, *args) -> None:
@@ -290,9 +332,16 @@ def release(*, lead_id: int, by) -> Lead:
 
 @transaction.atomic
 def claim(*, lead_id: int, by) -> Lead:
-    """An SDR (or manager) takes an unowned MQL from the pool. Exactly one of concurrent claims wins."""
+    """An SDR (or manager) takes an unowned MQL from the pool, within their capacity.
+
+    Exactly one of concurrent claims wins (row lock); the claimer's team is locked too, so claims and
+    automatic routing never push a rep past capacity together.
+    """
     if not roles.can_claim(by):
         raise NotPermitted(_("Only SDRs and managers can claim leads."))
+    rep = Rep.objects.filter(user=by).first()
+    if rep is not None and rep.team_id:
+        routing_rotation.lock_teams([rep.team_id])
     lead = _lock(lead_id)
     if lead.owner_id == by.pk:
         return lead
@@ -300,5 +349,58 @@ def claim(*, lead_id: int, by) -> Lead:
         raise OwnerConflict(_("Someone else already owns this lead."))
     if lead.stage != Stage.MQL:
         raise OwnerConflict(_("Only MQLs waiting in the pool can be claimed."))
+    if rep is not None:
+        load = open_loads([by.pk]).get(by.pk, 0)
+        if load >= rep.capacity:
+            raise OwnerConflict(
+                _("You are at capacity (%(load)s of %(capacity)s open MQLs and SALs): work some first.")
+                % {"load": load, "capacity": rep.capacity}
+            )
     _change_owner(lead, new_owner=by, by=by, name="claim", now=timezone.now())
     return lead
+
+
+# --- routing --------------------------------------------------------------------------------------------
+
+
+def open_loads(user_ids) -> dict[int, int]:
+    """Open MQL + SAL leads per owner, counted in the database."""
+    rows = (
+        Lead.objects.filter(owner_id__in=list(user_ids), stage__in=[Stage.MQL, Stage.SAL])
+        .values("owner_id").annotate(open=Count("id")).values_list("owner_id", "open")
+    )
+    return dict(rows)
+
+
+def routing_facts(lead: Lead) -> routing_policy.LeadFacts:
+    mail_domain = email_domain(lead.email_normalized)
+    site_domain = website_domain(lead.website) if lead.website else ""
+    account = lead.account
+    if account is None:
+        domains = [d for d in (site_domain, mail_domain, lead.company_domain) if d]
+        account = Account.objects.filter(domain__in=domains).first() if domains else None
+    return routing_policy.LeadFacts(
+        country=lead.country, industry=lead.industry, company_size=lead.company_size, score=lead.score,
+        source=lead.source, campaign=lead.campaign.slug if lead.campaign_id else "", email_domain=mail_domain,
+        website_domain=site_domain, account_owner_id=account.owner_id if account else None,
+    )
+
+
+def route(lead: Lead, *, now: dt.datetime) -> routing_policy.Decision:
+    """Give a new MQL its owner (or leave it in the pool), store why, notify on commit. Locked lead only."""
+    decision = routing_rotation.route(routing_facts(lead), open_loads=open_loads, now=now)
+    if decision.owner_user_id is not None:
+        owner = get_user_model().objects.get(pk=decision.owner_user_id)
+        _change_owner(lead, new_owner=owner, by=None, name="assign", now=now, trace=decision.as_trace())
+        return decision
+    lead.assignment = decision.as_trace()
+    lead.save(update_fields=["assignment", "updated_at"])
+    if decision.notify_manager_of_team_id:
+        manager_id = routing_selectors.manager_of(decision.notify_manager_of_team_id)
+        if manager_id:
+            notify(
+                user=get_user_model().objects.get(pk=manager_id), lead=lead, kind="pool",
+                key=f"pool:{lead.pk}:{now.isoformat()}",
+                message=_("%(lead)s waits in the pool: no rep was available.") % {"lead": lead.display_name},
+            )
+    return decision

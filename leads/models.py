@@ -136,6 +136,15 @@ class Lead(models.Model):
     )
     assigned_at = models.DateTimeField(_("assigned at"), null=True, blank=True)
     score = models.IntegerField(_("score"), default=0)
+    fit_score = models.IntegerField(_("fit score"), default=0)
+    engagement_score = models.IntegerField(_("engagement score"), default=0)
+    temperature = models.CharField(_("temperature"), max_length=8, default="cold", db_index=True)
+    score_model_version = models.PositiveIntegerField(_("scoring model version"), null=True, blank=True)
+    score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
+    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
+    assignment = models.JSONField(
+        _("assignment"), default=dict, blank=True, help_text=_("Why the current owner got the lead.")
+    )
     contact_attempts = models.PositiveIntegerField(_("contact attempts"), default=0)
     # Qualification (BANT) and deal
     budget = models.TextField(_("budget"), blank=True)
@@ -398,9 +407,10 @@ class Notification(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="notifications"
     )
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), null=True, blank=True, on_delete=models.CASCADE)
-    transition = models.OneToOneField(
-        LeadTransition, null=True, blank=True, on_delete=models.CASCADE, related_name="notification"
+    key = models.CharField(
+        max_length=120, unique=True, help_text=_("What the notification is about; a retry never doubles it.")
     )
+    kind = models.CharField(_("kind"), max_length=32, default="assignment")
     message = models.CharField(_("message"), max_length=300)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)

@@ -1,13 +1,14 @@
 """Writes on leads other than transitions and owner changes: logging activities, tracking page views."""
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import lifecycle, roles
+from leads import lifecycle, roles, scores
 from leads.models import Activity, CaptureForm, Lead, Visitor
-from leads.stages import CONTACT_KINDS, TRACKED_KINDS, ActivityKind, Outcome
+from leads.stages import CONTACT_KINDS, HOT_INTENT_KINDS, TRACKED_KINDS, ActivityKind, Outcome, Role
 from leads.validation import CaptureInvalid, clean_activity, clean_datetime, clean_url, clean_visitor_id
 
 LOGGABLE_KINDS = set(ActivityKind)
@@ -70,8 +71,43 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
     Lead.objects.filter(pk=lead.pk, last_touch_at__lt=values["occurred_at"]).update(
         last_touch_at=values["occurred_at"]
     )
-    lifecycle.try_mark_mql(lead=Lead.objects.get(pk=lead.pk))
+    after_activity(lead_id=lead.pk, activity=activity)
     return activity
+
+
+def after_activity(*, lead_id: int, activity: Activity) -> None:
+    """A lead got a new activity: rescore now, hand off to sales when it qualifies, alert on hot intent."""
+    lead = Lead.objects.get(pk=lead_id)
+    scores.rescore(lead)
+    lifecycle.try_mark_mql(lead=lead)
+    alert_hot_intent(lead_id=lead_id, activity=activity)
+
+
+def alert_hot_intent(*, lead_id: int, activity: Activity) -> int:
+    """A demo or contact request, or repeated pricing views: tell the owner at once (or the managers who
+    watch the pool), in the app and by e-mail. Once per activity."""
+    if activity.kind not in HOT_INTENT_KINDS and activity.kind != ActivityKind.PRICING_VIEW:
+        return 0
+    lead = Lead.objects.select_related("owner").get(pk=lead_id)
+    if activity.kind == ActivityKind.PRICING_VIEW:
+        recent = lead.activities.filter(
+            kind=ActivityKind.PRICING_VIEW,
+            occurred_at__gte=activity.occurred_at - timezone.timedelta(days=lifecycle.HOT_PRICING_DAYS),
+        ).count()
+        if recent != lifecycle.HOT_PRICING_VIEWS:  # alert when the third view arrives, not on every later one
+            return 0
+        message = _("%(lead)s looked at the pricing page %(count)s times this week.")
+    else:
+        message = _("%(lead)s sent a %(kind)s.")
+    text = message % {"lead": lead.display_name, "count": lifecycle.HOT_PRICING_VIEWS,
+                      "kind": activity.get_kind_display()}
+    if lead.owner_id:
+        watchers = [lead.owner]
+    else:
+        watchers = list(get_user_model().objects.filter(is_active=True, groups__name=Role.MANAGER))
+    for user in watchers:
+        lifecycle.notify(user=user, lead=lead, kind="hot_intent", key=f"hot:{activity.pk}:{user.pk}", message=text)
+    return len(watchers)
 
 
 @transaction.atomic
@@ -105,14 +141,13 @@ def track(*, form: CaptureForm, raw: dict) -> Visitor:
     )
     if not created:
         Visitor.objects.filter(pk=visitor.pk).update(last_seen_at=now)
-    Activity.objects.create(
+    recorded = Activity.objects.create(
         visitor=visitor, lead_id=visitor.lead_id, kind=activity.kind, url=activity.url,
         occurred_at=activity.occurred_at, data={k: v for k, v in {"title": title, "referrer": referrer}.items() if v},
     )
     if visitor.lead_id:
-        lead = Lead.objects.get(pk=visitor.lead_id)
-        Lead.objects.filter(pk=lead.pk, last_touch_at__lt=activity.occurred_at).update(
+        Lead.objects.filter(pk=visitor.lead_id, last_touch_at__lt=activity.occurred_at).update(
             last_touch_at=activity.occurred_at
         )
-        lifecycle.try_mark_mql(lead=lead)
+        after_activity(lead_id=visitor.lead_id, activity=recorded)
     return visitor

@@ -36,3 +36,20 @@ def email_notification(notification_id: int) -> bool:
 def recover_submissions() -> int:
     """Every minute: finish submissions whose processing died, so no lead is lost."""
     return capture.recover_stale()
+
+
+def rescore_all(model_id: int | None = None) -> int:
+    """Rescore every lead with the active model (after an activation, and nightly for decay).
+
+    Progress is stored on the scoring model so the admin shows it. Safe to run twice: it recomputes.
+    """
+    from leads import scores
+    from leads.models import Lead
+    from scoring import versioning
+    from scoring.models import ScoringModel
+
+    model = ScoringModel.objects.filter(pk=model_id).first() if model_id else ScoringModel.active()
+    if model is None or not model.is_active:
+        return 0
+    versioning.start_rescore(model.pk, total=Lead.objects.count())
+    return scores.rescore_all(spec=model.to_spec(), progress=lambda n: versioning.add_rescored(model.pk, n))

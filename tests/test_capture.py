@@ -23,8 +23,9 @@ def test_a_new_lead_is_created_with_its_source_and_touchpoint():
                      "country": "de", "phone": "089 1234567", "campaign": "dmexco-2026", "source": "event",
                      "utm_source": "fair"})
     assert result.status == 201
-    assert result.body == {"id": result.lead.pk, "created": True, "stage": "known", "score": 0, "owner": None}
     lead = Lead.objects.get()
+    assert result.body == {"id": lead.pk, "created": True, "stage": "known", "score": lead.score, "owner": None}
+    assert lead.fit_score > 0 and lead.score_model_version == 1  # company size >= 50 is a fit rule
     assert (lead.email_normalized, lead.country, lead.phone, lead.source, lead.campaign) == (
         "max.mustermann@beispiel.de", "DE", "+49891234567", "event", campaign)
     assert lead.company_domain == "beispiel.de"

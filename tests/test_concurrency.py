@@ -40,7 +40,7 @@ def test_eight_concurrent_claims_give_exactly_one_owner_every_time():
     sdrs = [UserFactory(username=f"racer{i}", role=Role.SDR) for i in range(CLAIMANTS)]
     for _round in range(ROUNDS):
         lead = LeadFactory(stage=Stage.MQL, owner=None)
-        results = race([lambda sdr=sdr: lifecycle.claim(lead_id=lead.pk, by=sdr) for sdr in sdrs])
+        results = race([lambda sdr=sdr, lead=lead: lifecycle.claim(lead_id=lead.pk, by=sdr) for sdr in sdrs])
         winners = [r for r in results if isinstance(r, Lead)]
         conflicts = [r for r in results if isinstance(r, lifecycle.OwnerConflict)]
         assert (len(winners), len(conflicts)) == (1, CLAIMANTS - 1), results

@@ -11,7 +11,20 @@ SCHEDULES = [
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },
+    {
+        # Decay: engagement points lose weight with time, so scores are recomputed every night.
+        "name": "leads.nightly_rescore",
+        "func": "leads.tasks.rescore_all",
+        "schedule_type": Schedule.CRON,
+        "cron": "30 2 * * *",
+    },
 ]
+
+
+def _next_cron(cron: str):
+    from croniter import croniter
+
+    return croniter(cron, timezone.localtime()).get_next(type(timezone.localtime()))
 
 
 class Command(BaseCommand):
@@ -20,7 +33,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         for spec in SCHEDULES:
             defaults = {k: v for k, v in spec.items() if k != "name"} | {"repeats": -1}
+            previous = Schedule.objects.filter(name=spec["name"]).values("cron", "minutes").first()
             schedule, created = Schedule.objects.update_or_create(name=spec["name"], defaults=defaults)
-            if created or schedule.next_run is None:
-                Schedule.objects.filter(pk=schedule.pk).update(next_run=timezone.now())
+            changed = previous and (previous["cron"], previous["minutes"]) != (schedule.cron, schedule.minutes)
+            if created or changed or schedule.next_run is None:
+                # django-q2 does not recompute next_run when the timing changes: do it here.
+                Schedule.objects.filter(pk=schedule.pk).update(next_run=self._first_run(schedule))
             self.stdout.write(f"{'created' if created else 'updated'} schedule {spec['name']}")
+
+    @staticmethod
+    def _first_run(schedule):
+        if schedule.schedule_type == Schedule.CRON:
+            return _next_cron(schedule.cron)
+        return timezone.now()

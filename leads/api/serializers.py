@@ -1,0 +1,193 @@
+"""What the JSON API renders, and the request shapes it documents.
+
+Output serializers only read. Request serializers describe bodies for the OpenAPI schema; the domain
+(`lifecycle`, `capture`, `services`) validates them, except the one small body the API parses itself
+(`AssignRequest`).
+"""
+
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from leads import lifecycle, selectors
+from leads.models import Activity, Lead, LeadTransition
+from leads.stages import ActivityKind, Channel, Outcome, Stage
+
+HISTORY_NAMES = [*lifecycle.TRANSITIONS, *LeadTransition.OWNER_CHANGES]
+
+
+# --- output ---------------------------------------------------------------------------------------------
+
+
+class HistoryEntrySerializer(serializers.ModelSerializer):
+    transition = serializers.ChoiceField(source="name", choices=HISTORY_NAMES, read_only=True)
+    # Stage values; plain strings in the schema so the enum of `stage` keeps one name.
+    source = serializers.CharField(read_only=True, help_text=_("The stage before (a stage value)."))
+    target = serializers.CharField(read_only=True, help_text=_("The stage after (a stage value)."))
+    actor = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text=_("Username, or null when the system made the change.")
+    )
+
+    class Meta:
+        model = LeadTransition
+        fields = ["transition", "source", "target", "actor", "reason", "at"]
+        read_only_fields = fields
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    """A lead as lists show it. Expects `owner` and `campaign` selected with the lead."""
+
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    stage = serializers.ChoiceField(choices=Stage.choices, read_only=True)
+    available_transitions = serializers.SerializerMethodField(
+        help_text=_("Transitions the caller may fire from the current stage (guards aside).")
+    )
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id", "email", "first_name", "last_name", "company", "stage", "score", "owner", "source", "campaign",
+            "created_at", "phone", "job_title", "company_size", "industry", "country", "website",
+            "stage_entered_at", "stage_reason", "assigned_at", "consent_status", "contact_attempts",
+            "first_touch_at", "last_touch_at", "utm_source", "utm_medium", "utm_campaign", "utm_term",
+            "utm_content", "budget", "authority", "need", "timeline", "deal_value", "close_date",
+            "contract_signed_on", "updated_at", "available_transitions",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=list(lifecycle.TRANSITIONS))))
+    def get_available_transitions(self, lead: Lead) -> list[str]:
+        return lifecycle.available_transitions(self.context["request"].user, lead)
+
+
+class LeadDetailSerializer(LeadSerializer):
+    history = serializers.SerializerMethodField(help_text=_("Stage and owner changes, oldest first."))
+
+    class Meta(LeadSerializer.Meta):
+        fields = [*LeadSerializer.Meta.fields, "history"]
+        read_only_fields = fields
+
+    @extend_schema_field(HistoryEntrySerializer(many=True))
+    def get_history(self, lead: Lead) -> list[dict]:
+        return HistoryEntrySerializer(selectors.history(lead), many=True).data
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Activity
+        fields = ["id", "lead", "kind", "outcome", "note", "occurred_at", "next_step_on", "url", "created_by",
+                  "created_at"]
+        read_only_fields = fields
+
+
+# --- errors ---------------------------------------------------------------------------------------------
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ErrorsSerializer(serializers.Serializer):
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=_("Messages per field; `non_field_errors` for the body as a whole."),
+    )
+
+
+class UnmetSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    unmet = UnmetSerializer(many=True, help_text=_("Every guard that is not met, in words a user understands."))
+
+
+# --- requests -------------------------------------------------------------------------------------------
+
+
+class TransitionRequest(serializers.Serializer):
+    """The inputs a transition's guard needs; send only those of the transition you fire."""
+
+    reason = serializers.CharField(required=False, max_length=2000,
+                                   help_text=_("reject, lose, recycle, disqualify"))
+    budget = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
+    authority = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
+    need = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
+    timeline = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
+    deal_value = serializers.DecimalField(required=False, max_digits=14, decimal_places=2,
+                                          help_text=_("open_opportunity; greater than 0"))
+    close_date = serializers.DateField(required=False, help_text=_("open_opportunity; today or later"))
+    contract_signed_on = serializers.DateField(required=False, help_text=_("win"))
+
+
+class AssignRequest(serializers.Serializer):
+    owner = serializers.CharField(
+        allow_null=True, allow_blank=True, max_length=150,
+        help_text=_("Username of an active SDR or manager; null releases the lead to the pool."),
+    )
+
+
+class ActivityRequest(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ActivityKind.choices)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False, allow_blank=True)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    occurred_at = serializers.DateTimeField(required=False, help_text=_("Defaults to now; not in the future."))
+    next_step_on = serializers.DateField(required=False, allow_null=True)
+    url = serializers.URLField(required=False, allow_blank=True, max_length=2000)
+
+
+class CaptureActivityRequest(serializers.Serializer):
+    kind = serializers.CharField(required=False, help_text=_("Defaults to form_submit (or the form's kind)."))
+    url = serializers.URLField(required=False, max_length=2000)
+    occurred_at = serializers.DateTimeField(required=False)
+
+
+class CaptureRequest(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(required=False, max_length=100)
+    last_name = serializers.CharField(required=False, max_length=100)
+    company = serializers.CharField(required=False, max_length=200)
+    job_title = serializers.CharField(required=False, max_length=150)
+    phone = serializers.CharField(required=False, help_text=_("Any format with a country code; stored as E.164."))
+    country = serializers.CharField(required=False, min_length=2, max_length=2, help_text=_("ISO 3166 alpha-2"))
+    industry = serializers.CharField(required=False, max_length=100)
+    company_size = serializers.IntegerField(required=False, min_value=0)
+    website = serializers.CharField(required=False, max_length=300)
+    source = serializers.ChoiceField(required=False, choices=Channel.choices)
+    campaign = serializers.SlugField(required=False, help_text=_("Slug of an existing campaign."))
+    utm_source = serializers.CharField(required=False, max_length=200)
+    utm_medium = serializers.CharField(required=False, max_length=200)
+    utm_campaign = serializers.CharField(required=False, max_length=200)
+    utm_term = serializers.CharField(required=False, max_length=200)
+    utm_content = serializers.CharField(required=False, max_length=200)
+    visitor_id = serializers.CharField(required=False, min_length=8, max_length=64,
+                                       help_text=_("The id the tracking script set; joins earlier page views."))
+    message = serializers.CharField(required=False, max_length=5000)
+    consent = serializers.BooleanField(required=False, help_text=_("Consent with the form's wording."))
+    activity = CaptureActivityRequest(required=False)
+
+
+class CaptureResponse(serializers.Serializer):
+    id = serializers.IntegerField()
+    created = serializers.BooleanField()
+    stage = serializers.ChoiceField(choices=Stage.choices)
+    score = serializers.IntegerField()
+    owner = serializers.CharField(allow_null=True)
+
+
+class TrackRequest(serializers.Serializer):
+    visitor_id = serializers.CharField(min_length=8, max_length=64)
+    url = serializers.URLField(required=False, max_length=2000)
+    kind = serializers.CharField(required=False, help_text=_("page_view (default), pricing_view, download, ..."))
+    occurred_at = serializers.DateTimeField(required=False)
+    title = serializers.CharField(required=False, max_length=300)
+    referrer = serializers.URLField(required=False, max_length=2000)
+
+
+class TrackResponse(serializers.Serializer):
+    visitor_id = serializers.CharField()

@@ -1,0 +1,43 @@
+"""Rate limits of the public endpoints (capture, track), counted in the shared cache.
+
+The bucket is the caller's credential (form key, or API user) plus the client IP, so one noisy site or
+visitor does not exhaust a form's budget for everybody. Rates come from `REST_FRAMEWORK
+["DEFAULT_THROTTLE_RATES"]` (`CAPTURE_RATE`, `TRACK_RATE`), read when the request arrives.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from leads.models import CaptureForm
+
+
+def client_ip(request) -> str | None:
+    """The peer address. Behind a proxy, make the proxy set REMOTE_ADDR (forwarded headers are forgeable)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class CredentialIpThrottle(SimpleRateThrottle):
+    def get_rate(self):
+        try:
+            return api_settings.DEFAULT_THROTTLE_RATES[self.scope]
+        except KeyError:
+            raise ImproperlyConfigured(f"No throttle rate is set for the scope {self.scope!r}.")
+
+    def get_cache_key(self, request, view):
+        form = request.auth if isinstance(request.auth, CaptureForm) else None
+        if form is not None:
+            credential = f"form{form.pk}"
+        elif request.user.is_authenticated:
+            credential = f"user{request.user.pk}"
+        else:
+            credential = "anonymous"
+        return self.cache_format % {"scope": self.scope, "ident": f"{credential}_{client_ip(request)}"}
+
+
+class CaptureThrottle(CredentialIpThrottle):
+    scope = "capture"
+
+
+class TrackThrottle(CredentialIpThrottle):
+    scope = "track"

@@ -1,0 +1,258 @@
+"""The JSON API: thin interfaces that parse a request, call one domain function and render the result.
+
+Visibility comes from `selectors` (a lead the caller may not see is a 404, whoever asks); permission,
+guards and validation come from `lifecycle`, `capture` and `services`; `errors.exception_handler` turns
+their exceptions into responses.
+"""
+
+import django_filters
+from django.http import Http404, QueryDict
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leads import capture, lifecycle, selectors, services
+from leads.api import serializers as s
+from leads.api.cors import (
+    CrossOriginMixin,
+    FormKeyAuthentication,
+    HasFormKey,
+    HasFormKeyOrCaptureRole,
+    OriginAllowed,
+    form_of,
+)
+from leads.api.errors import InvalidRequest
+from leads.api.pagination import LeadCursorPagination
+from leads.api.throttling import CaptureThrottle, TrackThrottle, client_ip
+from leads.filters import LeadFilter
+from leads.models import Lead
+from leads.stages import Channel
+
+
+def json_object(request) -> dict:
+    """The request body as a dict; anything but a JSON object is a 400 that says so."""
+    data = request.data
+    if isinstance(data, QueryDict):  # no body at all
+        return data.dict()
+    if not isinstance(data, dict):
+        raise InvalidRequest({"non_field_errors": [_("Send a JSON object.")]})
+    return data
+
+
+def parse_body(request, serializer_class) -> dict:
+    """Validate a small body with a serializer; unknown fields are refused like everywhere else."""
+    data = json_object(request)
+    serializer = serializer_class(data=data)
+    errors = {key: [_("Unknown field.")] for key in sorted(set(data) - set(serializer.fields))}
+    if not serializer.is_valid():
+        errors.update(serializer.errors)
+    if errors:
+        raise InvalidRequest(errors)
+    return serializer.validated_data
+
+
+# --- leads ----------------------------------------------------------------------------------------------
+
+
+class LeadApiFilter(LeadFilter):
+    """The page's filters; the API pages by a cursor, so it sorts only by creation time."""
+
+    ordering = django_filters.OrderingFilter(
+        fields=("created_at",), label=gettext_lazy("Sort: -created_at (newest first, default) or created_at")
+    )
+
+
+class LeadFilterBackend(DjangoFilterBackend):
+    """Bad filter values answer 400 `{"errors": {...}}` like every other bad input."""
+
+    def filter_queryset(self, request, queryset, view):
+        try:
+            return super().filter_queryset(request, queryset, view)
+        except ValidationError as invalid:
+            raise InvalidRequest(invalid.detail)
+
+
+NOT_VISIBLE = OpenApiResponse(s.DetailSerializer, description="No such lead, or not visible to the caller.")
+NOT_PERMITTED = OpenApiResponse(s.DetailSerializer, description="The caller may not do this.")
+UNAUTHENTICATED = OpenApiResponse(s.DetailSerializer, description="No or invalid credentials.")
+INVALID = OpenApiResponse(s.ErrorsSerializer, description="Invalid input; every bad field is named.")
+THROTTLED = OpenApiResponse(s.DetailSerializer, description="Too many requests; see Retry-After.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the leads visible to the caller",
+        responses={200: s.LeadSerializer(many=True), 400: INVALID, 401: UNAUTHENTICATED},
+    ),
+    retrieve=extend_schema(
+        summary="One lead with its history and the transitions the caller may fire",
+        responses={200: s.LeadDetailSerializer, 401: UNAUTHENTICATED, 404: NOT_VISIBLE},
+    ),
+)
+class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.LeadSerializer
+    filter_backends = [LeadFilterBackend]
+    filterset_class = LeadApiFilter
+    pagination_class = LeadCursorPagination
+    parser_classes = [JSONParser]
+
+    def get_queryset(self):
+        return selectors.visible_leads(self.request.user)
+
+    def get_serializer_class(self):
+        return s.LeadSerializer if self.action == "list" else s.LeadDetailSerializer
+
+    def get_object(self) -> Lead:
+        lead = selectors.get_visible_lead(self.request.user, self.kwargs["pk"])
+        if lead is None:
+            raise Http404(_("No such lead."))
+        return lead
+
+    def render_lead(self, lead_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
+        """The lead as it is now (it may have left the caller's view, e.g. after a reject)."""
+        lead = Lead.objects.select_related("owner", "campaign").get(pk=lead_id)
+        return Response(s.LeadDetailSerializer(lead, context=self.get_serializer_context()).data, status=status_code)
+
+    @extend_schema(
+        summary="Fire a lifecycle transition",
+        operation_id="v1_leads_transition",
+        parameters=[
+            OpenApiParameter("name", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(lifecycle.TRANSITIONS),
+                             description="The transition to fire."),
+        ],
+        request=s.TransitionRequest,
+        responses={
+            200: s.LeadDetailSerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_PERMITTED,
+            404: OpenApiResponse(s.DetailSerializer, description="No such lead or transition, or not visible."),
+            409: OpenApiResponse(s.RefusedSerializer, description="Refused: the unmet guards, nothing changed."),
+        },
+    )
+    def transition(self, request, pk, name):
+        lead = self.get_object()
+        lifecycle.fire(lead_id=lead.pk, name=name, by=request.user, inputs=json_object(request))
+        return self.render_lead(lead.pk)
+
+    @extend_schema(
+        summary="Claim an unowned MQL from the pool",
+        operation_id="v1_leads_claim",
+        request=None,
+        responses={
+            200: s.LeadDetailSerializer, 401: UNAUTHENTICATED, 403: NOT_PERMITTED, 404: NOT_VISIBLE,
+            409: OpenApiResponse(s.DetailSerializer, description="Someone else owns the lead, or it is no MQL."),
+        },
+    )
+    def claim(self, request, pk):
+        lead = self.get_object()
+        lifecycle.claim(lead_id=lead.pk, by=request.user)
+        return self.render_lead(lead.pk)
+
+    @extend_schema(
+        summary="Assign an owner, or release to the pool (managers, marketing, admins)",
+        operation_id="v1_leads_assign",
+        request=s.AssignRequest,
+        responses={
+            200: s.LeadDetailSerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_PERMITTED, 404: NOT_VISIBLE,
+        },
+    )
+    def assign(self, request, pk):
+        lead = self.get_object()
+        body = parse_body(request, s.AssignRequest)
+        lifecycle.assign(lead_id=lead.pk, owner_username=body["owner"] or None, by=request.user)
+        return self.render_lead(lead.pk)
+
+    @extend_schema(
+        summary="Log an activity (call, e-mail, meeting, note, ...)",
+        operation_id="v1_leads_log_activity",
+        request=s.ActivityRequest,
+        responses={
+            201: s.ActivitySerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_PERMITTED, 404: NOT_VISIBLE,
+        },
+    )
+    def activities(self, request, pk):
+        lead = self.get_object()
+        activity = services.log_activity(lead_id=lead.pk, by=request.user, raw=json_object(request))
+        return Response(s.ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
+
+
+# --- capture and tracking (public: form keys, CORS, rate limits) -----------------------------------------
+
+
+class CaptureView(CrossOriginMixin, APIView):
+    authentication_classes = [TokenAuthentication, FormKeyAuthentication, SessionAuthentication]
+    permission_classes = [HasFormKeyOrCaptureRole, OriginAllowed]
+    throttle_classes = [CaptureThrottle]
+    parser_classes = [JSONParser]
+
+    def get_authenticate_header(self, request):
+        return f'Token, {FormKeyAuthentication().authenticate_header(request)}'
+
+    @extend_schema(
+        summary="Capture a lead (web forms, integrations)",
+        description=(
+            "Authenticate with a form's key in `X-Form-Key`, or with the API token of a marketing user, manager "
+            "or admin. A new normalised e-mail creates a lead (201); a known one adds a touchpoint to it and "
+            "fills its empty fields (200, `created: false`). With an `Idempotency-Key` header, repeating the "
+            "request returns the first response without a second effect; the same key with another body is 422, "
+            "and 409 while the first request is still in progress. Missing credentials are 401; a wrong or "
+            "inactive form key, an `Origin` the form does not allow, or the token of a user without a capture "
+            "role are 403."
+        ),
+        operation_id="v1_capture",
+        parameters=[
+            OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+                             description="Any unique string of at most 200 characters per logical submission."),
+        ],
+        request=s.CaptureRequest,
+        responses={
+            201: OpenApiResponse(s.CaptureResponse, description="A new lead."),
+            200: OpenApiResponse(s.CaptureResponse, description="Merged into the lead with this e-mail."),
+            400: INVALID,
+            401: UNAUTHENTICATED,
+            403: OpenApiResponse(s.DetailSerializer, description="Wrong form key, origin or role."),
+            409: OpenApiResponse(s.DetailSerializer, description="The first request with this key is in progress."),
+            422: OpenApiResponse(s.DetailSerializer, description="The key was used with a different body."),
+            429: THROTTLED,
+        },
+    )
+    def post(self, request):
+        form = form_of(request)
+        # Passed as it came (a non-object body included): capture records every attempt, then refuses it.
+        payload = request.data.dict() if isinstance(request.data, QueryDict) else request.data
+        result = capture.submit(
+            channel=Channel.API,
+            payload=payload,
+            form=form,
+            by=None if form else request.user,
+            idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
+            ip_address=client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+        return Response(result.body, status=result.status)
+
+
+class TrackView(CrossOriginMixin, APIView):
+    authentication_classes = [FormKeyAuthentication]
+    permission_classes = [HasFormKey, OriginAllowed]
+    throttle_classes = [TrackThrottle]
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        summary="Record a page view of an anonymous visitor (the tracking script)",
+        operation_id="v1_track",
+        request=s.TrackRequest,
+        responses={
+            202: s.TrackResponse, 400: INVALID, 401: UNAUTHENTICATED,
+            403: OpenApiResponse(s.DetailSerializer, description="Wrong form key or origin."), 429: THROTTLED,
+        },
+    )
+    def post(self, request):
+        visitor = services.track(form=form_of(request), raw=json_object(request))
+        return Response({"visitor_id": visitor.anonymous_id}, status=status.HTTP_202_ACCEPTED)

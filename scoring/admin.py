@@ -1,0 +1,217 @@
+"""Scoring models in the admin: drafts are edited, the active model and old versions are read-only.
+
+"Create a new draft version" copies any version; "Activate this draft" swaps it in (after the same
+validation the forms use). Both are admin actions on the list and buttons on the change page.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+
+from scoring import versioning
+from scoring.forms import ScoringModelForm, ScoringRuleForm, ScoringRuleFormSet
+from scoring.models import ScoringModel, ScoringRule
+
+
+def _is_editable(model) -> bool:
+    return model is None or model.is_draft
+
+
+class ScoringRuleInline(admin.TabularInline):
+    model = ScoringRule
+    form = ScoringRuleForm
+    formset = ScoringRuleFormSet
+    extra = 0
+    ordering = ("position", "id")
+
+    def has_add_permission(self, request, obj=None):
+        return _is_editable(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return _is_editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return _is_editable(obj) and super().has_delete_permission(request, obj)
+
+
+@admin.register(ScoringModel)
+class ScoringModelAdmin(admin.ModelAdmin):
+    form = ScoringModelForm
+    inlines = [ScoringRuleInline]
+    save_on_top = True  # the Save button comes first, so Enter in a field saves (not a version button)
+    list_display = ("version", "name", "status", "mql_threshold", "warm_from", "hot_from", "rule_count", "activated_at")
+    list_display_links = ("version", "name")
+    list_filter = ("status",)
+    search_fields = ("name", "notes")
+    actions = ["new_draft_action", "activate_action"]
+    readonly_fields = (
+        "version",
+        "status",
+        "based_on",
+        "version_buttons",
+        "created_at",
+        "activated_at",
+        "retired_at",
+        "rescore_progress",
+        "what_if_section",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "version", "status", "based_on", "version_buttons", "notes")}),
+        (_("Hand-off and temperature"), {"fields": ("mql_threshold", "warm_from", "hot_from")}),
+        (_("Caps"), {"fields": ("total_cap", "fit_cap", "engagement_cap")}),
+        (_("What if this draft were active"), {"fields": ("what_if_section",)}),
+        (_("History"), {"fields": ("created_at", "activated_at", "retired_at", "rescore_progress")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(rule_count=Count("rules"))
+
+    @admin.display(description=_("rules"), ordering="rule_count")
+    def rule_count(self, model):
+        return model.rule_count
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # versions named by stored scores must stay
+        return actions
+
+    def has_change_permission(self, request, obj=None):
+        return _is_editable(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return obj is not None and obj.is_draft and super().has_delete_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.version = versioning.next_version()
+        super().save_model(request, obj, form, change)
+
+    # --- Read-only sections ---
+
+    @admin.display(description=_("versions"))
+    def version_buttons(self, model):
+        if not model.pk:
+            return _("Save the draft first.")
+        buttons = [
+            (
+                reverse("admin:scoring_scoringmodel_new_draft", args=[model.pk]),
+                _("Create a new draft version from this model"),
+            )
+        ]
+        if model.is_draft:
+            buttons.append(
+                (reverse("admin:scoring_scoringmodel_activate", args=[model.pk]), _("Activate this draft (as saved)"))
+            )
+        return format_html_join(
+            " ", '<button type="submit" class="button" formaction="{}" formnovalidate>{}</button>', buttons
+        )
+
+    @admin.display(description=_("rescoring"))
+    def rescore_progress(self, model):
+        if model.rescore_started_at is None:
+            return "-"
+        if model.rescore_finished_at is not None:
+            return _("%(done)s leads rescored, finished %(at)s") % {
+                "done": model.rescore_done,
+                "at": model.rescore_finished_at.strftime("%Y-%m-%d %H:%M"),
+            }
+        total = model.rescore_total or 0
+        percent = int(100 * model.rescore_done / total) if total else 0
+        return _("%(done)s of %(total)s leads rescored (%(percent)s%%)") % {
+            "done": model.rescore_done,
+            "total": total,
+            "percent": percent,
+        }
+
+    @admin.display(description=_("what-if"))
+    def what_if_section(self, model):
+        if not model.pk:
+            return _("Save the draft first.")
+        if not model.is_draft:
+            return _("Only for drafts.")
+        rows = versioning.what_if(model)
+        if rows is None:
+            return _("Not available: no what-if provider is registered (see scoring.versioning.register_what_if).")
+        return format_html(
+            "<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows))
+        )
+
+    # --- Versioning: actions and buttons ---
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/new-draft/",
+                self.admin_site.admin_view(require_POST(self.new_draft_view)),
+                name="scoring_scoringmodel_new_draft",
+            ),
+            path(
+                "<int:object_id>/activate/",
+                self.admin_site.admin_view(require_POST(self.activate_view)),
+                name="scoring_scoringmodel_activate",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _change_url(self, model):
+        return reverse("admin:scoring_scoringmodel_change", args=[model.pk])
+
+    def _new_draft(self, request, model):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        draft = versioning.new_draft_from(model)
+        self.log_addition(request, draft, [{"added": {}}])
+        self.message_user(
+            request,
+            _("Draft version %(draft)s created from version %(version)s; edit it, then activate it.")
+            % {"draft": draft.version, "version": model.version},
+            messages.SUCCESS,
+        )
+        return draft
+
+    def _activate(self, request, model) -> bool:
+        if not super().has_change_permission(request, model):
+            raise PermissionDenied
+        try:
+            versioning.activate(model)
+        except versioning.ActivationRefused as refusal:
+            for problem in refusal.problems:
+                self.message_user(request, problem, messages.ERROR)
+            return False
+        self.log_change(request, model, _("Activated version %(version)s.") % {"version": model.version})
+        self.message_user(
+            request, _("Version %(version)s is now active.") % {"version": model.version}, messages.SUCCESS
+        )
+        return True
+
+    def new_draft_view(self, request, object_id):
+        model = get_object_or_404(ScoringModel, pk=object_id)
+        draft = self._new_draft(request, model)
+        return HttpResponseRedirect(self._change_url(draft))
+
+    def activate_view(self, request, object_id):
+        model = get_object_or_404(ScoringModel, pk=object_id)
+        self._activate(request, model)
+        return HttpResponseRedirect(self._change_url(model))
+
+    @admin.action(description=_("Create a new draft version from this model"))
+    def new_draft_action(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Choose exactly one version to copy."), messages.WARNING)
+            return None
+        draft = self._new_draft(request, queryset.get())
+        return HttpResponseRedirect(self._change_url(draft))
+
+    @admin.action(description=_("Activate this draft"))
+    def activate_action(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, _("Choose exactly one draft to activate."), messages.WARNING)
+            return None
+        self._activate(request, queryset.get())
+        return None

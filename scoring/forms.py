@@ -1,0 +1,144 @@
+"""Admin forms: every refusal comes from `scoring.policy` and is shown at the field it concerns."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
+from django.forms.models import BaseInlineFormSet
+
+from scoring import policy
+from scoring.models import ScoringModel, ScoringRule
+
+MODEL_NUMBERS = ("mql_threshold", "warm_from", "hot_from", "total_cap", "fit_cap", "engagement_cap")
+
+
+class RuleValueField(forms.JSONField):
+    """JSON for those who know it, plain text for everybody else: `Software` needs no quotes.
+
+    Text is shown without quotes and lists as JSON; `policy.normalise_value` then turns
+    comma-separated text into a list where the operator wants one.
+    """
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if isinstance(value, list | dict | int | float):
+            return value
+        try:
+            return json.loads(value, cls=self.decoder)
+        except json.JSONDecodeError:
+            return str(value).strip()
+
+    def bound_data(self, data, initial):
+        if self.disabled:
+            return initial
+        if data is None:
+            return None
+        try:
+            return json.loads(data, cls=self.decoder)
+        except json.JSONDecodeError:
+            return InvalidJSONInput(data)
+
+    def prepare_value(self, value):
+        if isinstance(value, InvalidJSONInput):
+            return value
+        if isinstance(value, str):
+            return value
+        if value is None:
+            return ""
+        return json.dumps(value, ensure_ascii=False, cls=self.encoder)
+
+
+class ScoringModelForm(forms.ModelForm):
+    class Meta:
+        model = ScoringModel
+        fields = ("name", "mql_threshold", "warm_from", "hot_from", "total_cap", "fit_cap", "engagement_cap", "notes")
+
+    def clean(self):
+        cleaned = super().clean()
+        if any(cleaned.get(name) is None for name in ("mql_threshold", "warm_from", "hot_from")):
+            return cleaned  # a required number is missing: its own error says so
+        spec = policy.ModelSpec(version=0, **{name: cleaned.get(name) for name in MODEL_NUMBERS})
+        for problem in policy.settings_problems(spec):
+            self.add_error(problem.field, problem.message)
+        return cleaned
+
+
+class ScoringRuleForm(forms.ModelForm):
+    value = RuleValueField(required=False, label=ScoringRule._meta.get_field("value").verbose_name)
+
+    class Meta:
+        model = ScoringRule
+        fields = (
+            "position",
+            "is_enabled",
+            "name",
+            "group",
+            "field",
+            "operator",
+            "value",
+            "activity_kind",
+            "url_pattern",
+            "points",
+            "max_occurrences",
+            "half_life_days",
+            "window_days",
+        )
+        help_texts = {"value": ScoringRule._meta.get_field("value").help_text}
+
+    def clean(self):
+        cleaned = super().clean()
+        if any(name in self.errors for name in ("group", "points", "name")):
+            return cleaned
+        cleaned["value"] = policy.normalise_value(
+            cleaned.get("field", ""), cleaned.get("operator", ""), cleaned.get("value")
+        )
+        failed_already = set(self.errors)
+        for problem in policy.rule_problems(self.rule_spec()):
+            name = problem.field if problem.field in self.fields else None
+            if name not in failed_already:
+                self.add_error(name, problem.message)
+        return cleaned
+
+    def rule_spec(self) -> policy.RuleSpec:
+        cleaned = self.cleaned_data
+        return policy.RuleSpec(
+            id=self.instance.pk,
+            name=cleaned.get("name", ""),
+            group=cleaned.get("group", ""),
+            points=cleaned.get("points"),
+            field=cleaned.get("field", ""),
+            operator=cleaned.get("operator", ""),
+            value=cleaned.get("value"),
+            activity_kind=cleaned.get("activity_kind", ""),
+            max_occurrences=cleaned.get("max_occurrences"),
+            url_pattern=cleaned.get("url_pattern", ""),
+            half_life_days=cleaned.get("half_life_days"),
+            window_days=cleaned.get("window_days"),
+        )
+
+
+class ScoringRuleFormSet(BaseInlineFormSet):
+    """Checks the model as a whole with its new rules: the threshold and bands must be reachable."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        model = self.instance
+        if any(getattr(model, name) is None for name in ("mql_threshold", "warm_from", "hot_from")):
+            return
+        rules = []
+        for form in self.forms:
+            if not getattr(form, "cleaned_data", None) or self._should_delete_form(form):
+                continue
+            if form.cleaned_data.get("is_enabled"):
+                rules.append(form.rule_spec())
+        problems = policy.range_problems(model.to_spec(rules=rules))
+        if problems:
+            raise ValidationError([problem.message for problem in problems])

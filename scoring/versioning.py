@@ -1,0 +1,148 @@
+"""Versions of scoring models: drafts, activation, rescoring progress, and the hooks `leads` fills.
+
+The active model is never edited in place: `new_draft_from()` copies a model with its rules into a
+new draft (the next free version number), and `activate()` retires the active model and activates
+the draft in one transaction. Retired versions stay as they were, so a stored score can always name
+and show the version that made it.
+
+`scoring` must not import `leads`, so what needs lead data is registered from outside:
+`register_on_activated(fn)` (called with `model_id=` after an activation commits, to start the
+background rescoring) and `register_what_if(fn)` (called with a draft's `ModelSpec`, returns rows for
+the admin's what-if section).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from django.db import connection, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from scoring import defaults, policy
+from scoring.models import ScoringModel, ScoringRule
+
+# Any constant will do: it serialises activations across processes (PostgreSQL advisory lock).
+ACTIVATION_LOCK = 0x5C0121
+
+
+class ActivationRefused(Exception):
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__(" ".join(self.problems))
+
+
+_on_activated: list[Callable[..., None]] = []
+_what_if: list[Callable[[policy.ModelSpec], Sequence[tuple[str, object]]]] = []
+
+
+def register_on_activated(fn: Callable[..., None]) -> None:
+    """`fn(model_id=...)` runs after every activation commits (e.g. to enqueue rescoring)."""
+    if fn not in _on_activated:
+        _on_activated.append(fn)
+
+
+def register_what_if(fn: Callable[[policy.ModelSpec], Sequence[tuple[str, object]]]) -> None:
+    """`fn(spec)` returns (label, value) rows: what would change if this draft were activated."""
+    _what_if[:] = [fn]
+
+
+def what_if(model: ScoringModel) -> Sequence[tuple[str, object]] | None:
+    """The what-if rows for a model, or None when no provider is registered."""
+    if not _what_if:
+        return None
+    return _what_if[0](model.to_spec())
+
+
+def next_version() -> int:
+    return (ScoringModel.objects.aggregate(highest=Max("version"))["highest"] or 0) + 1
+
+
+@transaction.atomic
+def new_draft_from(model: ScoringModel, *, notes: str = "") -> ScoringModel:
+    """A new draft copying `model` and all its rules (enabled or not), with the next version number."""
+    draft = ScoringModel.objects.create(
+        name=model.name,
+        version=next_version(),
+        status=defaults.DRAFT,
+        is_active=False,
+        based_on=model,
+        mql_threshold=model.mql_threshold,
+        warm_from=model.warm_from,
+        hot_from=model.hot_from,
+        total_cap=model.total_cap,
+        fit_cap=model.fit_cap,
+        engagement_cap=model.engagement_cap,
+        notes=notes or _("Draft based on version %(version)s.") % {"version": model.version},
+    )
+    ScoringRule.objects.bulk_create(
+        ScoringRule(
+            model=draft,
+            position=rule.position,
+            is_enabled=rule.is_enabled,
+            name=rule.name,
+            group=rule.group,
+            field=rule.field,
+            operator=rule.operator,
+            value=rule.value,
+            activity_kind=rule.activity_kind,
+            url_pattern=rule.url_pattern,
+            points=rule.points,
+            max_occurrences=rule.max_occurrences,
+            half_life_days=rule.half_life_days,
+            window_days=rule.window_days,
+        )
+        for rule in model.rules.order_by("position", "id")
+    )
+    return draft
+
+
+def activate(draft: ScoringModel) -> ScoringModel:
+    """Retire the active model and activate `draft`, atomically; raises ActivationRefused with reasons.
+
+    Refused when `draft` is not a draft or `policy.validate_model()` finds problems. After commit,
+    every function registered with `register_on_activated` is called with `model_id=`.
+    """
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ACTIVATION_LOCK])
+        draft = ScoringModel.objects.select_for_update().get(pk=draft.pk)
+        if not draft.is_draft:
+            raise ActivationRefused(
+                [
+                    _("Version %(version)s is %(status)s; only a draft can be activated.")
+                    % {"version": draft.version, "status": draft.get_status_display()}
+                ]
+            )
+        problems = policy.validate_model(draft.to_spec())
+        if problems:
+            raise ActivationRefused(problems)
+        now = timezone.now()
+        ScoringModel.objects.filter(is_active=True).update(is_active=False, status=defaults.RETIRED, retired_at=now)
+        ScoringModel.objects.filter(pk=draft.pk).update(is_active=True, status=defaults.ACTIVE, activated_at=now)
+        model_id = draft.pk
+        for fn in list(_on_activated):
+            transaction.on_commit(lambda fn=fn: fn(model_id=model_id))
+    draft.refresh_from_db()
+    return draft
+
+
+def start_rescore(model_id: int, *, total: int) -> None:
+    """Record that rescoring `total` leads with this model has begun (resets the counter)."""
+    ScoringModel.objects.filter(pk=model_id).update(
+        rescore_total=total,
+        rescore_done=0,
+        rescore_started_at=timezone.now(),
+        rescore_finished_at=None,
+    )
+    if total == 0:
+        ScoringModel.objects.filter(pk=model_id).update(rescore_finished_at=timezone.now())
+
+
+def add_rescored(model_id: int, count: int) -> None:
+    """Add `count` rescored leads (safe from parallel batches); marks the end when all are done."""
+    ScoringModel.objects.filter(pk=model_id).update(rescore_done=F("rescore_done") + count)
+    ScoringModel.objects.filter(
+        pk=model_id, rescore_finished_at__isnull=True, rescore_done__gte=F("rescore_total")
+    ).update(rescore_finished_at=timezone.now())
