@@ -52,7 +52,8 @@ class LeadSerializer(serializers.ModelSerializer):
             "stage_entered_at", "stage_reason", "assigned_at", "consent_status", "contact_attempts",
             "first_touch_at", "last_touch_at", "utm_source", "utm_medium", "utm_campaign", "utm_term",
             "utm_content", "budget", "authority", "need", "timeline", "deal_value", "close_date",
-            "contract_signed_on", "updated_at", "available_transitions",
+            "contract_signed_on", "updated_at", "fit_score", "engagement_score", "temperature",
+            "available_transitions",
         ]
         read_only_fields = fields
 
@@ -61,12 +62,38 @@ class LeadSerializer(serializers.ModelSerializer):
         return lifecycle.available_transitions(self.context["request"].user, lead)
 
 
+class BreakdownItemSerializer(serializers.Serializer):
+    rule_id = serializers.IntegerField(allow_null=True, help_text=_("Null for a cap that took points away."))
+    rule = serializers.CharField()
+    group = serializers.CharField(help_text=_("fit, engagement or total"))
+    points = serializers.FloatField()
+    occurrences = serializers.IntegerField()
+    decay_factor = serializers.FloatField()
+
+
+class AssignmentSerializer(serializers.Serializer):
+    rule = serializers.CharField(help_text=_("The routing rule that matched (empty for manual changes)."))
+    method = serializers.CharField()
+    chosen_by = serializers.CharField()
+    owner = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(help_text=_("Why this owner, in words."))
+    skipped = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    at = serializers.DateTimeField(allow_null=True)
+
+
 class LeadDetailSerializer(LeadSerializer):
     history = serializers.SerializerMethodField(help_text=_("Stage and owner changes, oldest first."))
+    score_breakdown = BreakdownItemSerializer(many=True, read_only=True,
+                                              help_text=_("Each rule that counted in the current score."))
+    assignment = serializers.SerializerMethodField(help_text=_("Why the current owner got the lead."))
 
     class Meta(LeadSerializer.Meta):
-        fields = [*LeadSerializer.Meta.fields, "history"]
+        fields = [*LeadSerializer.Meta.fields, "score_model_version", "score_breakdown", "assignment", "history"]
         read_only_fields = fields
+
+    @extend_schema_field(AssignmentSerializer(allow_null=True))
+    def get_assignment(self, lead: Lead) -> dict | None:
+        return lead.assignment or None
 
     @extend_schema_field(HistoryEntrySerializer(many=True))
     def get_history(self, lead: Lead) -> list[dict]:
