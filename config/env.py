@@ -45,6 +45,21 @@ def integer(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+RATE_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate(name: str, default: str) -> str:
+    """A rate such as 30/minute (per second, minute, hour or day)."""
+    value = text(name, default)
+    number, _sep, period = value.replace(" ", "").partition("/")
+    if not number.isdigit() or period not in RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"The environment variable {name} must look like 30/minute (per second, minute, hour or day), "
+            f"not {value!r}."
+        )
+    return f"{int(number)}/{period}"
+
+
 def text_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in text(name, default).split(",") if item.strip()]
 

@@ -136,8 +136,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_RATES": {
-        "capture": env.text("CAPTURE_RATE", "120/minute"),
-        "track": env.text("TRACK_RATE", "600/minute"),
+        "capture": env.rate("CAPTURE_RATE", "120/minute"),
+        "track": env.rate("TRACK_RATE", "600/minute"),
     },
     "EXCEPTION_HANDLER": "leads.api.errors.exception_handler",
 }
@@ -175,7 +175,9 @@ IDEMPOTENCY_STALE_SECONDS = env.integer("IDEMPOTENCY_STALE_SECONDS", 120, minimu
 LEADS_PAGE_SIZE = env.integer("LEADS_PAGE_SIZE", 50, minimum=1)
 DEFAULT_PHONE_REGION = env.text("DEFAULT_PHONE_REGION", "DE")
 PRICING_URL_PATTERN = env.text("PRICING_URL_PATTERN", r"/(pricing|preise|prices|plans)\b")
-FORM_RATE = env.text("FORM_RATE", "30/minute")
+FORM_RATE = env.rate("FORM_RATE", "30/minute")
+# How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR only).
+TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 COMPETITOR_DOMAINS = frozenset(d.lower() for d in env.text_list("COMPETITOR_DOMAINS", ""))
 
 LOGGING = {

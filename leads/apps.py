@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,3 +14,5 @@ class LeadsConfig(AppConfig):
 
         versioning.register_on_activated(hooks.rescore_after_activation)
         versioning.register_what_if(hooks.what_if_rows)
+        # The roles are created by a migration; a database flush (transactional tests) empties them.
+        post_migrate.connect(hooks.ensure_roles, sender=self)

@@ -29,3 +29,13 @@ def what_if_rows(spec) -> list[tuple[str, object]]:
         (_("Leads that would newly cross the MQL threshold"), counts["newly_reaching"]),
         (_("Leads that would fall below the MQL threshold"), counts["would_fall_below"]),
     ]
+
+
+def ensure_roles(*, using="default", **kwargs) -> None:
+    """post_migrate: the role groups exist (also after a flush, which sends post_migrate)."""
+    from django.contrib.auth.models import Group
+
+    from leads.stages import Role
+
+    for name in Role.ALL:
+        Group.objects.using(using).get_or_create(name=name)

@@ -59,12 +59,12 @@ def may_log_activity(user, lead: Lead) -> bool:
 
 @transaction.atomic
 def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
-    values = parse_activity(raw)
     lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
     if lead is None:
         raise lifecycle.LeadNotFound(_("No such lead."))
     if not may_log_activity(by, lead):
         raise lifecycle.NotPermitted(_("You may not log activities on this lead."))
+    values = parse_activity(raw)
     activity = Activity.objects.create(lead=lead, created_by=by, **values)
     if values["kind"] in CONTACT_KINDS:
         Lead.objects.filter(pk=lead.pk).update(contact_attempts=F("contact_attempts") + 1)

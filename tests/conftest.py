@@ -17,6 +17,12 @@ def _q_sync(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Factories set a password for every user; PBKDF2 would dominate the run time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def marketing(db):
     return UserFactory(username="marketing", role=Role.MARKETING)

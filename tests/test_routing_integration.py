@@ -5,11 +5,11 @@ import threading
 
 import pytest
 from django.db import connection
-from routing.models import Rep, RoutingRule, Team
 
 from leads import capture, lifecycle
 from leads.models import Account, Lead, LeadTransition, Notification
 from leads.stages import Role, Stage
+from routing.models import Rep, RoutingRule, Team
 from tests.factories import LeadFactory, UserFactory
 
 

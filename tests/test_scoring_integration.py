@@ -5,13 +5,13 @@ import datetime as dt
 import pytest
 import time_machine
 from django.utils import timezone
-from scoring import defaults as scoring_defaults
-from scoring import versioning
-from scoring.models import ScoringModel, ScoringRule
 
 from leads import capture, hooks, scores, services
 from leads.models import Lead, Notification
 from leads.stages import MARKETING_KINDS, Stage
+from scoring import defaults as scoring_defaults
+from scoring import versioning
+from scoring.models import ScoringModel, ScoringRule
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -40,6 +40,8 @@ def test_required_text_without_default_names_the_variable(monkeypatch):
         ("DEBUG", "perhaps", "DEBUG must be true or false"),
         ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must be a postgresql:// URL"),
         ("MQL_SCORE_THRESHOLD", "high", "MQL_SCORE_THRESHOLD must be a whole number"),
+        ("FORM_RATE", "lots", "FORM_RATE must look like 30/minute"),
+        ("CAPTURE_RATE", "5/fortnight", "CAPTURE_RATE must look like 30/minute"),
     ],
 )
 def test_the_app_refuses_to_start_with_a_bad_value(variable, value, expected):
@@ -78,3 +80,15 @@ def test_env_example_lists_every_variable_the_code_reads():
     assert read == listed
     readme = (ROOT / "README.md").read_text()
     assert [name for name in sorted(listed) if f"`{name}`" not in readme] == []
+
+
+def test_client_ip_trusts_only_the_configured_number_of_proxies(rf, settings):
+    from leads.http import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7", REMOTE_ADDR="10.0.0.2")
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert client_ip(request) == "10.0.0.2"
+    settings.TRUSTED_PROXY_COUNT = 1
+    assert client_ip(request) == "203.0.113.7"
+    settings.TRUSTED_PROXY_COUNT = 3
+    assert client_ip(request) == "10.0.0.2"

@@ -9,12 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
+from leads.http import client_ip
 from leads.models import CaptureForm
-
-
-def client_ip(request) -> str | None:
-    """The peer address. Behind a proxy, make the proxy set REMOTE_ADDR (forwarded headers are forgeable)."""
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class CredentialIpThrottle(SimpleRateThrottle):

@@ -31,8 +31,9 @@ from leads.api.cors import (
 )
 from leads.api.errors import InvalidRequest
 from leads.api.pagination import LeadCursorPagination
-from leads.api.throttling import CaptureThrottle, TrackThrottle, client_ip
+from leads.api.throttling import CaptureThrottle, TrackThrottle
 from leads.filters import LeadFilter
+from leads.http import client_ip
 from leads.models import Lead
 from leads.stages import Channel
 

@@ -1,0 +1,301 @@
+"""Forms of the server-rendered pages.
+
+They render inputs and check only the shape of what a browser posts (types, choices). The rules live in
+the services: `lifecycle` checks transition inputs and guards, `capture` validates lead data, `services`
+validates activities. Their errors are put back on these forms next to the fields they name.
+"""
+
+import re
+
+from django import forms
+from django.utils.formats import get_format
+from django.utils.translation import gettext_lazy as _
+
+from leads import guards
+from leads.models import Campaign
+from leads.stages import ActivityKind, Channel, Outcome
+
+# What people click: transition names (part of the API) shown as verbs.
+TRANSITION_LABELS = {
+    "mark_mql": _("Mark as MQL"),
+    "accept": _("Accept"),
+    "reject": _("Reject"),
+    "qualify": _("Qualify"),
+    "open_opportunity": _("Open opportunity"),
+    "win": _("Won"),
+    "lose": _("Lost"),
+    "recycle": _("Recycle"),
+    "disqualify": _("Disqualify"),
+}
+# Transitions that end or set back the work on a lead: shown as secondary buttons.
+SETBACK_TRANSITIONS = {"reject", "lose", "recycle", "disqualify"}
+OWNER_CHANGE_LABELS = {"claim": _("Claimed"), "assign": _("Assigned"), "release": _("Released to the pool")}
+
+# Activities a person logs by hand (the marketing kinds arrive through capture and tracking).
+LOGGED_KINDS = [
+    (ActivityKind.CALL.value, ActivityKind.CALL.label),
+    (ActivityKind.EMAIL.value, ActivityKind.EMAIL.label),
+    (ActivityKind.LINKEDIN.value, ActivityKind.LINKEDIN.label),
+    (ActivityKind.MEETING.value, ActivityKind.MEETING.label),
+    (ActivityKind.NOTE.value, ActivityKind.NOTE.label),
+]
+
+
+def _date_input():
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def _text_area(rows: int = 2):
+    return forms.Textarea(attrs={"rows": rows})
+
+
+class ErrorsFromService:
+    """Put a service's `{field: [messages]}` errors on the form; unknown fields become form errors."""
+
+    def add_service_errors(self, errors: dict) -> None:
+        for field, messages in errors.items():
+            target = field if field in self.fields else None
+            for message in messages:
+                if target or field in ("non_field_errors", "__all__"):
+                    self.add_error(target, message)
+                else:
+                    self.add_error(None, f"{field}: {message}")
+
+
+def normalize_amount(text: str) -> str:
+    """Amounts as people type them: "24.000,50 €" and "24,000.50" -> "24000.50", "24 000" -> "24000".
+
+    With one kind of separator followed by exactly three digits ("24.000"), the current language decides
+    whether it groups thousands (German) or marks decimals (English)."""
+    text = re.sub(r"[\s'’€]|eur", "", text, flags=re.IGNORECASE)
+    separators = [sep for sep in (",", ".") if sep in text]
+    if not separators:
+        return text
+    if len(separators) == 2:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+    else:
+        sep = separators[0]
+        tail = text.rpartition(sep)[2]
+        is_grouping = text.count(sep) > 1 or (len(tail) == 3 and sep != get_format("DECIMAL_SEPARATOR"))
+        decimal = None if is_grouping else sep
+    for sep in separators:
+        if sep != decimal:
+            text = text.replace(sep, "")
+    return text.replace(",", ".")
+
+
+class AmountField(forms.DecimalField):
+    widget = forms.TextInput
+
+    def widget_attrs(self, widget):
+        return {**super().widget_attrs(widget), "inputmode": "decimal", "autocomplete": "off"}
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = normalize_amount(value)
+        return super().to_python(value)
+
+
+# --- transitions ----------------------------------------------------------------------------------------
+
+_TRANSITION_FIELDS = {
+    "reason": lambda: forms.CharField(label=_("Reason"), required=False, widget=_text_area()),
+    "budget": lambda: forms.CharField(label=_("Budget"), required=False,
+                                      help_text=_("Is there a budget, and how much?")),
+    "authority": lambda: forms.CharField(label=_("Authority"), required=False,
+                                         help_text=_("Who decides, and are we talking to them?")),
+    "need": lambda: forms.CharField(label=_("Need"), required=False,
+                                    help_text=_("Which problem do we solve for them?")),
+    "timeline": lambda: forms.CharField(label=_("Timeline"), required=False,
+                                        help_text=_("When do they want to decide or start?")),
+    "deal_value": lambda: AmountField(label=_("Deal value (EUR)"), required=False, min_value=0, max_digits=14,
+                                      decimal_places=2),
+    "close_date": lambda: forms.DateField(label=_("Forecast close date"), required=False, widget=_date_input()),
+    "contract_signed_on": lambda: forms.DateField(label=_("Contract signed on"), required=False,
+                                                  widget=_date_input()),
+}
+
+
+class TransitionForm(ErrorsFromService, forms.Form):
+    """The inputs one transition takes (guards.INPUTS). Presence is a guard, so nothing is required here."""
+
+    def __init__(self, name: str, *args, **kwargs):
+        self.transition = name
+        kwargs.setdefault("prefix", name)
+        super().__init__(*args, **kwargs)
+        for field in guards.INPUTS[name]:
+            self.fields[field] = _TRANSITION_FIELDS[field]()
+
+    @property
+    def label(self):
+        return TRANSITION_LABELS.get(self.transition, self.transition)
+
+    @property
+    def is_setback(self) -> bool:
+        return self.transition in SETBACK_TRANSITIONS
+
+    def inputs(self) -> dict:
+        """The cleaned values for `lifecycle.fire(inputs=...)`, empty ones left out."""
+        return {key: value for key, value in self.cleaned_data.items() if value not in (None, "")}
+
+
+# --- owners ---------------------------------------------------------------------------------------------
+
+
+class AssignForm(forms.Form):
+    owner = forms.CharField(label=_("Owner"), required=False, max_length=150)
+
+
+# --- activities -----------------------------------------------------------------------------------------
+
+
+class ActivityForm(ErrorsFromService, forms.Form):
+    kind = forms.ChoiceField(label=_("What happened"), choices=LOGGED_KINDS)
+    outcome = forms.ChoiceField(label=_("Outcome"), required=False,
+                                choices=[("", _("(no outcome)")), *Outcome.choices])
+    occurred_at = forms.DateTimeField(
+        label=_("When"), required=False, help_text=_("Empty means now."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
+    )
+    note = forms.CharField(label=_("Note"), required=False, widget=_text_area(3))
+    next_step_on = forms.DateField(label=_("Next step on"), required=False, widget=_date_input())
+
+    def raw(self) -> dict:
+        """The body for `services.log_activity(raw=...)`."""
+        data = self.cleaned_data
+        raw = {"kind": data["kind"], "outcome": data["outcome"], "note": data["note"]}
+        if data.get("occurred_at"):
+            raw["occurred_at"] = data["occurred_at"].isoformat()
+        if data.get("next_step_on"):
+            raw["next_step_on"] = data["next_step_on"].isoformat()
+        return raw
+
+
+# --- capture: manual entry, hosted form, import ---------------------------------------------------------
+
+
+def _campaign_choices():
+    return [("", _("(none)")), *Campaign.objects.values_list("slug", "name")]
+
+
+class CaptureFields(ErrorsFromService, forms.Form):
+    """Lead fields as `capture.submit` takes them. Only shapes here: capture validates and normalises."""
+
+    email = forms.CharField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    first_name = forms.CharField(label=_("First name"), required=False,
+                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
+    last_name = forms.CharField(label=_("Last name"), required=False,
+                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
+    company = forms.CharField(label=_("Company"), required=False,
+                              widget=forms.TextInput(attrs={"autocomplete": "organization"}))
+    job_title = forms.CharField(label=_("Job title"), required=False,
+                                widget=forms.TextInput(attrs={"autocomplete": "organization-title"}))
+    phone = forms.CharField(label=_("Phone"), required=False,
+                            widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}))
+    country = forms.CharField(label=_("Country"), required=False, help_text=_("Two letters, e.g. DE"),
+                              widget=forms.TextInput(attrs={"autocomplete": "country", "size": 2}))
+    message = forms.CharField(label=_("Message"), required=False, widget=_text_area(4))
+
+    # Fields whose values go into the payload as typed.
+    payload_fields: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # capture reports a missing e-mail in its own words, next to the field
+        self.fields["email"].required = False
+        self.fields["email"].widget.attrs["required"] = True
+
+    def payload(self) -> dict:
+        """The capture payload: the filled fields only."""
+        data = self.cleaned_data
+        payload = {name: data[name].strip() for name in self.payload_fields if (data.get(name) or "").strip()}
+        if data.get("consent"):
+            payload["consent"] = True
+        return payload
+
+
+class ManualLeadForm(CaptureFields):
+    industry = forms.CharField(label=_("Industry"), required=False)
+    company_size = forms.CharField(label=_("Employees"), required=False,
+                                   widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    website = forms.CharField(label=_("Website"), required=False)
+    source = forms.ChoiceField(label=_("Source"), required=False,
+                               choices=[("", _("Manual entry")), *Channel.choices])
+    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+    consent = forms.BooleanField(label=_("The contact agreed to be contacted"), required=False)
+
+    payload_fields = (
+        "email", "first_name", "last_name", "company", "job_title", "phone", "country", "industry",
+        "company_size", "website", "source", "campaign", "message",
+    )
+    field_order = [
+        "email", "first_name", "last_name", "phone", "job_title", "company", "website", "industry",
+        "company_size", "country", "source", "campaign", "message", "consent",
+    ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].choices = _campaign_choices()
+        self.fields["message"].label = _("Note")
+
+
+HONEYPOT_FIELD = "website_url"
+
+
+class HostedForm(CaptureFields):
+    """The public web form at /f/<key>/ (and embedded in an iframe)."""
+
+    visitor_id = forms.CharField(required=False, widget=forms.HiddenInput)
+    utm_source = forms.CharField(required=False, widget=forms.HiddenInput)
+    utm_medium = forms.CharField(required=False, widget=forms.HiddenInput)
+    utm_campaign = forms.CharField(required=False, widget=forms.HiddenInput)
+    utm_term = forms.CharField(required=False, widget=forms.HiddenInput)
+    utm_content = forms.CharField(required=False, widget=forms.HiddenInput)
+    consent = forms.BooleanField(required=False)
+    # The honeypot: people never see it, simple bots fill it.
+    website_url = forms.CharField(
+        label=_("Leave this field empty"), required=False,
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
+
+    payload_fields = (
+        "email", "first_name", "last_name", "company", "job_title", "phone", "country", "message",
+        "visitor_id", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+    )
+
+    def __init__(self, *args, capture_form, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.capture_form = capture_form
+        if capture_form.consent_wording:
+            self.fields["consent"].label = capture_form.consent_wording
+        else:
+            del self.fields["consent"]
+
+    @property
+    def is_spam(self) -> bool:
+        return bool((self.data.get(HONEYPOT_FIELD) or "").strip())
+
+    @property
+    def visible_fields_in_order(self):
+        return [self[name] for name in ("email", "first_name", "last_name", "company", "job_title", "phone",
+                                        "country", "message")]
+
+
+IMPORT_MAX_BYTES = 10 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"), help_text=_("UTF-8 with a header row; at most 10 MB."))
+    source = forms.ChoiceField(label=_("Source"), choices=Channel.choices, initial=Channel.EVENT)
+    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].choices = _campaign_choices()
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > IMPORT_MAX_BYTES:
+            raise forms.ValidationError(_("The file is larger than 10 MB; split it into smaller files."))
+        return upload

@@ -1,0 +1,462 @@
+"""Server-rendered pages (Django templates + htmx).
+
+Thin interfaces: parse the request, call one selector, service or lifecycle function, render. Every lead
+is reached through `selectors.get_visible_lead`, so guessing an id shows nothing (404).
+"""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from leads import capture, lifecycle, roles, selectors, services
+from leads.filters import ORDERING, LeadFilter
+from leads.forms import (
+    TRANSITION_LABELS,
+    ActivityForm,
+    AssignForm,
+    HostedForm,
+    ImportForm,
+    ManualLeadForm,
+    TransitionForm,
+)
+from leads.http import client_ip
+from leads.models import Campaign, CaptureForm
+from leads.stages import Channel, Stage
+from leads.validation import VISITOR_ID, CaptureInvalid
+
+PANEL = "lead-panel"  # the id of the region htmx swaps on the lead page
+
+
+# --- helpers --------------------------------------------------------------------------------------------
+
+
+def _visible_lead_or_404(request, lead_id):
+    lead = selectors.get_visible_lead(request.user, lead_id)
+    if lead is None:
+        raise Http404(_("No such lead."))
+    return lead
+
+
+_client_ip = client_ip
+
+
+def _user_agent(request) -> str:
+    return request.headers.get("User-Agent", "")[:400]
+
+
+def _safe_next(request) -> str | None:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+def _go(request, url: str):
+    """Redirect, the htmx way for htmx requests."""
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+# --- home, lists ----------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def home(request):
+    if roles.is_sdr(request.user) and not roles.is_staff_role(request.user):
+        return redirect("leads:queue")
+    return redirect("leads:list")
+
+
+def _sort_columns(current: str) -> dict:
+    """field -> {"next": ordering for its link, "direction": "asc"/"desc"/""} for the sortable headers."""
+    columns = {}
+    for field in ORDERING:
+        if current == field:
+            columns[field] = {"next": f"-{field}", "direction": "asc"}
+        elif current == f"-{field}":
+            columns[field] = {"next": field, "direction": "desc"}
+        else:
+            # numbers and dates read best newest / highest first
+            columns[field] = {"next": field if field in ("last_name", "company") else f"-{field}", "direction": ""}
+    return columns
+
+
+@login_required
+@require_GET
+def lead_list(request):
+    leads = selectors.visible_leads(request.user).order_by("-created_at", "-id")
+    lead_filter = LeadFilter(request.GET, queryset=leads)
+    page = Paginator(lead_filter.qs, settings.LEADS_PAGE_SIZE).get_page(request.GET.get("page"))
+    is_staff_role = roles.is_staff_role(request.user)
+    context = {
+        "filter": lead_filter,
+        "page": page,
+        "stages": Stage.choices,
+        "sources": Channel.choices,
+        "campaigns": list(Campaign.objects.values_list("slug", "name")),
+        "owners": list(lifecycle.eligible_owners().values_list("username", flat=True)) if is_staff_role else [],
+        "selected": {"stage": request.GET.getlist("stage"), "source": request.GET.getlist("source")},
+        "columns": _sort_columns(request.GET.get("ordering", "")),
+        "ordering": request.GET.get("ordering", ""),
+    }
+    if request.htmx and request.htmx.target == "lead-table":
+        return render(request, "leads/lead_list.html#table", context)
+    return render(request, "leads/lead_list.html", context)
+
+
+@login_required
+@require_GET
+def queue(request):
+    sections = selectors.queue_for(request.user)
+    waiting, working, later = (list(sections[name]) for name in ("waiting", "working", "later"))
+    context = {
+        "waiting": waiting,
+        "working": working,
+        "later": later,
+        "pool_count": selectors.pool(request.user).count() if roles.can_claim(request.user) else None,
+    }
+    return render(request, "leads/queue.html", context)
+
+
+@login_required
+@require_GET
+def pool(request):
+    page = Paginator(selectors.pool(request.user), settings.LEADS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "leads/pool.html", {"page": page, "can_claim": roles.can_claim(request.user)})
+
+
+# --- the lead page and its actions ----------------------------------------------------------------------
+
+
+def _transition_initial(lead, name: str) -> dict:
+    fields = {
+        "qualify": ("budget", "authority", "need", "timeline"),
+        "open_opportunity": ("deal_value", "close_date"),
+        "win": ("contract_signed_on",),
+    }.get(name, ())
+    return {field: getattr(lead, field) for field in fields if getattr(lead, field) not in (None, "")}
+
+
+def _panel_context(request, lead, *, bound=None, refusal=None, activity_form=None, assign_form=None,
+                   notice=None, notice_level="success") -> dict:
+    user = request.user
+    bound = bound or {}
+    transition_forms = [
+        bound.get(name) or TransitionForm(name, initial=_transition_initial(lead, name))
+        for name in lifecycle.available_transitions(user, lead)
+    ]
+    can_assign = roles.can_assign(user)
+    may_log = services.may_log_activity(user, lead)
+    return {
+        "lead": lead,
+        "transition_forms": transition_forms,
+        "refusal": refusal,
+        "notice": notice,
+        "notice_level": notice_level,
+        "can_claim": roles.can_claim(user) and lead.is_in_pool,
+        "can_assign": can_assign,
+        "owners": list(lifecycle.eligible_owners()) if can_assign else [],
+        "assign_form": assign_form or AssignForm(initial={"owner": lead.owner.username if lead.owner else ""}),
+        "activity_form": activity_form or (ActivityForm(prefix="activity") if may_log else None),
+        "timeline": selectors.timeline(lead),
+    }
+
+
+def _render_lead(request, lead, *, status: int = 200, **panel):
+    context = _panel_context(request, lead, **panel)
+    template = "leads/lead_detail.html#panel" if request.htmx else "leads/lead_detail.html"
+    return render(request, template, context, status=status)
+
+
+def _after_change(request, lead_id: int, notice: str):
+    """After a successful write: the panel again (htmx), or a redirect (post/redirect/get)."""
+    next_url = _safe_next(request)
+    lead = selectors.get_visible_lead(request.user, lead_id)
+    if next_url or lead is None:
+        messages.success(request, notice)
+        return _go(request, next_url or reverse("leads:queue"))
+    if request.htmx:
+        return _render_lead(request, lead, notice=notice)
+    messages.success(request, notice)
+    return redirect("leads:detail", lead_id=lead.pk)
+
+
+@login_required
+@require_GET
+def lead_detail(request, lead_id: int):
+    return _render_lead(request, _visible_lead_or_404(request, lead_id))
+
+
+@login_required
+@require_POST
+def transition(request, lead_id: int, name: str):
+    lead = _visible_lead_or_404(request, lead_id)
+    if name not in lifecycle.TRANSITIONS:
+        raise Http404(_("No such transition."))
+    form = TransitionForm(name, request.POST)
+    if not form.is_valid():
+        return _render_lead(request, lead, status=400, bound={name: form})
+    try:
+        lead = lifecycle.fire(lead_id=lead.pk, name=name, by=request.user, inputs=form.inputs())
+    except lifecycle.LeadNotFound:
+        raise Http404(_("No such lead."))
+    except lifecycle.NotPermitted as refused:
+        raise PermissionDenied(refused.message)
+    except lifecycle.InvalidInput as invalid:
+        form.add_service_errors(invalid.errors)
+        return _render_lead(request, lead, status=400, bound={name: form})
+    except lifecycle.TransitionRefused as refused:
+        refusal = {"name": name, "label": TRANSITION_LABELS[name], "detail": refused.detail, "unmet": refused.unmet}
+        return _render_lead(request, lead, status=409, bound={name: form}, refusal=refusal)
+    notice = _("%(lead)s is now %(stage)s.") % {"lead": lead.display_name, "stage": lead.get_stage_display()}
+    return _after_change(request, lead.pk, notice)
+
+
+@login_required
+@require_POST
+def claim(request, lead_id: int):
+    # No visibility check first: a lead someone else just claimed has left this SDR's sight, and they should
+    # hear that it is taken (409), not that it does not exist. `lifecycle.claim` only ever hands out pool MQLs.
+    target = (request.htmx.target or "") if request.htmx else ""
+    try:
+        lead = lifecycle.claim(lead_id=lead_id, by=request.user)
+    except lifecycle.LeadNotFound:
+        raise Http404(_("No such lead."))
+    except lifecycle.NotPermitted as refused:
+        raise PermissionDenied(refused.message)
+    except lifecycle.OwnerConflict as conflict:
+        visible = selectors.get_visible_lead(request.user, lead_id)
+        if target.startswith("pool-row-"):
+            context = {"lead": visible, "lead_id": lead_id, "conflict": conflict.detail}
+            return render(request, "leads/pool.html#row", context, status=409)
+        if target == PANEL:
+            if visible is not None:
+                return _render_lead(request, visible, status=409, notice=conflict.detail, notice_level="error")
+            return render(request, "leads/lead_detail.html#gone", {"message": conflict.detail}, status=409)
+        messages.error(request, conflict.detail)
+        return redirect("leads:pool")
+    if target.startswith("pool-row-"):
+        return render(request, "leads/pool.html#row", {"lead": lead, "lead_id": lead.pk, "claimed": True})
+    notice = _("You claimed %(lead)s. Accept it to start working on it.") % {"lead": lead.display_name}
+    return _after_change(request, lead.pk, notice)
+
+
+@login_required
+@require_POST
+def assign(request, lead_id: int):
+    lead = _visible_lead_or_404(request, lead_id)
+    if not roles.can_assign(request.user):
+        raise PermissionDenied(_("Only managers and marketing can assign leads."))
+    form = AssignForm(request.POST)
+    if not form.is_valid():
+        return _render_lead(request, lead, status=400, assign_form=form)
+    username = form.cleaned_data["owner"].strip() or None
+    try:
+        lead = lifecycle.assign(lead_id=lead.pk, owner_username=username, by=request.user)
+    except lifecycle.NotPermitted as refused:
+        raise PermissionDenied(refused.message)
+    except lifecycle.LeadNotFound:
+        raise Http404(_("No such lead."))
+    except lifecycle.InvalidInput as invalid:
+        for message in invalid.errors.get("owner", []):
+            form.add_error("owner", message)
+        return _render_lead(request, lead, status=400, assign_form=form)
+    if username:
+        notice = _("%(lead)s is assigned to %(owner)s.") % {"lead": lead.display_name, "owner": username}
+    else:
+        notice = _("%(lead)s is back in the pool.") % {"lead": lead.display_name}
+    return _after_change(request, lead.pk, notice)
+
+
+@login_required
+@require_POST
+def log_activity(request, lead_id: int):
+    lead = _visible_lead_or_404(request, lead_id)
+    if not services.may_log_activity(request.user, lead):
+        raise PermissionDenied(_("You may not log activities on this lead."))
+    form = ActivityForm(request.POST, prefix="activity")
+    if form.is_valid():
+        try:
+            activity = services.log_activity(lead_id=lead.pk, by=request.user, raw=form.raw())
+        except CaptureInvalid as invalid:
+            form.add_service_errors(invalid.errors)
+        except lifecycle.NotPermitted as refused:
+            raise PermissionDenied(refused.message)
+        except lifecycle.LeadNotFound:
+            raise Http404(_("No such lead."))
+        else:
+            notice = _("%(kind)s logged.") % {"kind": activity.get_kind_display()}
+            return _after_change(request, lead.pk, notice)
+    return _render_lead(request, lead, status=400, activity_form=form)
+
+
+# --- capture by hand: manual entry and CSV import -------------------------------------------------------
+
+
+def _require_capture_role(user) -> None:
+    if not roles.can_capture_manually(user):
+        raise PermissionDenied(_("Only marketing, managers and admins can add leads by hand."))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create(request):
+    _require_capture_role(request.user)
+    form = ManualLeadForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        result = capture.submit(
+            channel=Channel.MANUAL, payload=form.payload(), by=request.user,
+            ip_address=_client_ip(request), user_agent=_user_agent(request),
+        )
+        if result.lead is not None:
+            if result.created:
+                messages.success(request, _("Lead created."))
+            else:
+                messages.info(
+                    request, _("This e-mail address already belonged to a lead: the entry was added to it, "
+                               "empty fields were filled.")
+                )
+            return redirect("leads:detail", lead_id=result.lead.pk)
+        form.add_service_errors(result.body.get("errors") or {"__all__": [result.body.get("detail", "")]})
+        status = 400
+    return render(request, "leads/lead_form.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_leads(request):
+    _require_capture_role(request.user)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            from leads import imports  # written alongside; imported here so the pages load without it
+
+            data = form.cleaned_data
+            try:
+                report = imports.import_csv(
+                    data=data["file"].read(), by=request.user, source=data["source"],
+                    campaign_slug=data["campaign"] or None,
+                )
+            except imports.ImportOptionInvalid as invalid:
+                form.add_error(invalid.option if invalid.option in form.fields else None, invalid.message)
+            except imports.ImportRefused as invalid:
+                form.add_error("file", invalid.message)
+            else:
+                return render(request, "leads/import_report.html", {"report": report, "file_name": data["file"].name})
+        status = 400
+    return render(request, "leads/import.html", {"form": form}, status=status)
+
+
+# --- the hosted and embedded web form (public) ----------------------------------------------------------
+
+_PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def _form_rate() -> tuple[int, int]:
+    """FORM_RATE as (requests, seconds); the settings validated its shape at start-up."""
+    number, _sep, period = settings.FORM_RATE.partition("/")
+    return int(number), _PERIOD_SECONDS[period]
+
+
+def _within_rate(request, form: CaptureForm) -> bool:
+    """A fixed-window counter per form and client IP in the shared cache."""
+    limit, period = _form_rate()
+    key = f"leadwerk:form-rate:{form.pk}:{_client_ip(request)}"
+    cache.add(key, 0, timeout=period)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=period)
+        count = 1
+    return count <= limit
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else "null"
+
+
+def _own_origins(request) -> set[str]:
+    return {f"{request.scheme}://{request.get_host()}".lower(), _origin_of(settings.SITE_URL)}
+
+
+def _origin_allowed(request, form: CaptureForm) -> bool:
+    """Embedded forms post cross-site, so instead of a CSRF token the browser's Origin (or Referer) must be
+    this site or one of the form's allowed origins. Browsers send Origin on every cross-site POST; a request
+    without both headers does not come from another site's page."""
+    origin = request.headers.get("Origin")
+    if origin is None and request.headers.get("Referer"):
+        origin = _origin_of(request.headers["Referer"])
+    if origin is None:
+        return True
+    allowed = {o.lower() for o in form.origins} | _own_origins(request)
+    return origin.rstrip("/").lower() in allowed
+
+
+def _framable(response, form: CaptureForm):
+    ancestors = " ".join(["'self'", *form.origins])
+    response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    return response
+
+
+def _hosted_initial(request) -> dict:
+    initial = {}
+    visitor_id = request.GET.get("visitor_id", "")
+    if VISITOR_ID.match(visitor_id):
+        initial["visitor_id"] = visitor_id
+    for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
+        if request.GET.get(name):
+            initial[name] = request.GET[name][:200]
+    return initial
+
+
+@csrf_exempt
+@xframe_options_exempt
+@require_http_methods(["GET", "POST"])
+def hosted_form(request, key: str):
+    capture_form = CaptureForm.objects.filter(key=key, is_active=True).select_related("campaign").first()
+    if capture_form is None:
+        raise Http404(_("No such form."))
+    context = {"capture_form": capture_form, "embed": request.GET.get("embed") == "1"}
+    if request.method == "GET":
+        context["form"] = HostedForm(initial=_hosted_initial(request), capture_form=capture_form)
+        context["snippet"] = roles.is_staff_role(request.user)
+        return _framable(render(request, "leads/hosted_form.html", context), capture_form)
+
+    if not _origin_allowed(request, capture_form):
+        raise PermissionDenied(_("This form may not be posted from that site."))
+    if not _within_rate(request, capture_form):
+        return _framable(render(request, "leads/hosted_limited.html", context, status=429), capture_form)
+    form = HostedForm(request.POST, capture_form=capture_form)
+    form.is_valid()  # shapes only; capture validates
+    payload = form.payload()
+    if form.is_spam:
+        payload["website_url"] = form.data.get("website_url", "")[:200]
+    result = capture.submit(
+        channel=Channel.WEB_FORM, form=capture_form, payload=payload, is_spam=form.is_spam,
+        ip_address=_client_ip(request), user_agent=_user_agent(request),
+    )
+    if result.status in (200, 201):
+        context["thank_you"] = capture_form.thank_you_text or _("Thank you! We will be in touch soon.")
+        return _framable(render(request, "leads/hosted_thanks.html", context), capture_form)
+    form.add_service_errors(result.body.get("errors") or {"__all__": [result.body.get("detail", "")]})
+    context["form"] = form
+    return _framable(render(request, "leads/hosted_form.html", context, status=400), capture_form)

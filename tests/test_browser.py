@@ -1,0 +1,178 @@
+"""What people click, in a real browser: Playwright driving the system Chromium against the live server.
+
+The first test also writes the README screenshot of the SDR queue (docs/screenshot-queue.png).
+Skipped, with the reason printed, only where /usr/bin/chromium is missing.
+"""
+
+import datetime as dt
+import os
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from leads.models import Lead, LeadTransition
+from leads.stages import Role, Stage
+from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+PASSWORD = "pw-for-tests-123"
+SCREENSHOT = Path(settings.BASE_DIR) / "docs" / "screenshot-queue.png"
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM}: install Debian's chromium to run browser tests"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US",
+                                  timezone_id="Europe/Berlin")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def log_in(page, live_server, username: str, next_path: str) -> None:
+    page.goto(f"{live_server.url}{next_path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{next_path}")
+
+
+def ago(**delta) -> dt.datetime:
+    return timezone.now() - dt.timedelta(**delta)
+
+
+def address(first: str, last: str, company: str) -> str:
+    local = f"{first}.{last}".lower()
+    domain = company.split()[0].lower().replace("&", "")
+    for umlaut, plain in (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ß", "ss")):
+        local, domain = local.replace(umlaut, plain), domain.replace(umlaut, plain)
+    return f"{local}@{domain}.de"
+
+
+def realistic_queue(sdr) -> Lead:
+    """A morning in an SDR's queue; returns the pool lead the test claims."""
+    claimable = _realistic_leads(sdr)
+    Lead.objects.filter(score__gte=75).update(temperature="hot")
+    Lead.objects.filter(score__gte=60, score__lt=75).update(temperature="warm")
+    return claimable
+
+
+def _realistic_leads(sdr) -> Lead:
+    webinar = CampaignFactory(slug="spring-webinar-2026", name="Spring webinar 2026")
+    fair = CampaignFactory(slug="hannover-messe-2026", name="Hannover Messe 2026")
+    ads = CampaignFactory(slug="search-routing", name="Search: lead routing")
+    waiting = [
+        ("Lena", "Vogel", "Head of Operations", "Vogel Technik GmbH", 72, "web_form", webinar, ago(hours=27)),
+        ("Tobias", "Hartmann", "IT Director", "Hartmann Logistik AG", 64, "paid_search", ads, ago(hours=5)),
+        ("Sophie", "Krüger", "VP Sales", "Nordlicht Energie GmbH", 58, "event", fair, ago(minutes=50)),
+    ]
+    for first, last, title, company, score, source, campaign, entered in waiting:
+        LeadFactory(first_name=first, last_name=last, job_title=title, company=company, score=score, source=source,
+                    campaign=campaign, stage=Stage.MQL, owner=sdr, stage_entered_at=entered, assigned_at=entered,
+                    email=address(first, last, company))
+    working = [
+        ("Miriam", "Schulz", "Managing Partner", "Schulz & Partner Steuerberatung", 77, 2, ago(days=2)),
+        ("Felix", "Wagner", "Head of Service", "Wagner Maschinenbau GmbH", 69, 1, ago(hours=20)),
+    ]
+    for first, last, title, company, score, attempts, entered in working:
+        lead = LeadFactory(first_name=first, last_name=last, job_title=title, company=company, score=score,
+                           stage=Stage.SAL, owner=sdr, stage_entered_at=entered, contact_attempts=attempts,
+                           last_touch_at=entered + dt.timedelta(hours=3), source="web_form", campaign=webinar,
+                           email=address(first, last, company))
+        ActivityFactory(lead=lead, kind="call", outcome="no_answer", occurred_at=entered + dt.timedelta(hours=3))
+    LeadFactory(first_name="Anna", last_name="Fischer", job_title="CFO", company="Fischer Medizintechnik GmbH",
+                score=84, stage=Stage.SQL, owner=sdr, stage_entered_at=ago(days=6), email="anna@fischer-med.de",
+                deal_value=None)
+    LeadFactory(first_name="Markus", last_name="Weber", job_title="CEO", company="Weber Bau GmbH", score=91,
+                stage=Stage.OPPORTUNITY, owner=sdr, stage_entered_at=ago(days=12), email="m.weber@weber-bau.de",
+                deal_value=Decimal("48000"), close_date=timezone.localdate() + dt.timedelta(days=21))
+    for first, last, company, score, entered in [
+        ("Claudia", "Neumann", "Neumann Verpackung KG", 55, ago(hours=9)),
+        ("David", "Schröder", "Schröder IT-Services", 61, ago(hours=2)),
+    ]:
+        LeadFactory(first_name=first, last_name=last, company=company, score=score, stage=Stage.MQL,
+                    stage_entered_at=entered, email=address(first, last, company))
+    return LeadFactory(first_name="Jonas", last_name="Becker", job_title="Head of Sales Operations",
+                       company="Becker Automotive Systems", score=81, stage=Stage.MQL, source="web_form",
+                       campaign=webinar, stage_entered_at=ago(hours=3), email="jonas.becker@becker-automotive.de")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sdr_claims_from_the_pool_accepts_and_finds_the_lead_in_the_queue(page, live_server):
+    sdr = UserFactory(username="sdr1", first_name="Sarah", last_name="Richter", role=Role.SDR)
+    lead = realistic_queue(sdr)
+
+    log_in(page, live_server, "sdr1", "/pool/")
+    row = page.locator(f"#pool-row-{lead.pk}")
+    row.locator("[data-action=claim]").click()
+    row.locator("[data-transition=accept]").click()  # appears when htmx swapped the claimed row in
+    page.wait_for_url("**/queue/")
+
+    working = page.locator("#working")
+    assert working.locator(f"tr[data-lead='{lead.pk}']").count() == 1
+    assert "SAL" in working.locator(f"tr[data-lead='{lead.pk}']").inner_text()
+    assert page.locator("[data-testid=count-working]").inner_text() == "3"
+    assert page.locator("#waiting tr[data-lead]").count() == 3
+    lead = Lead.objects.get(pk=lead.pk)
+    assert (lead.stage, lead.owner_id) == (Stage.SAL, sdr.pk)
+    assert list(LeadTransition.objects.filter(lead=lead).values_list("name", flat=True)) == ["claim", "accept"]
+
+    page.reload()  # the README shows the queue without the flash message
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 10_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sdr_sees_what_qualify_misses_then_qualifies_after_a_call(page, live_server):
+    sdr = UserFactory(username="sdr1", role=Role.SDR)
+    lead = LeadFactory(stage=Stage.SAL, owner=sdr, company="Vogel Technik GmbH")
+
+    log_in(page, live_server, "sdr1", f"/leads/{lead.pk}/")
+    page.click("[data-transition-open=qualify]")
+    page.fill("#id_qualify-budget", "40-60k EUR this year")
+    page.click("button[data-transition=qualify]")
+    refusal = page.locator("[data-testid=refusal]")
+    refusal.wait_for()  # the 409 partial is swapped in
+    assert refusal.locator("li").count() == 4  # authority, need, timeline, no conversation
+    assert "Need is not answered." in refusal.inner_text()
+    assert page.input_value("#id_qualify-budget") == "40-60k EUR this year"
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.SAL
+
+    form = page.locator("[data-testid=activity-form]")
+    form.locator("select[name=activity-kind]").select_option("call")
+    form.locator("select[name=activity-outcome]").select_option("connected")
+    form.locator("textarea[name=activity-note]").fill("Talked to the head of sales")
+    form.locator("button[type=submit]").click()
+    page.locator(".timeline", has_text="Talked to the head of sales").wait_for()
+
+    page.click("[data-transition-open=qualify]")
+    page.fill("#id_qualify-budget", "40-60k EUR this year")
+    page.fill("#id_qualify-authority", "Head of sales decides with the CFO")
+    page.fill("#id_qualify-need", "Leads wait days for a first call")
+    page.fill("#id_qualify-timeline", "Start in Q3")
+    page.click("button[data-transition=qualify]")
+    page.locator("[data-testid=stage]", has_text="SQL").wait_for()
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.SQL

@@ -1,0 +1,267 @@
+"""seed_demo: users with the demo password, leads in every stage with histories the lifecycle could have written."""
+
+import datetime as dt
+from collections import Counter, defaultdict
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from leads import lifecycle, scores
+from leads.lifecycle import TRANSITIONS
+from leads.management.commands.seed_demo import build_plan
+from leads.models import (
+    Account,
+    Activity,
+    Campaign,
+    CaptureForm,
+    Consent,
+    Lead,
+    LeadTransition,
+    Submission,
+    Visitor,
+)
+from leads.stages import ActivityKind, Outcome, Role, Stage
+from tests.factories import UserFactory
+
+OWNED_STAGES = {Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER, Stage.LOST}
+
+
+@pytest.fixture
+def seeded(db):
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def histories() -> dict[int, list[LeadTransition]]:
+    rows = defaultdict(list)
+    for row in LeadTransition.objects.order_by("at", "id"):
+        rows[row.lead_id].append(row)
+    return rows
+
+
+def test_it_creates_the_demo_users_with_the_demo_password_and_roles(db):
+    call_command("seed_demo", "--leads", "20", stdout=StringIO())
+    expected = {
+        "admin": set(), "marketing": {"marketing"}, "manager": {"manager"},
+        "sdr1": {"sdr"}, "sdr2": {"sdr"}, "sdr3": {"sdr"}, "sdr4": {"sdr"},
+    }
+    for username, groups in expected.items():
+        user = authenticate(username=username, password=settings.DEMO_PASSWORD)
+        assert user is not None, username
+        assert set(user.groups.values_list("name", flat=True)) == groups
+        assert user.email == f"{username}@leadwerk.example"
+        assert user.is_superuser == user.is_staff == (username == "admin")
+
+
+def test_it_creates_at_least_500_leads_in_every_stage(seeded):
+    counts = Counter(Lead.objects.values_list("stage", flat=True))
+
+    assert sum(counts.values()) >= 500
+    assert set(counts) == set(Stage.values)
+    assert all(counts[stage] >= 10 for stage in Stage.values)
+    assert "600 leads" in seeded
+
+
+def test_every_history_walks_the_declared_transitions_to_the_lead_stage(seeded):
+    rows = histories()
+    for lead in Lead.objects.all():
+        stage = Stage.KNOWN
+        for row in rows[lead.pk]:
+            if row.name in LeadTransition.OWNER_CHANGES:
+                assert row.source == row.target == stage, (lead.pk, row)
+                continue
+            sources, target = TRANSITIONS[row.name]
+            assert stage in sources and row.source == stage and row.target == target, (lead.pk, row)
+            stage = row.target
+        assert stage == lead.stage, lead.pk
+        stage_rows = [row for row in rows[lead.pk] if row.name not in LeadTransition.OWNER_CHANGES]
+        if lead.stage == Stage.KNOWN:
+            assert stage_rows == []  # capture writes no transition; the lead has not moved yet
+            assert lead.stage_entered_at == lead.created_at
+        else:
+            assert stage_rows, lead.pk
+            assert stage_rows[-1].target == lead.stage
+            assert lead.stage_entered_at == stage_rows[-1].at
+        times = [row.at for row in rows[lead.pk]]
+        assert times == sorted(times) and all(at >= lead.created_at for at in times)
+
+
+def test_no_timestamp_lies_in_the_future_and_leads_span_90_days(seeded):
+    now = timezone.now()
+    checks = [
+        (Lead, ("created_at", "first_touch_at", "last_touch_at", "stage_entered_at", "assigned_at")),
+        (LeadTransition, ("at",)),
+        (Activity, ("occurred_at", "created_at")),
+        (Consent, ("requested_at", "confirmed_at", "withdrawn_at")),
+        (Submission, ("received_at", "processed_at")),
+        (Visitor, ("first_seen_at", "last_seen_at")),
+    ]
+    for model, fields in checks:
+        for name in fields:
+            assert not model.objects.filter(**{f"{name}__gt": now}).exists(), (model.__name__, name)
+    oldest = Lead.objects.order_by("created_at").first().created_at
+    newest = Lead.objects.order_by("-created_at").first().created_at
+    assert now - dt.timedelta(days=90) <= oldest < now - dt.timedelta(days=75)
+    assert newest > now - dt.timedelta(days=2)
+
+
+def test_leads_carry_what_their_stage_guards_require(seeded):
+    today = timezone.localdate()
+    rows = histories()
+    for lead in Lead.objects.all():
+        reached = {row.target for row in rows[lead.pk]}
+        if Stage.SQL in reached:
+            assert all([lead.budget, lead.authority, lead.need, lead.timeline]), lead.pk
+            qualified_at = next(row.at for row in rows[lead.pk] if row.name == "qualify")
+            assert Activity.objects.filter(
+                lead=lead, kind__in=[ActivityKind.CALL, ActivityKind.MEETING], outcome=Outcome.CONNECTED,
+                occurred_at__lt=qualified_at,
+            ).exists(), lead.pk
+        if Stage.OPPORTUNITY in reached:
+            assert lead.deal_value > 0 and lead.close_date, lead.pk
+        if lead.stage == Stage.OPPORTUNITY:
+            assert lead.close_date >= today
+        if lead.stage == Stage.CUSTOMER:
+            assert lead.contract_signed_on == timezone.localtime(rows[lead.pk][-1].at).date()
+        if lead.stage in (Stage.RECYCLED, Stage.DISQUALIFIED, Stage.LOST):
+            assert lead.stage_reason and rows[lead.pk][-1].reason == lead.stage_reason
+        if lead.stage in OWNED_STAGES:
+            assert lead.owner_id and lead.assigned_at, lead.pk
+        if lead.stage == Stage.RECYCLED:
+            assert lead.owner_id is None
+        assert lead.email_normalized == lead.email.lower()
+
+
+def test_owner_changes_are_logged_like_the_lifecycle_logs_them(seeded):
+    rows = histories()
+    pool = owned = 0
+    for lead in Lead.objects.select_related("owner"):
+        changes = [row for row in rows[lead.pk] if row.name in ("assign", "claim")]
+        if lead.stage == Stage.MQL:
+            pool += lead.owner_id is None
+            owned += lead.owner_id is not None
+        if lead.owner_id and lead.stage != Stage.DISQUALIFIED:
+            assert changes, lead.pk
+            assert changes[-1].data["to_owner"] == lead.owner.username
+            assert lead.assigned_at == changes[-1].at
+        for row in changes:
+            assert {"from_owner", "to_owner"} <= set(row.data)
+            if row.name == "claim":
+                assert row.actor.username == row.data["to_owner"]
+    assert pool >= 10 and owned >= 10
+    names = Counter(LeadTransition.objects.values_list("name", flat=True))
+    assert set(names) >= set(TRANSITIONS) | {"assign", "claim"}
+
+
+def test_sales_work_campaigns_forms_accounts_visitors_and_consent_exist(seeded):
+    assert Campaign.objects.filter(cost__gt=0).count() >= 6
+    assert CaptureForm.objects.exclude(consent_wording="").count() >= 5
+    assert Account.objects.filter(owner__isnull=False, leads__isnull=False).distinct().count() >= 5
+    assert Visitor.objects.filter(lead__isnull=True).count() >= 100
+    assert Visitor.objects.filter(lead__isnull=False).exists()
+    kinds = set(Activity.objects.values_list("kind", flat=True))
+    assert kinds >= {"page_view", "pricing_view", "download", "webinar_attended", "email_open", "email_click",
+                     "form_submit", "demo_request", "call", "email", "meeting"}
+    assert Consent.objects.count() >= Lead.objects.count() // 2
+    assert set(Submission.objects.values_list("outcome", flat=True)) >= {"created", "merged", "rejected", "spam"}
+    assert Lead.objects.filter(stage=Stage.SAL, activities__kind="call").exists()
+
+
+def test_a_second_run_does_nothing(db):
+    call_command("seed_demo", "--leads", "30", stdout=StringIO())
+    counts = (Lead.objects.count(), LeadTransition.objects.count(), Activity.objects.count())
+    out = StringIO()
+
+    call_command("seed_demo", "--leads", "30", stdout=out)
+
+    assert (Lead.objects.count(), LeadTransition.objects.count(), Activity.objects.count()) == counts
+    assert "already has 30 leads" in out.getvalue()
+
+
+def test_the_same_seed_gives_the_same_data_in_a_fresh_database(db):
+    def snapshot():
+        return sorted(Lead.objects.values_list("email", "stage", "company", "score"))
+
+    call_command("seed_demo", "--seed", "7", "--leads", "40", stdout=StringIO())
+    first = snapshot()
+    for model in (Lead, Visitor, Submission, Account, CaptureForm, Campaign):
+        model.objects.all().delete()
+
+    call_command("seed_demo", "--seed", "7", "--leads", "40", stdout=StringIO())
+
+    assert snapshot() == first
+
+
+def test_the_plan_depends_on_the_seed_only():
+    now = timezone.now()
+    first = build_plan(seed=3, leads=80, now=now)
+
+    assert build_plan(seed=3, leads=80, now=now) == first
+    later = build_plan(seed=3, leads=80, now=now + dt.timedelta(days=10))
+    assert [(p.fields["email"], p.fields["stage"]) for p in later.leads] == [
+        (p.fields["email"], p.fields["stage"]) for p in first.leads
+    ]
+    other = build_plan(seed=4, leads=80, now=now)
+    assert [p.fields["email"] for p in other.leads] != [p.fields["email"] for p in first.leads]
+
+
+def test_it_refuses_too_few_leads(db):
+    with pytest.raises(CommandError, match="--leads"):
+        call_command("seed_demo", "--leads", "5", stdout=StringIO())
+    assert not Lead.objects.exists()
+
+
+def test_existing_demo_users_get_the_demo_password_and_role_back(db):
+    sdr1 = UserFactory(username="sdr1", role=Role.MANAGER)
+    sdr1.set_password("something-else-123")
+    sdr1.save()
+
+    call_command("seed_demo", "--leads", "20", stdout=StringIO())
+
+    user = authenticate(username="sdr1", password=settings.DEMO_PASSWORD)
+    assert user is not None and user.pk == sdr1.pk
+    assert list(user.groups.values_list("name", flat=True)) == ["sdr"]
+
+
+def test_seeded_leads_move_on_through_the_real_lifecycle(seeded):
+    sdr1 = get_user_model().objects.get(username="sdr1")
+    pool_mql = Lead.objects.filter(stage=Stage.MQL, owner__isnull=True).first()
+    lifecycle.claim(lead_id=pool_mql.pk, by=sdr1)
+    assert lifecycle.fire(lead_id=pool_mql.pk, name="accept", by=sdr1).stage == Stage.SAL
+
+    sal = Lead.objects.filter(
+        stage=Stage.SAL, activities__kind=ActivityKind.CALL, activities__outcome=Outcome.CONNECTED
+    ).select_related("owner").first()
+    bant = {"budget": "50k", "authority": "CMO", "need": "routing", "timeline": "Q2"}
+    assert lifecycle.fire(lead_id=sal.pk, name="qualify", by=sal.owner, inputs=bant).stage == Stage.SQL
+
+    opportunity = Lead.objects.filter(stage=Stage.OPPORTUNITY).select_related("owner").first()
+    won = lifecycle.fire(
+        lead_id=opportunity.pk, name="win", by=opportunity.owner,
+        inputs={"contract_signed_on": timezone.localdate().isoformat()},
+    )
+    assert won.stage == Stage.CUSTOMER
+
+
+def test_scores_are_the_active_scoring_models_and_known_leads_stay_mostly_below_the_threshold(seeded):
+    spec = scores.active_spec()
+    assert spec is not None
+    for lead in Lead.objects.order_by("?")[:25]:
+        assert lead.scored_at is not None and lead.score_model_version == spec.version
+        assert scores.evaluate(lead.pk, spec=spec, at=lead.scored_at).score == lead.score
+    known = list(Lead.objects.filter(stage=Stage.KNOWN).values_list("score", flat=True))
+    below = sum(score < lifecycle.mql_threshold() for score in known)
+    assert below >= 0.95 * len(known)
+    assert set(Lead.objects.values_list("temperature", flat=True)) >= {"cold", "warm"}
+
+
+def test_owned_and_pooled_leads_say_why(seeded):
+    pooled = Lead.objects.filter(stage=Stage.MQL, owner__isnull=True)
+    assert pooled.exists() and all(lead.assignment["chosen_by"] == "pool" for lead in pooled)
+    for lead in Lead.objects.filter(stage__in=OWNED_STAGES).select_related("owner"):
+        assert lead.assignment["owner"] == lead.owner.username
