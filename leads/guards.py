@@ -10,6 +10,8 @@ from decimal import Decimal
 from django.utils.translation import gettext as _
 
 BANT_FIELDS = ("budget", "authority", "need", "timeline")
+MEDDIC_FIELDS = ("metrics", "economic_buyer", "decision_criteria", "decision_process", "identify_pain", "champion")
+FRAMEWORK_FIELDS = {"bant": BANT_FIELDS, "meddic": MEDDIC_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Facts:
     actor_id: int | None = None
     actor_is_manager: bool = False
     actor_is_sdr: bool = False
+    framework: str = "bant"
     extra: dict = field(default_factory=dict)
 
 
@@ -74,15 +77,22 @@ def reject(lead, inputs: dict, facts: Facts) -> list[Unmet]:
 
 
 def qualify(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    """BANT, or MEDDIC for teams set to it; and a real conversation."""
     labels = {
         "budget": _("Budget is not answered."),
         "authority": _("Authority (who decides) is not answered."),
         "need": _("Need is not answered."),
         "timeline": _("Timeline is not answered."),
+        "metrics": _("Metrics (the measurable gain) are not answered."),
+        "economic_buyer": _("The economic buyer is not named."),
+        "decision_criteria": _("The decision criteria are not answered."),
+        "decision_process": _("The decision process is not answered."),
+        "identify_pain": _("The pain is not identified."),
+        "champion": _("No champion is named."),
     }
     unmet = [
         Unmet(f"{name}_missing", labels[name])
-        for name in BANT_FIELDS
+        for name in FRAMEWORK_FIELDS.get(facts.framework, BANT_FIELDS)
         if not str(inputs.get(name, getattr(lead, name)) or "").strip()
     ]
     if not facts.has_connected_conversation:
@@ -143,7 +153,7 @@ INPUTS = {
     "mark_mql": (),
     "accept": (),
     "reject": ("reason",),
-    "qualify": BANT_FIELDS,
+    "qualify": BANT_FIELDS + MEDDIC_FIELDS,
     "open_opportunity": ("deal_value", "close_date"),
     "win": ("contract_signed_on",),
     "lose": ("reason",),

@@ -31,11 +31,44 @@ def what_if_rows(spec) -> list[tuple[str, object]]:
     ]
 
 
-def ensure_roles(*, using="default", **kwargs) -> None:
-    """post_migrate: the role groups exist (also after a flush, which sends post_migrate)."""
-    from django.contrib.auth.models import Group
+# What each role may do in the Django admin (staff users only): app label -> model -> actions.
+ADMIN_PERMISSIONS = {
+    "marketing": {
+        "leads": {"campaign": "add change view", "captureform": "add change view", "account": "add change view",
+                  "lead": "view", "submission": "view", "consent": "view", "activity": "view"},
+        "scoring": {"scoringmodel": "add change view", "scoringrule": "add change delete view"},
+        "routing": {"routingrule": "view", "team": "view", "rep": "view"},
+    },
+    "manager": {
+        "leads": {"account": "add change view", "lead": "view", "leadtransition": "view", "campaign": "view",
+                  "captureform": "view", "activity": "view"},
+        "routing": {"team": "add change view", "rep": "add change view", "routingrule": "add change delete view",
+                    "rotationstate": "view"},
+        "scoring": {"scoringmodel": "view", "scoringrule": "view"},
+    },
+    "sdr": {},
+}
 
-    from leads.stages import Role
 
-    for name in Role.ALL:
-        Group.objects.using(using).get_or_create(name=name)
+def ensure_roles(*, app_config=None, using="default", **kwargs) -> None:
+    """post_migrate (after the last app, when every permission exists): the role groups and their admin
+    permissions. Runs again after a flush (transactional tests), which empties them."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group, Permission
+
+    last = [config for config in apps.get_app_configs() if config.models_module is not None][-1]
+    if app_config is not None and app_config.label != last.label:
+        return
+    for role, grants in ADMIN_PERMISSIONS.items():
+        group, _created = Group.objects.using(using).get_or_create(name=role)
+        wanted = [
+            (app_label, f"{action}_{model}")
+            for app_label, models in grants.items()
+            for model, actions in models.items()
+            for action in actions.split()
+        ]
+        codenames = {codename for _app, codename in wanted}
+        permissions = Permission.objects.using(using).filter(
+            content_type__app_label__in={app for app, _codename in wanted}, codename__in=codenames
+        ).select_related("content_type")
+        group.permissions.add(*[p for p in permissions if (p.content_type.app_label, p.codename) in set(wanted)])

@@ -104,6 +104,11 @@ def mql_threshold() -> int:
     return active if active is not None else settings.MQL_SCORE_THRESHOLD
 
 
+def qualification_framework(lead: Lead) -> str:
+    """BANT, or MEDDIC when the owner's team is set to it."""
+    return routing_selectors.qualification_framework_for(lead.owner_id)
+
+
 def _facts(lead: Lead, name: str, by) -> guards.Facts:
     return guards.Facts(
         today=timezone.localdate(),
@@ -119,6 +124,7 @@ def _facts(lead: Lead, name: str, by) -> guards.Facts:
         actor_id=by.pk if by else None,
         actor_is_manager=roles.is_manager(by) if by else True,
         actor_is_sdr=roles.is_sdr(by) if by else False,
+        framework=qualification_framework(lead) if name == "qualify" else "bant",
     )
 
 

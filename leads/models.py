@@ -151,6 +151,13 @@ class Lead(models.Model):
     authority = models.TextField(_("authority"), blank=True)
     need = models.TextField(_("need"), blank=True)
     timeline = models.TextField(_("timeline"), blank=True)
+    # Qualification (MEDDIC, for teams set to it)
+    metrics = models.TextField(_("metrics"), blank=True)
+    economic_buyer = models.TextField(_("economic buyer"), blank=True)
+    decision_criteria = models.TextField(_("decision criteria"), blank=True)
+    decision_process = models.TextField(_("decision process"), blank=True)
+    identify_pain = models.TextField(_("identified pain"), blank=True)
+    champion = models.TextField(_("champion"), blank=True)
     deal_value = models.DecimalField(_("deal value"), max_digits=14, decimal_places=2, null=True, blank=True)
     close_date = models.DateField(_("forecast close date"), null=True, blank=True)
     contract_signed_on = models.DateField(_("contract signed on"), null=True, blank=True)
@@ -203,8 +210,9 @@ class Lead(models.Model):
         self.assigned_at = None
 
     @transition(field=stage, source=Stage.SAL, target=Stage.SQL)
-    def qualify(self, *, budget: str, authority: str, need: str, timeline: str, **inputs):
-        self.budget, self.authority, self.need, self.timeline = budget, authority, need, timeline
+    def qualify(self, **answers):
+        for name, value in answers.items():  # BANT or MEDDIC answers, checked by the guard
+            setattr(self, name, value)
 
     @transition(field=stage, source=Stage.SQL, target=Stage.OPPORTUNITY)
     def open_opportunity(self, *, deal_value, close_date, **inputs):

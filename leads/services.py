@@ -79,7 +79,12 @@ def after_activity(*, lead_id: int, activity: Activity) -> None:
     """A lead got a new activity: rescore now, hand off to sales when it qualifies, alert on hot intent."""
     lead = Lead.objects.get(pk=lead_id)
     scores.rescore(lead)
-    lifecycle.try_mark_mql(lead=lead)
+    if lead.stage in lifecycle.TRANSITIONS["mark_mql"][0] and (
+        lead.score >= lifecycle.mql_threshold()
+        or activity.kind in HOT_INTENT_KINDS
+        or activity.kind == ActivityKind.PRICING_VIEW
+    ):  # otherwise mark_mql's guard cannot pass: skip its lock and queries (imports of cold lists)
+        lifecycle.try_mark_mql(lead=lead)
     alert_hot_intent(lead_id=lead_id, activity=activity)
 
 

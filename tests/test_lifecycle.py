@@ -334,3 +334,26 @@ def test_docs_lifecycle_is_generated_from_the_code():
     from leads.management.commands.lifecycle_doc import render
 
     assert (Path(settings.BASE_DIR) / "docs" / "lifecycle.md").read_text() == render()
+
+
+MEDDIC = {"metrics": "-20% handling time", "economic_buyer": "CFO Dr. Weber", "decision_criteria": "ROI < 1 year",
+          "decision_process": "IT review, then board", "identify_pain": "Leads lost in spreadsheets",
+          "champion": "Head of Sales"}
+
+
+def meddic_team_sdr(sdr):
+    from routing.models import Rep, Team
+
+    team = Team.objects.create(name="Enterprise", slug="enterprise", qualification_framework="meddic")
+    Rep.objects.create(user=sdr, team=team, capacity=10)
+
+
+def test_a_meddic_team_qualifies_with_meddic_not_bant(sdr):
+    meddic_team_sdr(sdr)
+    lead = LeadFactory(stage=Stage.SAL, owner=sdr)
+    ActivityFactory(lead=lead, kind="meeting", outcome="connected")
+    refused = assert_refused(lead, "qualify", sdr, BANT, codes={f"{name}_missing" for name in MEDDIC})
+    assert any("champion" in unmet.message.lower() for unmet in refused.unmet)
+    lifecycle.fire(lead_id=lead.pk, name="qualify", by=sdr, inputs=MEDDIC)
+    lead = reload(lead)
+    assert (lead.stage, lead.champion) == (Stage.SQL, "Head of Sales")

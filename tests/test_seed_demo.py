@@ -55,7 +55,8 @@ def test_it_creates_the_demo_users_with_the_demo_password_and_roles(db):
         assert user is not None, username
         assert set(user.groups.values_list("name", flat=True)) == groups
         assert user.email == f"{username}@leadwerk.example"
-        assert user.is_superuser == user.is_staff == (username == "admin")
+        assert user.is_superuser == (username == "admin")
+        assert user.is_staff == (username in ("admin", "marketing", "manager"))  # they edit rules in the admin
 
 
 def test_it_creates_at_least_500_leads_in_every_stage(seeded):
@@ -265,3 +266,12 @@ def test_owned_and_pooled_leads_say_why(seeded):
     assert pooled.exists() and all(lead.assignment["chosen_by"] == "pool" for lead in pooled)
     for lead in Lead.objects.filter(stage__in=OWNED_STAGES).select_related("owner"):
         assert lead.assignment["owner"] == lead.owner.username
+
+
+def test_the_demo_team_routes_new_mqls_to_its_reps(seeded):
+    from leads import capture
+
+    body = capture.submit(channel="api", payload={"email": "neu@kunde-beispiel.de", "country": "DE",
+                                                  "activity": {"kind": "demo_request"}}).body
+    assert body["stage"] == "mql"
+    assert body["owner"] in {"sdr1", "sdr2", "sdr3", "sdr4"}

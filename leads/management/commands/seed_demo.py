@@ -990,11 +990,45 @@ def ensure_users() -> dict:
         user.email = f"{username}@leadwerk.example"
         user.password = password
         user.is_active = True
-        user.is_superuser = user.is_staff = role is None
+        user.is_superuser = role is None
+        # Marketing and managers edit forms, campaigns, scoring and routing rules in the admin.
+        user.is_staff = role in (None, Role.MARKETING, Role.MANAGER)
         user.save()
         user.groups.set([groups[role]] if role else [])
         users[username] = user
     return users
+
+
+def ensure_routing(users: dict) -> None:
+    """One inside-sales team with the four SDRs and two routing rules in front of the default pool rule."""
+    from routing.models import Rep, RoutingRule, Team
+
+    team, _created = Team.objects.update_or_create(
+        slug="inside-sales-dach", defaults={"name": "Inside Sales DACH", "manager": users["manager"]}
+    )
+    hours = {day: [["08:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    for username, weight, territories, specialties in (
+        ("sdr1", 2, ["DE"], ["Software", "IT services"]),
+        ("sdr2", 2, ["DE", "AT"], ["Maschinenbau", "Automotive"]),
+        ("sdr3", 1, ["CH", "AT"], ["Finanzdienstleistungen"]),
+        ("sdr4", 1, [], []),
+    ):
+        Rep.objects.update_or_create(
+            user=users[username],
+            defaults={"team": team, "capacity": 40, "weight": weight, "territories": territories,
+                      "specialties": specialties, "is_available": True, "working_hours": hours,
+                      "time_zone": "Europe/Berlin"},
+        )
+    RoutingRule.objects.update_or_create(
+        name="Key accounts: account owner first",
+        defaults={"position": 10, "conditions": {"company_size_min": 500, "country": ["DE", "AT", "CH"]},
+                  "target_type": "team", "target_team": team, "method": "account_owner_first"},
+    )
+    RoutingRule.objects.update_or_create(
+        name="DACH inbound: weighted round-robin",
+        defaults={"position": 20, "conditions": {"region": ["DACH"]}, "target_type": "team",
+                  "target_team": team, "method": "weighted_round_robin"},
+    )
 
 
 def ensure_catalogue(now: dt.datetime) -> tuple[dict, dict]:
@@ -1155,6 +1189,7 @@ class Command(BaseCommand):
         plan = build_plan(seed=seed, leads=leads, now=timezone.now())
         with transaction.atomic():
             users = ensure_users()
+            ensure_routing(users)
             counts = write_plan(plan, users=users)
         stages = {}
         for lead_plan in plan.leads:
