@@ -14,5 +14,6 @@ class LeadsConfig(AppConfig):
 
         versioning.register_on_activated(hooks.rescore_after_activation)
         versioning.register_what_if(hooks.what_if_rows)
+        versioning.register_rule_review(hooks.rule_review)
         # The roles are created by a migration; a database flush (transactional tests) empties them.
         post_migrate.connect(hooks.ensure_roles, dispatch_uid="leads.ensure_roles")

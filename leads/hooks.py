@@ -50,6 +50,12 @@ ADMIN_PERMISSIONS = {
 }
 
 
+def rule_review(version: int) -> list[dict]:
+    from leads import scores
+
+    return scores.rule_review(version)
+
+
 def ensure_roles(*, app_config=None, using="default", **kwargs) -> None:
     """post_migrate (after the last app, when every permission exists): the role groups and their admin
     permissions. Runs again after a flush (transactional tests), which empties them."""

@@ -167,3 +167,54 @@ def what_if(spec: policy.ModelSpec, *, at: dt.datetime | None = None, batch: int
             counts["would_reach_threshold"] += result.reaches_threshold
             counts["newly_reaching"] += result.reaches_threshold and row["score"] < threshold
             counts["would_fall_below"] += (not result.reaches_threshold) and row["score"] >= threshold
+
+
+RULE_REVIEW_SQL = """
+WITH scored AS (
+    SELECT l.id, l.score_breakdown,
+           (l.stage IN ('sql', 'opportunity', 'customer') OR EXISTS (
+               SELECT 1 FROM leads_leadtransition t WHERE t.lead_id = l.id AND t.target = 'sql')) AS reached_sql,
+           l.stage = 'customer' AS won
+    FROM leads_lead l
+    WHERE l.score_model_version = %(version)s
+), totals AS (
+    SELECT count(*) AS leads, count(*) FILTER (WHERE reached_sql) AS sqls, count(*) FILTER (WHERE won) AS wins
+    FROM scored
+), fired AS (
+    SELECT (item ->> 'rule_id')::bigint AS rule_id, max(item ->> 'rule') AS rule, count(DISTINCT s.id) AS fired,
+           count(DISTINCT s.id) FILTER (WHERE s.reached_sql) AS sqls,
+           count(DISTINCT s.id) FILTER (WHERE s.won) AS wins
+    FROM scored s, jsonb_array_elements(s.score_breakdown) AS item
+    WHERE item ->> 'rule_id' IS NOT NULL
+    GROUP BY 1
+)
+SELECT f.rule_id, f.rule, f.fired, f.sqls, f.wins, t.leads, t.sqls, t.wins
+FROM fired f CROSS JOIN totals t
+ORDER BY f.fired DESC, f.rule
+"""
+
+
+def rule_review(version: int) -> list[dict]:
+    """For each rule that counted in scores made by `version`: how many leads it fired on, and their
+    conversion to SQL and to customer with and without it (lift = with / without). One SQL query."""
+    with connection.cursor() as cursor:
+        cursor.execute(RULE_REVIEW_SQL, {"version": version})
+        rows = cursor.fetchall()
+
+    def share(part, whole):
+        return part / whole if whole else None
+
+    def lift(with_, without):
+        return with_ / without if with_ is not None and without else None
+
+    review = []
+    for rule_id, rule, fired, sqls, wins, leads, all_sqls, all_wins in rows:
+        rest = leads - fired
+        sql_with, sql_without = share(sqls, fired), share(all_sqls - sqls, rest)
+        won_with, won_without = share(wins, fired), share(all_wins - wins, rest)
+        review.append({
+            "rule_id": rule_id, "rule": rule, "fired": fired,
+            "sql_with": sql_with, "sql_without": sql_without, "lift_sql": lift(sql_with, sql_without),
+            "won_with": won_with, "won_without": won_without, "lift_won": lift(won_with, won_without),
+        })
+    return review

@@ -60,12 +60,14 @@ class ScoringModelAdmin(admin.ModelAdmin):
         "retired_at",
         "rescore_progress",
         "what_if_section",
+        "rule_review_section",
     )
     fieldsets = (
         (None, {"fields": ("name", "version", "status", "based_on", "version_buttons", "notes")}),
         (_("Hand-off and temperature"), {"fields": ("mql_threshold", "warm_from", "hot_from")}),
         (_("Caps"), {"fields": ("total_cap", "fit_cap", "engagement_cap")}),
         (_("What if this draft were active"), {"fields": ("what_if_section",)}),
+        (_("Rule review: how leads each rule fired on converted"), {"fields": ("rule_review_section",)}),
         (_("History"), {"fields": ("created_at", "activated_at", "retired_at", "rescore_progress")}),
     )
 
@@ -141,6 +143,37 @@ class ScoringModelAdmin(admin.ModelAdmin):
         return format_html(
             "<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in rows))
         )
+
+    @admin.display(description=_("rule review"))
+    def rule_review_section(self, model):
+        if not model.pk or model.is_draft:
+            return _("Shown for active and retired versions, from the leads they scored.")
+        rows = versioning.rule_review(model)
+        if rows is None:
+            return _("Not available: no rule-review provider is registered.")
+        if not rows:
+            return _("No lead scored by this version yet.")
+
+        def share(value):
+            return "-" if value is None else f"{value:.0%}"
+
+        def lift(value):
+            return "-" if value is None else f"{value:.2f}x"
+
+        header = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            _("rule"), _("fired on"), _("to SQL with"), _("without"), _("lift"), _("won with"), _("without"),
+            _("lift"),
+        )
+        body = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (row["rule"], row["fired"], share(row["sql_with"]), share(row["sql_without"]), lift(row["lift_sql"]),
+                 share(row["won_with"]), share(row["won_without"]), lift(row["lift_won"]))
+                for row in rows
+            ),
+        )
+        return format_html("<table>{}{}</table>", header, body)
 
     # --- Versioning: actions and buttons ---
 

@@ -48,6 +48,22 @@ def register_what_if(fn: Callable[[policy.ModelSpec], Sequence[tuple[str, object
     _what_if[:] = [fn]
 
 
+_rule_review: list[Callable[[int], Sequence[dict]]] = []
+
+
+def register_rule_review(fn: Callable[[int], Sequence[dict]]) -> None:
+    """`fn(version)` returns one dict per rule that counted in leads scored by that version: rule_id, rule,
+    fired, sql_with, sql_without, won_with, won_without (shares 0..1 or None), lift_sql, lift_won."""
+    _rule_review[:] = [fn]
+
+
+def rule_review(model: ScoringModel) -> Sequence[dict] | None:
+    """The feedback-loop table for a model version, or None when no provider is registered."""
+    if not _rule_review:
+        return None
+    return _rule_review[0](model.version)
+
+
 def what_if(model: ScoringModel) -> Sequence[tuple[str, object]] | None:
     """The what-if rows for a model, or None when no provider is registered."""
     if not _what_if:

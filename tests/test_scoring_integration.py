@@ -143,3 +143,22 @@ def test_what_if_counts_on_constructed_data():
     assert counts["would_fall_below"] == 0
     rows = dict(hooks.what_if_rows(draft.to_spec()))
     assert 1 in rows.values()
+
+
+def test_rule_review_counts_fired_leads_and_their_conversion_with_and_without(admin_user, client):
+    from leads.stages import Stage
+
+    version = ScoringModel.active().version
+    big_stages = (Stage.SQL, Stage.CUSTOMER, Stage.KNOWN, Stage.KNOWN)
+    big = [LeadFactory(company_size=500, stage=stage) for stage in big_stages]
+    small = [LeadFactory(company_size=5, stage=stage) for stage in (Stage.SQL, Stage.KNOWN, Stage.KNOWN, Stage.KNOWN)]
+    scores.rescore_all()
+    rows = {row["rule"]: row for row in scores.rule_review(version)}
+    size = rows["Company size 50 or more"]
+    assert size["fired"] == len(big) == 4
+    assert (size["sql_with"], size["sql_without"], size["lift_sql"]) == (0.5, 0.25, 2.0)
+    assert (size["won_with"], size["won_without"], size["lift_won"]) == (0.25, 0.0, None)
+    assert len(small) == 4
+    client.force_login(admin_user)
+    page = client.get(f"/admin/scoring/scoringmodel/{ScoringModel.active().pk}/change/").content.decode()
+    assert "Company size 50 or more" in page and "2.00x" in page
