@@ -60,6 +60,15 @@ def rate(name: str, default: str) -> str:
     return f"{int(number)}/{period}"
 
 
+def clock_time(name: str, default: str) -> str:
+    """A local time of day as HH:MM."""
+    value = text(name, default).strip()
+    hours, sep, minutes = value.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+        raise ImproperlyConfigured(f"The environment variable {name} must be a time like 07:00, not {value!r}.")
+    return f"{int(hours):02d}:{int(minutes):02d}"
+
+
 def text_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in text(name, default).split(",") if item.strip()]
 

@@ -86,6 +86,7 @@ else:
     DATABASES = {"default": database_settings(EMBEDDED_DB_DIR)}
 DATABASES["default"]["TEST"] = {"NAME": env.text("TEST_DATABASE_NAME", "test_leadwerk")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: a URL typed without scheme is https
 
 REDIS_URL = env.text("REDIS_URL", "")
 if REDIS_URL:
@@ -176,6 +177,7 @@ LEADS_PAGE_SIZE = env.integer("LEADS_PAGE_SIZE", 50, minimum=1)
 DEFAULT_PHONE_REGION = env.text("DEFAULT_PHONE_REGION", "DE")
 PRICING_URL_PATTERN = env.text("PRICING_URL_PATTERN", r"/(pricing|preise|prices|plans)\b")
 FORM_RATE = env.rate("FORM_RATE", "30/minute")
+REPORT_SEND_TIME = env.clock_time("REPORT_SEND_TIME", "07:00")  # local time of the daily/weekly report e-mail
 # How many reverse proxies in front of the app append to X-Forwarded-For (0: use REMOTE_ADDR only).
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 COMPETITOR_DOMAINS = frozenset(d.lower() for d in env.text_list("COMPETITOR_DOMAINS", ""))

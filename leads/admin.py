@@ -1,16 +1,21 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from leads import sla
 from leads.models import (
     Account,
     Activity,
     Campaign,
     CaptureForm,
     Consent,
+    JobRun,
     Lead,
     LeadTransition,
     Notification,
+    SlaClock,
+    SlaEscalation,
     Submission,
     Visitor,
 )
@@ -75,6 +80,19 @@ class TransitionInline(admin.TabularInline):
         return False
 
 
+class SlaClockInline(admin.TabularInline):
+    model = SlaClock
+    extra = 0
+    fields = ("policy", "stage", "owner", "started_at", "due_at", "met_at", "stopped_at", "stop_reason", "breached",
+              "step")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     list_display = ("email", "first_name", "last_name", "company", "stage", "owner", "score", "source", "created_at")
@@ -82,9 +100,9 @@ class LeadAdmin(admin.ModelAdmin):
     search_fields = ("email", "first_name", "last_name", "company")
     list_select_related = ("owner", "campaign")
     readonly_fields = ("stage", "stage_entered_at", "owner", "assigned_at", "email_normalized", "created_at",
-                       "updated_at", "consent_status")
+                       "updated_at", "consent_status", "became_mql_at", "mql_assigned_at", "first_contact_at")
     raw_id_fields = ("account", "capture_form")
-    inlines = [TransitionInline, ActivityInline]
+    inlines = [TransitionInline, ActivityInline, SlaClockInline]
     date_hierarchy = "created_at"
 
     def save_model(self, request, obj, form, change):
@@ -144,3 +162,64 @@ class SubmissionAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     list_display = ("created_at", "user", "kind", "message", "read_at", "emailed_at")
     raw_id_fields = ("user", "lead")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class SlaEscalationInline(admin.TabularInline):
+    model = SlaEscalation
+    extra = 0
+    fields = ("step", "action", "at", "outcome")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SlaClock)
+class SlaClockAdmin(ReadOnlyAdmin):
+    """Read-only: clocks change only with the lifecycle and the sweep. The list says when the sweep ran."""
+
+    list_display = ("lead", "policy", "stage", "owner", "started_at", "due_at", "met_at", "stopped_at", "breached",
+                    "step", "next_step_at")
+    list_filter = ("policy", "breached", "stage", ("stopped_at", admin.EmptyFieldListFilter))
+    search_fields = ("lead__email", "lead__last_name", "lead__company")
+    list_select_related = ("lead", "policy", "owner")
+    raw_id_fields = ("lead", "owner")
+    date_hierarchy = "started_at"
+    inlines = [SlaEscalationInline]
+
+    def changelist_view(self, request, extra_context=None):
+        problem = sla.sweep_problem()
+        run = sla.last_sweep()
+        if problem:
+            self.message_user(request, problem, messages.WARNING)
+        elif run is not None:
+            self.message_user(request, _("The SLA sweep last ran at %(at)s (%(result)s).") % {
+                "at": f"{timezone.localtime(run.last_finished_at):%Y-%m-%d %H:%M:%S}", "result": run.last_result,
+            }, messages.INFO)
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(JobRun)
+class JobRunAdmin(ReadOnlyAdmin):
+    """When the periodic jobs (the SLA sweep) last ran; `manage.py health` reads the same row."""
+
+    list_display = ("name", "last_started_at", "last_finished_at", "last_duration_ms", "runs", "last_result",
+                    "health")
+
+    @admin.display(description=_("health"))
+    def health(self, run):
+        if run.name != sla.SWEEP_JOB:
+            return "-"
+        return sla.sweep_problem() or _("ok")

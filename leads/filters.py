@@ -1,10 +1,15 @@
-"""The lead FilterSet shared by the lead list page and `GET /api/v1/leads/`."""
+"""The lead FilterSet shared by the lead list page and `GET /api/v1/leads/`.
+
+Every lead it returns carries `sla_due_at`, `sla_breached` and `is_stalled` (`leads.sla.annotate`, in the
+same query), so lists can show a countdown and a stalled badge and sort by the SLA due.
+"""
 
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from leads import sla
 from leads.models import Campaign, Lead
 from leads.stages import Channel, Stage
 
@@ -15,7 +20,25 @@ ORDERING = {
     "last_name": _("Name"),
     "company": _("Company"),
     "last_touch_at": _("Last touch"),
+    "sla_due_at": _("SLA due"),
 }
+
+SLA_STATES = (
+    ("running", _("An SLA clock is running")),
+    ("breached", _("An SLA is breached (running past its due)")),
+    ("none", _("No SLA clock is running")),
+)
+
+
+class LeadOrderingFilter(django_filters.OrderingFilter):
+    """Sorting by the SLA due puts leads without a running clock last, whichever the direction."""
+
+    def get_ordering_value(self, param):
+        if param.lstrip("-") == "sla_due_at":
+            return F("sla_due_at").desc(nulls_last=True) if param.startswith("-") else F("sla_due_at").asc(
+                nulls_last=True
+            )
+        return super().get_ordering_value(param)
 
 
 class LeadFilter(django_filters.FilterSet):
@@ -33,12 +56,33 @@ class LeadFilter(django_filters.FilterSet):
                                               label=_("Created from"))
     created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte",
                                                label=_("Created until"))
-    ordering = django_filters.OrderingFilter(fields=tuple(ORDERING), field_labels=ORDERING, label=_("Sort"))
+    stalled = django_filters.BooleanFilter(method="by_stalled", label=_("Stalled (longer in the stage than usual)"))
+    sla = django_filters.ChoiceFilter(choices=SLA_STATES, method="by_sla", label=_("SLA"))
+    ordering = LeadOrderingFilter(fields=tuple(ORDERING), field_labels=ORDERING, label=_("Sort"))
 
     class Meta:
         model = Lead
         fields = ["q", "stage", "owner", "source", "campaign", "score_min", "score_max", "created_after",
-                  "created_before"]
+                  "created_before", "stalled", "sla"]
+
+    def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
+        if queryset is None:
+            queryset = Lead._default_manager.all()
+        super().__init__(data, sla.annotate(queryset), request=request, prefix=prefix)
+
+    def by_stalled(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(is_stalled=value)
+
+    def by_sla(self, queryset, name, value):
+        if value == "running":
+            return queryset.filter(sla_due_at__isnull=False)
+        if value == "breached":
+            return queryset.filter(sla_breached=True)
+        if value == "none":
+            return queryset.filter(sla_due_at__isnull=True)
+        return queryset
 
     def search(self, queryset, name, value):
         value = value.strip()

@@ -108,6 +108,18 @@ _TRANSITION_FIELDS = {
                                     help_text=_("Which problem do we solve for them?")),
     "timeline": lambda: forms.CharField(label=_("Timeline"), required=False,
                                         help_text=_("When do they want to decide or start?")),
+    "metrics": lambda: forms.CharField(label=_("Metrics"), required=False,
+                                       help_text=_("Which measurable gain do they expect?")),
+    "economic_buyer": lambda: forms.CharField(label=_("Economic buyer"), required=False,
+                                              help_text=_("Who signs off the money?")),
+    "decision_criteria": lambda: forms.CharField(label=_("Decision criteria"), required=False,
+                                                 help_text=_("By what will they judge the options?")),
+    "decision_process": lambda: forms.CharField(label=_("Decision process"), required=False,
+                                                help_text=_("Which steps, people and dates lead to a decision?")),
+    "identify_pain": lambda: forms.CharField(label=_("Identified pain"), required=False,
+                                             help_text=_("What hurts today, and what does it cost them?")),
+    "champion": lambda: forms.CharField(label=_("Champion"), required=False,
+                                        help_text=_("Who inside pushes for us?")),
     "deal_value": lambda: AmountField(label=_("Deal value (EUR)"), required=False, min_value=0, max_digits=14,
                                       decimal_places=2),
     "close_date": lambda: forms.DateField(label=_("Forecast close date"), required=False, widget=_date_input()),
@@ -116,14 +128,24 @@ _TRANSITION_FIELDS = {
 }
 
 
-class TransitionForm(ErrorsFromService, forms.Form):
-    """The inputs one transition takes (guards.INPUTS). Presence is a guard, so nothing is required here."""
+def transition_fields(name: str, framework: str = "bant") -> tuple[str, ...]:
+    """The inputs a person fills in for transition `name`: for qualify, the lead's framework only."""
+    if name == "qualify":
+        return guards.FRAMEWORK_FIELDS.get(framework, guards.BANT_FIELDS)
+    return guards.INPUTS[name]
 
-    def __init__(self, name: str, *args, **kwargs):
+
+class TransitionForm(ErrorsFromService, forms.Form):
+    """The inputs one transition takes (guards.INPUTS). Presence is a guard, so nothing is required here.
+
+    Qualify asks the questions of the lead's framework (BANT, or MEDDIC when the owner's team uses it)."""
+
+    def __init__(self, name: str, *args, framework: str = "bant", **kwargs):
         self.transition = name
+        self.framework = framework
         kwargs.setdefault("prefix", name)
         super().__init__(*args, **kwargs)
-        for field in guards.INPUTS[name]:
+        for field in transition_fields(name, framework):
             self.fields[field] = _TRANSITION_FIELDS[field]()
 
     @property
@@ -150,9 +172,10 @@ class AssignForm(forms.Form):
 
 
 class ActivityForm(ErrorsFromService, forms.Form):
-    kind = forms.ChoiceField(label=_("What happened"), choices=LOGGED_KINDS)
+    kind = forms.ChoiceField(label=_("Channel"), choices=LOGGED_KINDS, initial=ActivityKind.CALL.value)
     outcome = forms.ChoiceField(label=_("Outcome"), required=False,
-                                choices=[("", _("(no outcome)")), *Outcome.choices])
+                                choices=[("", _("(no outcome)")), *Outcome.choices],
+                                help_text=_("A call or meeting marked “connected” counts as a conversation."))
     occurred_at = forms.DateTimeField(
         label=_("When"), required=False, help_text=_("Empty means now."),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
@@ -299,3 +322,84 @@ class ImportForm(forms.Form):
         if upload.size > IMPORT_MAX_BYTES:
             raise forms.ValidationError(_("The file is larger than 10 MB; split it into smaller files."))
         return upload
+
+
+# --- routing dry run, manager board ---------------------------------------------------------------------
+
+
+class RoutingTestForm(ErrorsFromService, forms.Form):
+    """A sample lead for the routing dry run. Values are cleaned by capture's own validators."""
+
+    email = forms.CharField(label=_("E-mail"), required=False, max_length=254,
+                            help_text=_("Its domain is matched against the accounts."))
+    website = forms.CharField(label=_("Website"), required=False, max_length=300)
+    country = forms.CharField(label=_("Country"), required=False, max_length=2,
+                              help_text=_("Two letters, e.g. DE"),
+                              widget=forms.TextInput(attrs={"size": 2, "autocomplete": "off"}))
+    industry = forms.CharField(label=_("Industry"), required=False, max_length=100)
+    company_size = forms.CharField(label=_("Employees"), required=False, max_length=9,
+                                   widget=forms.TextInput(attrs={"inputmode": "numeric"}))
+    score = forms.IntegerField(label=_("Score"), required=False, min_value=-100_000, max_value=100_000,
+                               help_text=_("Empty counts as 0."))
+    source = forms.ChoiceField(label=_("Source"), required=False, choices=Channel.choices,
+                               initial=Channel.WEB_FORM)
+    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].choices = _campaign_choices()
+
+    def clean(self):
+        from leads import validation  # capture's validators: the dry run reads fields as capture stores them
+
+        data = super().clean()
+        errors: dict[str, list[str]] = {}
+        email = (data.get("email") or "").strip()
+        if email:
+            data["email"] = validation.clean_email(email, errors)
+        data["website"] = validation.clean_website(data.get("website") or "", errors)
+        data["country"] = validation.clean_country(data.get("country") or "", errors)
+        data["company_size"] = validation.clean_company_size((data.get("company_size") or "").strip(), errors)
+        self.add_service_errors(errors)
+        return data
+
+
+POOL_TARGET = "pool"
+
+
+class ReassignForm(forms.Form):
+    """Some of a rep's open leads and where they go: "rep:<username>", or "pool"."""
+
+    leads = forms.TypedMultipleChoiceField(label=_("Leads"), coerce=int, choices=(),
+                                           error_messages={"required": _("Tick at least one lead.")})
+    target = forms.CharField(label=_("Move to"), max_length=160,
+                             error_messages={"required": _("Choose where the leads go.")})
+
+    def __init__(self, *args, lead_ids=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["leads"].choices = [(pk, pk) for pk in lead_ids]
+        self.fields["leads"].error_messages["invalid_choice"] = _(
+            "Lead %(value)s is not among this rep's open leads any more."
+        )
+
+    def clean_target(self) -> str | None:
+        """The new owner's username, or None for the pool."""
+        target = self.cleaned_data["target"].strip()
+        if target == POOL_TARGET:
+            return None
+        kind, _sep, username = target.partition(":")
+        if kind != "rep" or not username:
+            raise forms.ValidationError(_("Choose a rep or the pool."))
+        return username
+
+
+class PresenceForm(ErrorsFromService, forms.Form):
+    """A rep's availability, capacity and absence, as a manager sets them on the board."""
+
+    available = forms.BooleanField(label=_("Available for new leads"), required=False)
+    capacity = forms.IntegerField(label=_("Capacity"), min_value=1, max_value=10_000,
+                                  help_text=_("The most open MQL + SAL leads this rep may own."))
+    out_of_office_from = forms.DateField(label=_("Out of office from"), required=False, widget=_date_input(),
+                                         help_text=_("Empty: from now."))
+    out_of_office_until = forms.DateField(label=_("Out of office until"), required=False, widget=_date_input(),
+                                          help_text=_("The last day away; empty with an empty start: present."))

@@ -41,9 +41,11 @@ ADMIN_PERMISSIONS = {
     },
     "manager": {
         "leads": {"account": "add change view", "lead": "view", "leadtransition": "view", "campaign": "view",
-                  "captureform": "view", "activity": "view"},
+                  "captureform": "view", "activity": "view", "slaclock": "view", "jobrun": "view"},
         "routing": {"team": "add change view", "rep": "add change view", "routingrule": "add change delete view",
-                    "rotationstate": "view"},
+                    "rotationstate": "view", "slapolicy": "add change view", "escalationstep": "add change delete view",
+                    "businesscalendar": "add change view", "calendarclosure": "add change delete view",
+                    "recyclingrule": "change view", "stallthreshold": "change view"},
         "scoring": {"scoringmodel": "view", "scoringrule": "view"},
     },
     "sdr": {},

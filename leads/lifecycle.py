@@ -1,7 +1,8 @@
 """The only code that fires lifecycle transitions and changes owners.
 
 Every function: lock the lead row, check permission, parse inputs, check guards, fire, save, write the
-`LeadTransition` row, and enqueue side effects on commit. A refusal changes nothing.
+`LeadTransition` row, start and stop the lead's SLA clocks (`leads.sla`), and enqueue side effects on
+commit. A refusal changes nothing.
 """
 
 import datetime as dt
@@ -15,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
-from leads import guards, roles
+from leads import guards, roles, sla
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.stages import HOT_INTENT_KINDS, ActivityKind, Outcome, Role, Stage
 from leads.validation import email_domain, website_domain
@@ -227,11 +228,16 @@ def fire(*, lead_id: int, name: str, by, inputs: dict | None = None, parsed: dic
     source = lead.stage
     getattr(lead, name)(**values)
     lead.stage_entered_at = now
+    if name == "mark_mql":  # speed to lead counts from here, again after a recycled lead re-engages
+        lead.became_mql_at, lead.mql_assigned_at, lead.first_contact_at = now, None, None
+        if lead.owner_id is not None:
+            lead.mql_assigned_at = now
     lead.save()
     LeadTransition.objects.create(
         lead=lead, name=name, source=source, target=lead.stage, actor=by,
         reason=values.get("reason", ""), data=_audit_data(values), at=now,
     )
+    sla.on_transition(lead, name=name, source=source, now=now)
     if name == "mark_mql" and lead.owner_id is None:
         route(lead, now=now)
     return lead
@@ -256,6 +262,10 @@ def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, tra
     old_owner = lead.owner
     lead.owner = new_owner
     lead.assigned_at = now if new_owner else None
+    update_fields = ["owner", "assigned_at", "assignment", "updated_at"]
+    if new_owner is not None and lead.stage == Stage.MQL and lead.mql_assigned_at is None:
+        lead.mql_assigned_at = now
+        update_fields.append("mql_assigned_at")
     if trace is None:
         actor = by.get_username() if by else "system"
         reasons = {
@@ -269,7 +279,7 @@ def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, tra
             "reason": reasons[name] % {"actor": actor}, "skipped": [], "at": now.isoformat(),
         }
     lead.assignment = trace
-    lead.save(update_fields=["owner", "assigned_at", "assignment", "updated_at"])
+    lead.save(update_fields=update_fields)
     entry = LeadTransition.objects.create(
         lead=lead, name=name, source=lead.stage, target=lead.stage, actor=by, at=now,
         reason=trace["reason"] if by is None else "",  # the routing decision says why; people act as themselves
@@ -280,6 +290,7 @@ def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, tra
             "method": trace.get("method", name),
         },
     )
+    sla.on_owner_change(lead, now=now)
     if new_owner is not None and new_owner != by:
         notify(
             user=new_owner, lead=lead, kind="assignment", key=f"assignment:{entry.pk}",
@@ -328,6 +339,9 @@ def assign(*, lead_id: int, owner_username: str | None, by) -> Lead:
     lead = _lock(lead_id)
     if lead.owner_id == (new_owner.pk if new_owner else None):
         return lead
+    if new_owner is None and lead.stage != Stage.MQL:
+        # The pool holds MQLs; a released SAL or later would be visible to no SDR. Reassign it instead.
+        raise InvalidInput({"owner": [_("Only MQLs can be released to the pool; assign this lead to a rep.")]})
     _change_owner(lead, new_owner=new_owner, by=by, name="assign" if new_owner else "release", now=timezone.now())
     return lead
 
@@ -392,6 +406,49 @@ def routing_facts(lead: Lead) -> routing_policy.LeadFacts:
     )
 
 
+@transaction.atomic
+def reassign(*, lead_id: int, reason: str, now: dt.datetime | None = None) -> str | None:
+    """The system moves a lead to another owner through routing, never back to the current one (an SLA
+    escalation). Nobody available: an MQL goes to the pool (its team's manager is told); a later-stage
+    lead keeps its owner. Returns the username of the owner afterwards (None: the pool)."""
+    now = now or timezone.now()
+    lead = _lock(lead_id)
+    previous = lead.owner
+    decision = routing_rotation.route(
+        routing_facts(lead), open_loads=open_loads, now=now, exclude_user_ids=[previous.pk] if previous else []
+    )
+    trace = decision.as_trace() | {"reason": f"{reason}; {decision.reason}"}
+    if decision.owner_user_id is not None:
+        owner = get_user_model().objects.get(pk=decision.owner_user_id)
+        entry = _change_owner(lead, new_owner=owner, by=None, name="assign", now=now, trace=trace)
+    elif lead.stage == Stage.MQL and previous is not None:
+        entry = _change_owner(lead, new_owner=None, by=None, name="release", now=now, trace=trace)
+        _tell_manager_about_pool(lead, decision, now=now)
+    else:
+        return previous.get_username() if previous else None
+    if previous is not None:
+        notify(
+            user=previous, lead=lead, kind="reassigned", key=f"reassigned:{entry.pk}",
+            message=_("%(lead)s was taken from you: %(reason)s") % {"lead": lead.display_name, "reason": reason},
+        )
+    return lead.owner.get_username() if lead.owner_id else None
+
+
+@transaction.atomic
+def release_by_system(*, lead_id: int, reason: str, now: dt.datetime | None = None) -> Lead:
+    """The system sends an owned MQL back to the pool (an SLA escalation), with the reason logged."""
+    now = now or timezone.now()
+    lead = _lock(lead_id)
+    if lead.owner_id is None:
+        return lead
+    trace = {
+        "rule": "", "method": "release", "chosen_by": "release", "owner": None, "reason": reason, "skipped": [],
+        "at": now.isoformat(),
+    }
+    _change_owner(lead, new_owner=None, by=None, name="release", now=now, trace=trace)
+    return lead
+
+
 def route(lead: Lead, *, now: dt.datetime) -> routing_policy.Decision:
     """Give a new MQL its owner (or leave it in the pool), store why, notify on commit. Locked lead only."""
     decision = routing_rotation.route(routing_facts(lead), open_loads=open_loads, now=now)
@@ -401,6 +458,11 @@ def route(lead: Lead, *, now: dt.datetime) -> routing_policy.Decision:
         return decision
     lead.assignment = decision.as_trace()
     lead.save(update_fields=["assignment", "updated_at"])
+    _tell_manager_about_pool(lead, decision, now=now)
+    return decision
+
+
+def _tell_manager_about_pool(lead: Lead, decision: routing_policy.Decision, *, now: dt.datetime) -> None:
     if decision.notify_manager_of_team_id:
         manager_id = routing_selectors.manager_of(decision.notify_manager_of_team_id)
         if manager_id:
@@ -409,4 +471,3 @@ def route(lead: Lead, *, now: dt.datetime) -> routing_policy.Decision:
                 key=f"pool:{lead.pk}:{now.isoformat()}",
                 message=_("%(lead)s waits in the pool: no rep was available.") % {"lead": lead.display_name},
             )
-    return decision

@@ -146,6 +146,15 @@ class Lead(models.Model):
         _("assignment"), default=dict, blank=True, help_text=_("Why the current owner got the lead.")
     )
     contact_attempts = models.PositiveIntegerField(_("contact attempts"), default=0)
+    # Speed to lead, stored when it happens (reset when the lead becomes an MQL again)
+    became_mql_at = models.DateTimeField(_("became an MQL at"), null=True, blank=True)
+    mql_assigned_at = models.DateTimeField(
+        _("MQL got an owner at"), null=True, blank=True, help_text=_("The first owner after becoming an MQL.")
+    )
+    first_contact_at = models.DateTimeField(
+        _("first contact attempt at"), null=True, blank=True,
+        help_text=_("The first logged call, e-mail, LinkedIn message or meeting after becoming an MQL."),
+    )
     # Qualification (BANT) and deal
     budget = models.TextField(_("budget"), blank=True)
     authority = models.TextField(_("authority"), blank=True)
@@ -179,6 +188,7 @@ class Lead(models.Model):
             models.Index(fields=["stage", "stage_entered_at"], name="lead_stage_entered"),
             models.Index(fields=["-created_at", "-id"], name="lead_created_id"),
             models.Index(fields=["source", "created_at"], name="lead_source_created"),
+            models.Index(fields=["campaign", "created_at"], name="lead_campaign_created"),
         ]
 
     def __str__(self) -> str:
@@ -326,6 +336,7 @@ class LeadTransition(models.Model):
             models.Index(fields=["lead", "at"], name="transition_lead_at"),
             models.Index(fields=["name", "at"], name="transition_name_at"),
             models.Index(fields=["target", "at"], name="transition_target_at"),
+            models.Index(fields=["at"], name="transition_at"),
         ]
 
     def __str__(self) -> str:
@@ -432,3 +443,109 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+class SlaClock(models.Model):
+    """One running (or finished) SLA of one lead. Started and stopped by the lifecycle in the same
+    transaction as the event; the sweep (`leads.sla.sweep`) records the breach and runs each escalation
+    step once, claiming the step with a conditional update and logging it as an `SlaEscalation`."""
+
+    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="sla_clocks")
+    policy = models.ForeignKey(
+        "routing.SlaPolicy", verbose_name=_("policy"), on_delete=models.PROTECT, related_name="+"
+    )
+    stage = models.CharField(_("stage at start"), max_length=16, choices=Stage.choices)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("owner at start"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    started_at = models.DateTimeField(_("started at"))
+    due_at = models.DateTimeField(_("due at"))
+    met_at = models.DateTimeField(_("met at"), null=True, blank=True)
+    stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
+    stop_reason = models.CharField(
+        _("stopped by"), max_length=64, blank=True,
+        help_text=_("The transition or contact attempt that met it, or why it was cancelled."),
+    )
+    breached = models.BooleanField(_("breached"), default=False, help_text=_("Still running when it was due."))
+    step = models.PositiveSmallIntegerField(_("escalation steps done"), default=0)
+    next_step_at = models.DateTimeField(
+        _("next look by the sweep"), null=True, blank=True,
+        help_text=_("The due (to record the breach), then each escalation step; empty when nothing is left."),
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("SLA clock")
+        verbose_name_plural = _("SLA clocks")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lead", "policy"], condition=Q(stopped_at__isnull=True), name="sla_clock_one_running"
+            ),
+        ]
+        indexes = [
+            # The sweep: running clocks whose next look is due, oldest first.
+            models.Index(
+                fields=["next_step_at"], name="sla_clock_sweep",
+                condition=Q(stopped_at__isnull=True, next_step_at__isnull=False),
+            ),
+            # Lists sorted or filtered by the running clocks' due.
+            models.Index(fields=["lead", "due_at"], name="sla_clock_running_due", condition=Q(stopped_at__isnull=True)),
+            models.Index(fields=["lead", "started_at"], name="sla_clock_lead_started"),
+            models.Index(fields=["policy", "started_at"], name="sla_clock_policy_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy_id} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.stopped_at is None
+
+    def is_breached(self, now=None) -> bool:
+        """Breached: recorded by the sweep, met late, or running past its due right now."""
+        now = now or timezone.now()
+        if self.breached:
+            return True
+        if self.met_at is not None:
+            return self.met_at > self.due_at
+        return self.stopped_at is None and now >= self.due_at
+
+
+class SlaEscalation(models.Model):
+    """One escalation step of one clock, written in the same transaction as its effects. The unique
+    (clock, step) makes a second execution impossible, whatever two workers or a redelivery try."""
+
+    clock = models.ForeignKey(SlaClock, verbose_name=_("clock"), on_delete=models.CASCADE, related_name="escalations")
+    step = models.PositiveSmallIntegerField(_("step"))
+    action = models.CharField(_("action"), max_length=24)
+    at = models.DateTimeField(_("at"))
+    outcome = models.TextField(_("outcome"), blank=True)
+
+    class Meta:
+        ordering = ["clock", "step"]
+        verbose_name = _("SLA escalation")
+        verbose_name_plural = _("SLA escalations")
+        constraints = [models.UniqueConstraint(fields=["clock", "step"], name="sla_escalation_once_per_step")]
+
+    def __str__(self) -> str:
+        return f"{self.clock_id} #{self.step} {self.action}"
+
+
+class JobRun(models.Model):
+    """The last run of a periodic job (the SLA sweep): `manage.py health` and the admin read it."""
+
+    name = models.CharField(_("job"), max_length=64, unique=True)
+    last_started_at = models.DateTimeField(_("last started"), null=True, blank=True)
+    last_finished_at = models.DateTimeField(_("last finished"), null=True, blank=True)
+    last_duration_ms = models.PositiveIntegerField(_("last duration (ms)"), null=True, blank=True)
+    last_result = models.JSONField(_("last result"), default=dict, blank=True)
+    runs = models.PositiveBigIntegerField(_("runs"), default=0)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("job run")
+        verbose_name_plural = _("job runs")
+
+    def __str__(self) -> str:
+        return self.name

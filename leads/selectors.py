@@ -1,10 +1,17 @@
 """Reads shared by pages, API and reports. Visibility is decided here, once."""
 
-from django.db.models import Q, QuerySet
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from leads import roles
+from django.db.models import Count, DateField, F, Min, OuterRef, Q, QuerySet, Subquery, TextField
+from django.utils import timezone
+
+from leads import roles, sla
 from leads.models import Activity, Lead, LeadTransition, Notification
-from leads.stages import Stage
+from leads.stages import ActivityKind, Stage
+from routing import policy as routing_policy
+from routing.models import Rep
 
 
 def visible_leads(user) -> QuerySet[Lead]:
@@ -62,3 +69,166 @@ def unread_notifications(user) -> QuerySet[Notification]:
 
 def activities_of(lead: Lead) -> QuerySet[Activity]:
     return lead.activities.order_by("-occurred_at", "-id")
+
+
+# --- the SDR's queue, by urgency ------------------------------------------------------------------------
+
+# Stages in which a lead still needs its owner's work (follow-ups count there).
+OPEN_STAGES = (Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
+# Stages that count against a rep's capacity (as `lifecycle.open_loads` counts them).
+LOAD_STAGES = (Stage.MQL, Stage.SAL)
+# Kinds people log by hand; the latest of them says what the next step is.
+_WORK_KINDS = (ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.LINKEDIN, ActivityKind.MEETING, ActivityKind.NOTE)
+# Most urgent first: the SLA clock due soonest (leads without a running clock after those with one), then
+# the longest wait in the stage, then the highest score.
+URGENCY = (F("sla_due_at").asc(nulls_last=True), "stage_entered_at", "-score", "id")
+
+
+def _latest_work(field: str, output_field):
+    latest = (
+        Activity.objects.filter(lead=OuterRef("pk"), kind__in=_WORK_KINDS, created_by__isnull=False)
+        .order_by("-created_at", "-id")
+        .values(field)[:1]
+    )
+    return Subquery(latest, output_field=output_field)
+
+
+def next_step_on():
+    """The next step the owner planned: `next_step_on` of the lead's most recently logged work activity.
+
+    A later call, e-mail or note without a next step means nothing is planned any more."""
+    return _latest_work("next_step_on", DateField())
+
+
+def work_queue(user, *, today: dt.date | None = None, now: dt.datetime | None = None) -> dict[str, QuerySet[Lead]]:
+    """An SDR's own work by urgency: MQLs to accept, SALs to contact, SQLs and opportunities, and the
+    follow-ups due today (planned for today or earlier and not yet replaced by a newer activity).
+
+    Each lead carries `sla_due_at` / `sla_breached` (its running SLA clocks, see `leads.sla.annotate`),
+    `follow_up_on` and `follow_up_note`; one query per section whatever the number of leads."""
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
+    own = sla.annotate(Lead.objects.select_related("campaign").filter(owner=user), now=now).annotate(
+        follow_up_on=next_step_on(), follow_up_note=_latest_work("note", TextField())
+    )
+    return {
+        "waiting": own.filter(stage=Stage.MQL).order_by(*URGENCY),
+        "working": own.filter(stage=Stage.SAL).order_by(*URGENCY),
+        "later": own.filter(stage__in=[Stage.SQL, Stage.OPPORTUNITY]).order_by(*URGENCY),
+        "follow_ups": own.filter(stage__in=OPEN_STAGES, follow_up_on__lte=today).order_by(
+            "follow_up_on", "-score", "id"
+        ),
+    }
+
+
+# --- notifications --------------------------------------------------------------------------------------
+
+
+def notifications_for(user) -> QuerySet[Notification]:
+    """The user's own notifications, newest first."""
+    return Notification.objects.filter(user=user).select_related("lead").order_by("-created_at", "-id")
+
+
+def visible_lead_ids(user, lead_ids) -> set[int]:
+    """Which of these leads the user may open (one query)."""
+    ids = [pk for pk in lead_ids if pk is not None]
+    if not ids:
+        return set()
+    return set(visible_leads(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+# --- reps and the manager board -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepLoad:
+    """One owner's open work: open MQL + SAL (against capacity), waiting MQLs and the oldest wait."""
+
+    open_load: int = 0
+    waiting: int = 0
+    oldest_waiting_since: dt.datetime | None = None
+
+
+def rep_loads(user_ids) -> dict[int, RepLoad]:
+    """Open load, waiting MQLs and the oldest waiting MQL per owner, in one query."""
+    rows = (
+        Lead.objects.filter(owner_id__in=list(user_ids), stage__in=LOAD_STAGES)
+        .values("owner_id")
+        .annotate(
+            open_load=Count("id"),
+            waiting=Count("id", filter=Q(stage=Stage.MQL)),
+            oldest=Min("stage_entered_at", filter=Q(stage=Stage.MQL)),
+        )
+    )
+    return {row["owner_id"]: RepLoad(row["open_load"], row["waiting"], row["oldest"]) for row in rows}
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    rep: Rep
+    load: RepLoad
+    is_out_of_office: bool
+
+    @property
+    def load_percent(self) -> int:
+        return min(100, round(100 * self.load.open_load / max(self.rep.capacity, 1)))
+
+    @property
+    def is_full(self) -> bool:
+        return self.load.open_load >= self.rep.capacity
+
+    @property
+    def takes_leads(self) -> bool:
+        """Whether routing may give this rep a lead now (shifts aside)."""
+        return self.rep.is_available and self.rep.user.is_active and not self.is_out_of_office and not self.is_full
+
+
+def reps() -> QuerySet[Rep]:
+    """Every rep by team and username, with user, team and its manager (one query)."""
+    return Rep.objects.select_related("user", "team", "team__manager").order_by(
+        "team__name", "team_id", "user__username"
+    )
+
+
+def rep_by_username(username: str) -> Rep | None:
+    return reps().filter(user__username=username).first()
+
+
+def board_rows(rep_list, *, now: dt.datetime | None = None) -> list[BoardRow]:
+    """Board rows for these reps: two queries whatever their number (the reps, their loads)."""
+    now = now or timezone.now()
+    rep_list = list(rep_list)
+    loads = rep_loads([rep.user_id for rep in rep_list])
+    return [
+        BoardRow(
+            rep=rep,
+            load=loads.get(rep.user_id, RepLoad()),
+            is_out_of_office=routing_policy.is_out_of_office(
+                rep.out_of_office_from, rep.out_of_office_until, _local_day(now, rep.time_zone)
+            ),
+        )
+        for rep in rep_list
+    ]
+
+
+def pool_summary() -> dict:
+    """How many MQLs wait in the pool, and since when the oldest."""
+    return Lead.objects.filter(owner__isnull=True, stage=Stage.MQL).aggregate(
+        size=Count("id"), oldest_since=Min("stage_entered_at")
+    )
+
+
+def open_leads_of(user) -> QuerySet[Lead]:
+    """A rep's leads that count against capacity (MQL, SAL), the waiting MQLs first, oldest first."""
+    return (
+        Lead.objects.select_related("campaign")
+        .filter(owner=user, stage__in=LOAD_STAGES)
+        .order_by("stage", "stage_entered_at", "id")  # "mql" < "sal": the waiting MQLs come first
+    )
+
+
+def _local_day(now: dt.datetime, time_zone: str) -> dt.date:
+    try:
+        return now.astimezone(ZoneInfo(time_zone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone.localdate(now)

@@ -6,7 +6,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import lifecycle, roles, scores
+from leads import lifecycle, roles, scores, sla
 from leads.models import Activity, CaptureForm, Lead, Visitor
 from leads.stages import CONTACT_KINDS, HOT_INTENT_KINDS, TRACKED_KINDS, ActivityKind, Outcome, Role
 from leads.validation import CaptureInvalid, clean_activity, clean_datetime, clean_url, clean_visitor_id
@@ -72,6 +72,7 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
         last_touch_at=values["occurred_at"]
     )
     after_activity(lead_id=lead.pk, activity=activity)
+    sla.on_contact_attempt(lead_id=lead.pk, activity=activity)  # last: it may recycle the lead
     return activity
 
 

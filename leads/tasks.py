@@ -53,3 +53,10 @@ def rescore_all(model_id: int | None = None) -> int:
         return 0
     versioning.start_rescore(model.pk, total=Lead.objects.count())
     return scores.rescore_all(spec=model.to_spec(), progress=lambda n: versioning.add_rescored(model.pk, n))
+
+
+def sla_sweep() -> dict:
+    """Every minute: record SLA breaches and run due escalation steps, each exactly once (see leads.sla)."""
+    from leads import sla
+
+    return sla.sweep().as_dict()

@@ -15,16 +15,20 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from leads import capture, lifecycle, roles, selectors, services
+from leads import capture, guards, lifecycle, notifications, roles, selectors, services
 from leads.filters import ORDERING, LeadFilter
 from leads.forms import (
+    OWNER_CHANGE_LABELS,
     TRANSITION_LABELS,
     ActivityForm,
     AssignForm,
@@ -32,11 +36,15 @@ from leads.forms import (
     ImportForm,
     ManualLeadForm,
     TransitionForm,
+    transition_fields,
 )
 from leads.http import client_ip
 from leads.models import Campaign, CaptureForm
 from leads.stages import Channel, Stage
 from leads.validation import VISITOR_ID, CaptureInvalid
+from routing.models import Method
+
+METHOD_LABELS = dict(Method.choices)
 
 PANEL = "lead-panel"  # the id of the region htmx swaps on the lead page
 
@@ -123,12 +131,15 @@ def lead_list(request):
 @login_required
 @require_GET
 def queue(request):
-    sections = selectors.queue_for(request.user)
-    waiting, working, later = (list(sections[name]) for name in ("waiting", "working", "later"))
+    now = timezone.now()
+    today = timezone.localdate(now)
+    sections = {
+        name: list(leads) for name, leads in selectors.work_queue(request.user, today=today, now=now).items()
+    }
     context = {
-        "waiting": waiting,
-        "working": working,
-        "later": later,
+        **sections,
+        "now": now,
+        "today": today,
         "pool_count": selectors.pool(request.user).count() if roles.can_claim(request.user) else None,
     }
     return render(request, "leads/queue.html", context)
@@ -144,27 +155,34 @@ def pool(request):
 # --- the lead page and its actions ----------------------------------------------------------------------
 
 
-def _transition_initial(lead, name: str) -> dict:
-    fields = {
-        "qualify": ("budget", "authority", "need", "timeline"),
-        "open_opportunity": ("deal_value", "close_date"),
-        "win": ("contract_signed_on",),
-    }.get(name, ())
+def _transition_initial(lead, name: str, framework: str) -> dict:
+    """What the lead already holds for the transition's inputs (earlier answers are kept)."""
+    fields = transition_fields(name, framework) if name in ("qualify", "open_opportunity", "win") else ()
     return {field: getattr(lead, field) for field in fields if getattr(lead, field) not in (None, "")}
+
+
+def _framework(lead, names) -> str:
+    """The lead's qualification framework, read only when qualify is on offer (one query)."""
+    return lifecycle.qualification_framework(lead) if "qualify" in names else "bant"
 
 
 def _panel_context(request, lead, *, bound=None, refusal=None, activity_form=None, assign_form=None,
                    notice=None, notice_level="success") -> dict:
     user = request.user
     bound = bound or {}
+    names = lifecycle.available_transitions(user, lead)
+    framework = _framework(lead, names)
     transition_forms = [
-        bound.get(name) or TransitionForm(name, initial=_transition_initial(lead, name))
-        for name in lifecycle.available_transitions(user, lead)
+        bound.get(name)
+        or TransitionForm(name, framework=framework, initial=_transition_initial(lead, name, framework))
+        for name in names
     ]
     can_assign = roles.can_assign(user)
     may_log = services.may_log_activity(user, lead)
     return {
         "lead": lead,
+        "qualification": _qualification(lead),
+        "assignment": _assignment(lead),
         "transition_forms": transition_forms,
         "refusal": refusal,
         "notice": notice,
@@ -176,6 +194,30 @@ def _panel_context(request, lead, *, bound=None, refusal=None, activity_form=Non
         "activity_form": activity_form or (ActivityForm(prefix="activity") if may_log else None),
         "timeline": selectors.timeline(lead),
     }
+
+
+def _assignment(lead) -> dict | None:
+    """The stored decision trace (`lead.assignment`) ready to show: rule, method in words, reason, time."""
+    trace = lead.assignment or {}
+    if not trace.get("reason"):
+        return None
+    method = trace.get("method") or ""
+    return {
+        "rule": trace.get("rule") or "",
+        "method": str(METHOD_LABELS.get(method) or OWNER_CHANGE_LABELS.get(method) or method.replace("_", " ")),
+        "reason": trace["reason"],
+        "skipped": [pair for pair in trace.get("skipped") or [] if isinstance(pair, list | tuple) and len(pair) == 2],
+        "at": parse_datetime(trace.get("at") or "") if isinstance(trace.get("at"), str) else None,
+    }
+
+
+def _qualification(lead) -> list[tuple[str, str]]:
+    """The qualification answers the lead holds (BANT and MEDDIC), as (label, answer)."""
+    return [
+        (lead._meta.get_field(name).verbose_name, getattr(lead, name))
+        for name in (*guards.BANT_FIELDS, *guards.MEDDIC_FIELDS)
+        if getattr(lead, name)
+    ]
 
 
 def _render_lead(request, lead, *, status: int = 200, **panel):
@@ -209,7 +251,7 @@ def transition(request, lead_id: int, name: str):
     lead = _visible_lead_or_404(request, lead_id)
     if name not in lifecycle.TRANSITIONS:
         raise Http404(_("No such transition."))
-    form = TransitionForm(name, request.POST)
+    form = TransitionForm(name, request.POST, framework=_framework(lead, [name]))
     if not form.is_valid():
         return _render_lead(request, lead, status=400, bound={name: form})
     try:
@@ -304,6 +346,55 @@ def log_activity(request, lead_id: int):
             notice = _("%(kind)s logged.") % {"kind": activity.get_kind_display()}
             return _after_change(request, lead.pk, notice)
     return _render_lead(request, lead, status=400, activity_form=form)
+
+
+# --- notifications --------------------------------------------------------------------------------------
+
+
+def _notifications_context(request, page_number) -> dict:
+    page = Paginator(selectors.notifications_for(request.user), settings.LEADS_PAGE_SIZE).get_page(page_number)
+    notes = list(page.object_list)
+    return {
+        "page": page,
+        "notifications": notes,
+        "openable": selectors.visible_lead_ids(request.user, [note.lead_id for note in notes]),
+    }
+
+
+@login_required
+@require_GET
+def notification_list(request):
+    context = _notifications_context(request, request.GET.get("page"))
+    return render(request, "leads/notifications.html", context)
+
+
+@login_required
+@require_POST
+def notification_read(request, notification_id: int):
+    if not selectors.notifications_for(request.user).filter(pk=notification_id).exists():
+        raise Http404(_("No such notification."))
+    notifications.mark_read(user=request.user, notification_id=notification_id)
+    return _back_to_notifications(request)
+
+
+@login_required
+@require_POST
+def notifications_read(request):
+    count = notifications.mark_read(user=request.user)
+    if count and not request.htmx:
+        messages.success(request, ngettext("%(count)s notification marked read.",
+                                           "%(count)s notifications marked read.", count) % {"count": count})
+    return _back_to_notifications(request)
+
+
+def _back_to_notifications(request):
+    """The list again: htmx swaps it in place (and the header badge out of band); others are redirected."""
+    page_number = request.POST.get("page") or ""
+    if request.htmx:
+        context = _notifications_context(request, page_number)
+        return render(request, "leads/notifications.html#list", {**context, "oob_badge": True})
+    url = reverse("leads:notifications")
+    return redirect(f"{url}?page={page_number}" if page_number.isdigit() else url)
 
 
 # --- capture by hand: manual entry and CSV import -------------------------------------------------------

@@ -1,10 +1,53 @@
+import datetime as dt
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count
+from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from routing import policy
-from routing.forms import RepForm, RoutingRuleForm
-from routing.models import Rep, RotationState, RoutingRule, Team
+from routing import calendar as routing_calendar
+from routing import policy, sla_policy
+from routing.forms import RepForm, RoutingRuleForm, format_working_hours, parse_working_hours
+from routing.models import (
+    BusinessCalendar,
+    CalendarClosure,
+    EscalationStep,
+    RecyclingRule,
+    Rep,
+    RotationState,
+    RoutingRule,
+    SlaPolicy,
+    StallThreshold,
+    Team,
+)
+
+
+class BusinessCalendarForm(forms.ModelForm):
+    """Working hours in plain words ("mon-fri 09:00-17:00") instead of raw JSON."""
+
+    working_hours = forms.CharField(
+        label=_("Working hours"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_('One line per day or range, e.g. "mon-fri 09:00-17:00" or "sat 10:00-14:00, 15:00-18:00". '
+                    "Ignored when the calendar is open around the clock."),
+    )
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=())
+
+    class Meta:
+        model = BusinessCalendar
+        fields = ["name", "time_zone", "is_always_open", "working_hours", "holiday_country", "holiday_subdivision"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name) for name in policy.time_zone_choices()]
+        if not self.is_bound:
+            self.initial["working_hours"] = format_working_hours(self.instance.working_hours)
+            self.initial.setdefault("time_zone", self.instance.time_zone)
+
+    def clean_working_hours(self):
+        return parse_working_hours(self.cleaned_data["working_hours"])
 
 
 class RepInline(admin.TabularInline):
@@ -113,3 +156,125 @@ class RotationStateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- SLAs -----------------------------------------------------------------------------------------------
+
+
+class ClosureInline(admin.TabularInline):
+    model = CalendarClosure
+    extra = 0
+    fields = ("name", "starts_on", "ends_on")
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    form = BusinessCalendarForm
+    list_display = ("name", "time_zone", "hours", "holidays", "policy_count")
+    search_fields = ("name",)
+    inlines = [ClosureInline]
+    readonly_fields = ("coming_days_off",)
+    fieldsets = (
+        (None, {"fields": ("name", "time_zone")}),
+        (_("Working hours"), {"fields": ("is_always_open", "working_hours")}),
+        (_("Days off"), {"fields": ("holiday_country", "holiday_subdivision", "coming_days_off")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(policy_total=Count("policies"))
+
+    @admin.display(description=_("working hours"))
+    def hours(self, calendar):
+        if calendar.is_always_open:
+            return _("around the clock")
+        return format_working_hours(calendar.working_hours).replace("\n", "; ") or "-"
+
+    @admin.display(description=_("public holidays"))
+    def holidays(self, calendar):
+        if not calendar.holiday_country:
+            return _("none")
+        return "-".join(part for part in (calendar.holiday_country, calendar.holiday_subdivision) if part)
+
+    @admin.display(description=_("policies"), ordering="policy_total")
+    def policy_count(self, calendar):
+        return calendar.policy_total
+
+    @admin.display(description=_("Days off in the next 90 days"))
+    def coming_days_off(self, calendar):
+        if not calendar.pk:
+            return "-"
+        spec = calendar.as_spec()
+        today = timezone.localdate()
+        days = []
+        for offset in range(90):
+            day = today + dt.timedelta(days=offset)
+            if routing_calendar.is_closed_day(spec, day):
+                name = routing_calendar.holiday_name(spec, day) or _("company closure")
+                days.append(f"{day:%a %Y-%m-%d}: {name}")
+        return format_html_join("", "<div>{}</div>", ((line,) for line in days)) if days else _("none")
+
+
+class EscalationStepFormSet(forms.BaseInlineFormSet):
+    """The steps' actions must suit the policy's stage (checked here: the steps are saved after the policy)."""
+
+    def clean(self):
+        super().clean()
+        actions = [
+            form.cleaned_data.get("action") for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE") and form.cleaned_data.get("action")
+        ]
+        problems = sla_policy.policy_problems(
+            stage=self.instance.stage, starts_on=self.instance.starts_on, stops_on=self.instance.stops_on,
+            counts_from=self.instance.counts_from, actions=actions,
+        )
+        if "steps" in problems:
+            raise ValidationError(problems["steps"])
+
+
+class EscalationStepInline(admin.TabularInline):
+    model = EscalationStep
+    formset = EscalationStepFormSet
+    extra = 0
+    fields = ("position", "after", "unit", "action", "reason")
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "stage", "starts_on", "stops_on", "duration_text", "calendar", "step_list")
+    list_editable = ("is_active",)
+    list_filter = ("is_active", "stage", "starts_on", "stops_on", "calendar")
+    search_fields = ("name",)
+    list_select_related = ("calendar",)
+    inlines = [EscalationStepInline]
+    fieldsets = (
+        (None, {"fields": ("name", "is_active")}),
+        (_("The clock"), {"fields": ("stage", "starts_on", "stops_on", "counts_from")}),
+        (_("Due after"), {"fields": (("duration", "unit"), "calendar")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("steps")
+
+    @admin.display(description=_("due after"))
+    def duration_text(self, policy):
+        return f"{policy.duration} {policy.get_unit_display()}"
+
+    @admin.display(description=_("escalation"))
+    def step_list(self, policy):
+        return "; ".join(
+            f"+{step.after} {step.unit}: {step.get_action_display()}" for step in policy.steps.all()
+        ) or "-"
+
+
+@admin.register(RecyclingRule)
+class RecyclingRuleAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "is_enabled", "attempts", "days")
+    list_editable = ("is_enabled", "attempts", "days")
+    list_display_links = ("__str__",)
+
+
+@admin.register(StallThreshold)
+class StallThresholdAdmin(admin.ModelAdmin):
+    list_display = ("stage", "days")
+    list_editable = ("days",)
+    list_display_links = ("stage",)

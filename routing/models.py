@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from routing import policy
+from routing import calendar, policy, sla_policy
 
 
 def default_time_zone() -> str:
@@ -244,3 +244,263 @@ class RotationState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} / {self.rep}: {self.assigned}"
+
+
+# --- SLAs: business calendars, policies with escalation steps, recycling and stall thresholds -----------
+
+
+class BusinessCalendar(models.Model):
+    """When SLA clocks run: working hours per weekday in a time zone, minus public holidays and closures."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=64, default=default_time_zone)
+    is_always_open = models.BooleanField(
+        _("open around the clock"), default=False, help_text=_("24/7: working hours are ignored.")
+    )
+    working_hours = models.JSONField(
+        _("working hours"), default=dict, blank=True,
+        help_text=_('Per weekday, e.g. {"mon": ["09:00", "17:00"]}; several windows as a list of pairs.'),
+    )
+    holiday_country = models.CharField(
+        _("public holidays of"), max_length=2, blank=True, help_text=_("ISO country code, e.g. DE. Empty: none.")
+    )
+    holiday_subdivision = models.CharField(
+        _("state or region"), max_length=10, blank=True,
+        help_text=_("Subdivision code for regional holidays, e.g. BY for Bavaria. Empty: national ones only."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("business calendar")
+        verbose_name_plural = _("business calendars")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        errors: dict[str, list] = {}
+        self.holiday_country = (self.holiday_country or "").strip().upper()
+        self.holiday_subdivision = (self.holiday_subdivision or "").strip().upper()
+        try:
+            self.working_hours = policy.normalize_working_hours(self.working_hours or {})
+        except ValueError as error:
+            errors["working_hours"] = [str(error)]
+        else:
+            for name, problem in calendar.calendar_problem(
+                time_zone=self.time_zone, working_hours=self.working_hours, always_open=self.is_always_open
+            ).items():
+                errors.setdefault(name, []).append(problem)
+        problem = calendar.holiday_problem(self.holiday_country, self.holiday_subdivision)
+        if problem:
+            errors["holiday_subdivision" if self.holiday_country else "holiday_country"] = [problem]
+        if errors:
+            raise ValidationError(errors)
+
+    def as_spec(self, closures=None) -> calendar.CalendarSpec:
+        """The pure calendar; pass the closures when you have them (else they are read)."""
+        if closures is None:
+            closures = self.closures.all()
+        return calendar.CalendarSpec.build(
+            time_zone=self.time_zone if policy.is_valid_time_zone(self.time_zone) else "UTC",
+            working_hours=self.working_hours,
+            always_open=self.is_always_open,
+            country=self.holiday_country,
+            subdivision=self.holiday_subdivision,
+            closures=[(c.starts_on, c.ends_on) for c in closures],
+        )
+
+
+class CalendarClosure(models.Model):
+    """Days the company is closed (e.g. between Christmas and New Year), counted like public holidays."""
+
+    calendar = models.ForeignKey(
+        BusinessCalendar, verbose_name=_("calendar"), on_delete=models.CASCADE, related_name="closures"
+    )
+    name = models.CharField(_("name"), max_length=120)
+    starts_on = models.DateField(_("first day"))
+    ends_on = models.DateField(_("last day"))
+
+    class Meta:
+        ordering = ["starts_on"]
+        verbose_name = _("closure")
+        verbose_name_plural = _("closures")
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="closure_days_in_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.starts_on} - {self.ends_on})"
+
+    def clean(self):
+        if self.starts_on and self.ends_on and self.ends_on < self.starts_on:
+            raise ValidationError({"ends_on": [_("The last day must not be before the first.")]})
+
+
+class Unit(models.TextChoices):
+    MINUTES = calendar.MINUTES, _("minutes of working time")
+    HOURS = calendar.HOURS, _("hours of working time")
+    DAYS = calendar.DAYS, _("working days")
+
+
+class SlaStage(models.TextChoices):
+    """The lifecycle's stage values (routing never imports leads; a test keeps the two in step)."""
+
+    KNOWN = "known", _("Known lead")
+    MQL = "mql", _("MQL")
+    SAL = "sal", _("SAL")
+    SQL = "sql", _("SQL")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+
+
+class SlaStart(models.TextChoices):
+    STAGE_ENTERED = sla_policy.STAGE_ENTERED, _("the lead enters the stage")
+    OWNER_ASSIGNED = sla_policy.OWNER_ASSIGNED, _("the lead gets an owner (in the stage, or in any stage)")
+
+
+class SlaStop(models.TextChoices):
+    STAGE_EXIT = sla_policy.STAGE_EXIT, _("the lead leaves the stage (any transition)")
+    CONTACT_ATTEMPT = sla_policy.CONTACT_ATTEMPT, _(
+        "the first logged contact attempt (call, e-mail, LinkedIn, meeting)"
+    )
+
+
+class SlaCountsFrom(models.TextChoices):
+    EVENT = sla_policy.FROM_EVENT, _("the start")
+    CLOSE_DATE = sla_policy.FROM_CLOSE_DATE, _("the end of the forecast close date (deal ageing)")
+
+
+class EscalationAction(models.TextChoices):
+    WARN_OWNER = sla_policy.WARN_OWNER, _("warn the owner")
+    NOTIFY_MANAGER = sla_policy.NOTIFY_MANAGER, _("tell the owner's manager")
+    REASSIGN = sla_policy.REASSIGN, _("reassign through routing (never to the current owner)")
+    RELEASE = sla_policy.RELEASE, _("release to the pool")
+    RECYCLE = sla_policy.RECYCLE, _("recycle to marketing with the reason")
+
+
+class SlaPolicy(models.Model):
+    """What starts a clock, what stops it, how long it may run on which calendar, and what happens after."""
+
+    name = models.CharField(_("name"), max_length=160, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    stage = models.CharField(
+        _("stage"), max_length=16, choices=SlaStage.choices, blank=True,
+        help_text=_("Empty only for owner-assigned clocks that start in any stage."),
+    )
+    starts_on = models.CharField(_("the clock starts when"), max_length=24, choices=SlaStart.choices)
+    stops_on = models.CharField(_("the clock stops when"), max_length=24, choices=SlaStop.choices)
+    counts_from = models.CharField(
+        _("the duration counts from"), max_length=16, choices=SlaCountsFrom.choices, default=SlaCountsFrom.EVENT
+    )
+    duration = models.PositiveIntegerField(_("duration"))
+    unit = models.CharField(_("unit"), max_length=16, choices=Unit.choices, default=Unit.HOURS)
+    calendar = models.ForeignKey(
+        BusinessCalendar, verbose_name=_("calendar"), on_delete=models.PROTECT, related_name="policies"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(starts_on=sla_policy.STAGE_ENTERED, stage=""), name="sla_policy_stage_entry_has_stage"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        # The steps' actions are checked with the steps (the admin's inline formset): they are saved after this.
+        problems = sla_policy.policy_problems(
+            stage=self.stage, starts_on=self.starts_on, stops_on=self.stops_on, counts_from=self.counts_from,
+            actions=[],
+        )
+        if problems:
+            raise ValidationError({name: [message] for name, message in problems.items()})
+
+    def as_spec(self, *, steps=None, closures=None) -> sla_policy.PolicySpec:
+        """The pure policy (reads its steps and its calendar's closures unless given)."""
+        if steps is None:
+            steps = self.steps.all()
+        return sla_policy.PolicySpec(
+            id=self.pk,
+            name=self.name,
+            stage=self.stage,
+            starts_on=self.starts_on,
+            stops_on=self.stops_on,
+            counts_from=self.counts_from,
+            duration=calendar.Duration(self.duration, self.unit),
+            calendar=self.calendar.as_spec(closures),
+            steps=sla_policy.ordered_steps(step.as_spec() for step in steps),
+            is_active=self.is_active,
+        )
+
+
+class EscalationStep(models.Model):
+    """One step after the due: at the due itself (after 0), or so much working time later."""
+
+    policy = models.ForeignKey(SlaPolicy, verbose_name=_("policy"), on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField(_("position"), default=1, help_text=_("Steps run in this order."))
+    after = models.PositiveIntegerField(_("after the due"), default=0, help_text=_("0: at the due."))
+    unit = models.CharField(_("unit"), max_length=16, choices=Unit.choices, default=Unit.HOURS)
+    action = models.CharField(_("action"), max_length=24, choices=EscalationAction.choices)
+    reason = models.CharField(
+        _("reason"), max_length=300, blank=True,
+        help_text=_("Written on the lead when this step recycles it. Empty: the policy's name is given."),
+    )
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("escalation step")
+        verbose_name_plural = _("escalation steps")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.after} {self.get_unit_display()})"
+
+    def as_spec(self) -> sla_policy.StepSpec:
+        return sla_policy.StepSpec(
+            number=0, after=calendar.Duration(self.after, self.unit), action=self.action, reason=self.reason
+        )
+
+
+class RecyclingRule(models.Model):
+    """After so many logged contact attempts without a connection within so many days, a SAL goes back to
+    marketing with the reason written out. The first enabled rule counts."""
+
+    is_enabled = models.BooleanField(_("enabled"), default=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=6, validators=[MinValueValidator(1)])
+    days = models.PositiveIntegerField(_("within days"), default=14, validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("recycling rule")
+        verbose_name_plural = _("recycling rules")
+        constraints = [
+            models.CheckConstraint(condition=Q(attempts__gte=1, days__gte=1), name="recycling_rule_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return _("No contact after %(attempts)s attempts in %(days)s days") % {
+            "attempts": self.attempts, "days": self.days
+        }
+
+    def as_spec(self) -> sla_policy.RecyclingSpec:
+        return sla_policy.RecyclingSpec(attempts=self.attempts, days=self.days, is_enabled=self.is_enabled)
+
+
+class StallThreshold(models.Model):
+    """A lead in this stage for longer than this is flagged stalled (seed benchmarks as defaults)."""
+
+    stage = models.CharField(_("stage"), max_length=16, choices=SlaStage.choices, unique=True)
+    days = models.PositiveIntegerField(_("days"), validators=[MinValueValidator(1)])
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("stall threshold")
+        verbose_name_plural = _("stall thresholds")
+        constraints = [models.CheckConstraint(condition=Q(days__gte=1), name="stall_threshold_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.get_stage_display()}: {self.days}"

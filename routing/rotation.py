@@ -21,10 +21,17 @@ from routing.models import RotationState, Team
 OpenLoads = Callable[[Collection[int]], Mapping[int, int]]
 
 
-def route(facts: policy.LeadFacts, *, open_loads: OpenLoads, now: dt.datetime | None = None) -> policy.Decision:
+def route(
+    facts: policy.LeadFacts,
+    *,
+    open_loads: OpenLoads,
+    now: dt.datetime | None = None,
+    exclude_user_ids: Collection[int] = (),
+) -> policy.Decision:
     """Decide who gets the lead and advance the rotation; the caller assigns the owner.
 
     `open_loads(user_ids)` returns {user id: open MQL + SAL leads} for those users (missing means 0).
+    `exclude_user_ids`: users who must not get it (the current owner when an SLA escalation reassigns).
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -32,6 +39,8 @@ def route(facts: policy.LeadFacts, *, open_loads: OpenLoads, now: dt.datetime | 
         rule, _phrases = policy.first_match(facts, rules)
         lock_teams(selectors.team_ids_for(rule, facts))
         candidates = selectors.candidates_for_rule(rule, facts, {}, now)
+        if exclude_user_ids:
+            candidates = [c for c in candidates if c.user_id not in set(exclude_user_ids)]
         loads = open_loads([c.user_id for c in candidates]) if candidates else {}
         candidates = [dataclasses.replace(c, open_load=int(loads.get(c.user_id, 0))) for c in candidates]
         decision = policy.choose_owner(facts, candidates, rules, now=now)

@@ -1,6 +1,7 @@
 """What people click, in a real browser: Playwright driving the system Chromium against the live server.
 
-The first test also writes the README screenshot of the SDR queue (docs/screenshot-queue.png).
+The first test also writes the README screenshot of the SDR queue (docs/screenshot-queue.png). At most three
+browser tests: they are the slowest; everything else is tested through the Django test client.
 Skipped, with the reason printed, only where /usr/bin/chromium is missing.
 """
 
@@ -13,8 +14,9 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from leads.models import Lead, LeadTransition
+from leads.models import Lead, LeadTransition, SlaClock
 from leads.stages import Role, Stage
+from routing.models import Rep, SlaPolicy, Team
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory
 
 CHROMIUM = "/usr/bin/chromium"
@@ -88,10 +90,14 @@ def _realistic_leads(sdr) -> Lead:
         ("Tobias", "Hartmann", "IT Director", "Hartmann Logistik AG", 64, "paid_search", ads, ago(hours=5)),
         ("Sophie", "Krüger", "VP Sales", "Nordlicht Energie GmbH", 58, "event", fair, ago(minutes=50)),
     ]
+    accept_in_4_hours = SlaPolicy.objects.filter(stage=Stage.MQL, duration=4, unit="hours").first()
     for first, last, title, company, score, source, campaign, entered in waiting:
-        LeadFactory(first_name=first, last_name=last, job_title=title, company=company, score=score, source=source,
-                    campaign=campaign, stage=Stage.MQL, owner=sdr, stage_entered_at=entered, assigned_at=entered,
-                    email=address(first, last, company))
+        lead = LeadFactory(first_name=first, last_name=last, job_title=title, company=company, score=score,
+                           source=source, campaign=campaign, stage=Stage.MQL, owner=sdr, stage_entered_at=entered,
+                           assigned_at=entered, email=address(first, last, company))
+        if accept_in_4_hours:  # the seeded "MQL accepted within 4 business hours" clock
+            SlaClock.objects.create(lead=lead, policy=accept_in_4_hours, stage=Stage.MQL, owner=sdr,
+                                    started_at=entered, due_at=entered + dt.timedelta(hours=4))
     working = [
         ("Miriam", "Schulz", "Managing Partner", "Schulz & Partner Steuerberatung", 77, 2, ago(days=2)),
         ("Felix", "Wagner", "Head of Service", "Wagner Maschinenbau GmbH", 69, 1, ago(hours=20)),
@@ -101,7 +107,10 @@ def _realistic_leads(sdr) -> Lead:
                            stage=Stage.SAL, owner=sdr, stage_entered_at=entered, contact_attempts=attempts,
                            last_touch_at=entered + dt.timedelta(hours=3), source="web_form", campaign=webinar,
                            email=address(first, last, company))
-        ActivityFactory(lead=lead, kind="call", outcome="no_answer", occurred_at=entered + dt.timedelta(hours=3))
+        ActivityFactory(lead=lead, kind="call", outcome="no_answer", occurred_at=entered + dt.timedelta(hours=3),
+                        created_by=sdr, next_step_on=timezone.localdate() if attempts == 2 else None,
+                        note="Voicemail: call back after 14:00, she is at the plant in the morning"
+                        if attempts == 2 else "")
     LeadFactory(first_name="Anna", last_name="Fischer", job_title="CFO", company="Fischer Medizintechnik GmbH",
                 score=84, stage=Stage.SQL, owner=sdr, stage_entered_at=ago(days=6), email="anna@fischer-med.de",
                 deal_value=None)
@@ -134,6 +143,7 @@ def test_sdr_claims_from_the_pool_accepts_and_finds_the_lead_in_the_queue(page, 
     assert working.locator(f"tr[data-lead='{lead.pk}']").count() == 1
     assert "SAL" in working.locator(f"tr[data-lead='{lead.pk}']").inner_text()
     assert page.locator("[data-testid=count-working]").inner_text() == "3"
+    assert page.locator("[data-testid=count-follow-ups]").inner_text() == "1"
     assert page.locator("#waiting tr[data-lead]").count() == 3
     lead = Lead.objects.get(pk=lead.pk)
     assert (lead.stage, lead.owner_id) == (Stage.SAL, sdr.pk)
@@ -146,21 +156,38 @@ def test_sdr_claims_from_the_pool_accepts_and_finds_the_lead_in_the_queue(page, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sdr_sees_what_qualify_misses_then_qualifies_after_a_call(page, live_server):
+def test_sdr_works_a_lead_from_the_queue_to_sql_with_the_keyboard(page, live_server):
     sdr = UserFactory(username="sdr1", role=Role.SDR)
-    lead = LeadFactory(stage=Stage.SAL, owner=sdr, company="Vogel Technik GmbH")
+    lead = LeadFactory(stage=Stage.MQL, owner=sdr, first_name="Lena", last_name="Vogel", company="Vogel Technik GmbH",
+                       score=72, stage_entered_at=ago(hours=2))
 
-    log_in(page, live_server, "sdr1", f"/leads/{lead.pk}/")
-    page.click("[data-transition-open=qualify]")
-    page.fill("#id_qualify-budget", "40-60k EUR this year")
+    log_in(page, live_server, "sdr1", "/queue/")
+    page.click(f"#waiting tr[data-lead='{lead.pk}'] a.lead-name")
+    page.wait_for_url(f"**/leads/{lead.pk}/")
+    page.evaluate("window.stillTheSamePage = true")  # gone after any full page load
+
+    page.keyboard.press("?")
+    assert page.locator("#shortcut-help").is_visible()
+    page.keyboard.press("Escape")
+    assert not page.locator("#shortcut-help").is_visible()
+
+    page.keyboard.press("a")  # accept
+    page.locator("[data-testid=stage]", has_text="SAL").wait_for()
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.SAL
+
+    page.keyboard.press("q")  # the qualify form opens with the focus in its first field
+    page.keyboard.type("40-60k EUR this year")
     page.click("button[data-transition=qualify]")
     refusal = page.locator("[data-testid=refusal]")
     refusal.wait_for()  # the 409 partial is swapped in
     assert refusal.locator("li").count() == 4  # authority, need, timeline, no conversation
-    assert "Need is not answered." in refusal.inner_text()
+    assert "No conversation is logged yet" in refusal.inner_text()
     assert page.input_value("#id_qualify-budget") == "40-60k EUR this year"
-    assert Lead.objects.get(pk=lead.pk).stage == Stage.SAL
 
+    page.locator("#id_qualify-budget").focus()
+    page.keyboard.press("Escape")  # leave the field
+    page.keyboard.press("l")  # log an activity: the focus lands on the channel
+    assert page.evaluate("document.activeElement.name") == "activity-kind"
     form = page.locator("[data-testid=activity-form]")
     form.locator("select[name=activity-kind]").select_option("call")
     form.locator("select[name=activity-outcome]").select_option("connected")
@@ -175,4 +202,35 @@ def test_sdr_sees_what_qualify_misses_then_qualifies_after_a_call(page, live_ser
     page.fill("#id_qualify-timeline", "Start in Q3")
     page.click("button[data-transition=qualify]")
     page.locator("[data-testid=stage]", has_text="SQL").wait_for()
-    assert Lead.objects.get(pk=lead.pk).stage == Stage.SQL
+    assert page.evaluate("window.stillTheSamePage") is True
+    lead = Lead.objects.get(pk=lead.pk)
+    assert (lead.stage, lead.budget) == (Stage.SQL, "40-60k EUR this year")
+    assert list(LeadTransition.objects.filter(lead=lead).values_list("name", flat=True)) == ["accept", "qualify"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manager_marks_a_rep_away_and_moves_their_waiting_leads(page, live_server):
+    manager = UserFactory(username="manager", role=Role.MANAGER)
+    team = Team.objects.create(name="Inside Sales", slug="inside-sales", manager=manager)
+    away, stays = (UserFactory(username=name, role=Role.SDR) for name in ("sdr1", "sdr2"))
+    for user in (away, stays):
+        Rep.objects.create(user=user, team=team, capacity=10)
+    leads = [LeadFactory(stage=Stage.MQL, owner=away, stage_entered_at=ago(hours=hours)) for hours in (6, 3)]
+
+    log_in(page, live_server, "manager", "/team/")
+    row = page.locator("tr[data-rep=sdr1]")
+    assert row.locator("[data-testid=load]").inner_text() == "2/10"
+    row.locator("[data-action=toggle-availability]").click()
+    page.locator("tr[data-rep=sdr1] [data-action=toggle-availability][aria-checked=false]").wait_for()
+    assert Rep.objects.get(user=away).is_available is False
+
+    page.locator("tr[data-rep=sdr1] [data-action=open-rep]").click()
+    page.wait_for_url("**/team/reps/sdr1/")
+    page.check("input[data-check-all=leads]")
+    page.select_option("[data-testid=reassign-target]", "rep:sdr2")
+    page.click("[data-action=reassign]")
+    page.locator("[data-testid=outcomes]").wait_for()
+    assert page.locator("[data-testid=outcomes] li[data-ok=true]").count() == 2
+    assert set(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("owner__username", flat=True)) == {
+        "sdr2"
+    }

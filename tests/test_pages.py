@@ -10,8 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from leads.models import Activity, Lead, LeadTransition, Submission
+from leads.models import Activity, Lead, LeadTransition, SlaClock, Submission
 from leads.stages import Stage
+from routing.models import Rep, SlaPolicy, Team
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -323,6 +324,90 @@ def test_marketing_sees_only_its_own_transitions(client, marketing):
     assert 'data-transition="accept"' not in page
 
 
+def meddic_team(sdr):
+    team = Team.objects.create(name="Enterprise", slug="enterprise", qualification_framework="meddic")
+    Rep.objects.create(user=sdr, team=team)
+    return team
+
+
+def test_qualify_asks_bant_by_default(client, sdr):
+    lead = LeadFactory(stage=Stage.SAL, owner=sdr)
+    page = text(as_user(client, sdr).get(reverse("leads:detail", args=[lead.pk])))
+    assert 'name="qualify-budget"' in page and 'name="qualify-timeline"' in page
+    assert 'name="qualify-metrics"' not in page
+
+
+def test_qualify_asks_meddic_when_the_owners_team_uses_it(client, sdr):
+    meddic_team(sdr)
+    lead = LeadFactory(stage=Stage.SAL, owner=sdr)
+    page = text(as_user(client, sdr).get(reverse("leads:detail", args=[lead.pk])))
+    for name in ("metrics", "economic_buyer", "decision_criteria", "decision_process", "identify_pain", "champion"):
+        assert f'name="qualify-{name}"' in page
+    assert 'name="qualify-budget"' not in page
+    assert "MEDDIC" in page
+
+
+def test_qualify_with_meddic_through_the_page(client, sdr):
+    meddic_team(sdr)
+    lead = LeadFactory(stage=Stage.SAL, owner=sdr)
+    ActivityFactory(lead=lead, kind="meeting", outcome="connected", created_by=sdr)
+    answers = {"metrics": "Answer in 5 min", "economic_buyer": "CFO", "decision_criteria": "Speed",
+               "decision_process": "Pilot, then board", "identify_pain": "Leads go cold", "champion": "Head of sales"}
+    response = as_user(client, sdr).post(
+        reverse("leads:transition", args=[lead.pk, "qualify"]),
+        {f"qualify-{name}": value for name, value in answers.items()}, **HTMX_PANEL,
+    )
+    assert response.status_code == 200
+    lead = reload(lead)
+    assert lead.stage == Stage.SQL
+    assert (lead.economic_buyer, lead.champion) == ("CFO", "Head of sales")
+    assert "Pilot, then board" in text(response)  # the answers show on the page
+
+
+def test_meddic_qualify_without_answers_lists_the_meddic_gaps(client, sdr):
+    meddic_team(sdr)
+    lead = LeadFactory(stage=Stage.SAL, owner=sdr)
+    response = as_user(client, sdr).post(reverse("leads:transition", args=[lead.pk, "qualify"]),
+                                         {"qualify-metrics": "x"}, **HTMX_PANEL)
+    assert response.status_code == 409
+    page = text(response)
+    assert 'data-code="champion_missing"' in page and 'data-code="budget_missing"' not in page
+    assert reload(lead).stage == Stage.SAL
+    assert not LeadTransition.objects.filter(lead=lead).exists()
+
+
+def test_lead_page_shows_the_assignment_trace(client, manager):
+    lead = LeadFactory(stage=Stage.MQL, owner=manager, assignment={
+        "rule": "DACH enterprise", "method": "round_robin", "chosen_by": "round_robin", "owner": "manager",
+        "reason": "rule 'DACH enterprise' matched: country DE; sdr2 at capacity (5/5); manager chosen by round-robin",
+        "skipped": [["sdr2", "at capacity (5/5)"]], "at": "2026-11-03T09:15:00+00:00",
+    })
+    page = text(as_user(client, manager).get(reverse("leads:detail", args=[lead.pk])))
+    assert 'data-testid="assignment"' in page
+    assert "DACH enterprise" in page
+    assert "round-robin" in page
+    assert "<strong>sdr2</strong>: at capacity (5/5)" in page
+    assert 'datetime="2026-11-03T' in page
+
+
+def test_lead_page_marks_the_keyboard_shortcuts(client, sdr, own_mql):
+    page = text(as_user(client, sdr).get(reverse("leads:detail", args=[own_mql.pk])))
+    assert 'data-transition="accept" data-key="a"' in page
+    assert 'data-testid="activity-form" data-key="l"' in page
+    assert 'id="shortcut-help"' in page
+    sal = LeadFactory(stage=Stage.SAL, owner=sdr)
+    assert 'data-key="q"' in text(client.get(reverse("leads:detail", args=[sal.pk])))
+
+
+def test_activity_form_offers_channels_and_outcomes(client, sdr, own_mql):
+    form = as_user(client, sdr).get(reverse("leads:detail", args=[own_mql.pk])).context["activity_form"]
+    assert [value for value, _label in form.fields["kind"].choices] == ["call", "email", "linkedin", "meeting", "note"]
+    assert [value for value, _label in form.fields["outcome"].choices] == [
+        "", "no_answer", "voicemail", "connected", "wrong_number", "bounced"
+    ]
+    assert form.fields["next_step_on"] and form.fields["note"]
+
+
 # --- transitions through the page -----------------------------------------------------------------------
 
 
@@ -618,6 +703,81 @@ def test_queue_lists_waiting_mqls_oldest_first_with_their_age_and_the_sals(clien
     assert others.last_name not in page
     assert page.count('data-transition="accept"') == 2
     assert 'data-testid="count-waiting">2<' in page
+
+
+def test_queue_puts_the_longest_waiting_first_then_the_highest_score(client, sdr):
+    entered = timezone.now() - dt.timedelta(hours=2)
+    low = LeadFactory(stage=Stage.MQL, owner=sdr, score=40, stage_entered_at=entered)
+    high = LeadFactory(stage=Stage.MQL, owner=sdr, score=80, stage_entered_at=entered)
+    oldest = LeadFactory(stage=Stage.MQL, owner=sdr, score=10, stage_entered_at=entered - dt.timedelta(hours=1))
+    response = as_user(client, sdr).get(reverse("leads:queue"))
+    assert [lead.pk for lead in response.context["waiting"]] == [oldest.pk, high.pk, low.pk]
+
+
+def start_clock(lead, *, due_in: dt.timedelta) -> SlaClock:
+    now = timezone.now()
+    return SlaClock.objects.create(lead=lead, policy=SlaPolicy.objects.order_by("pk").first(), stage=lead.stage,
+                                   owner=lead.owner, started_at=now - dt.timedelta(hours=1), due_at=now + due_in)
+
+
+def test_queue_puts_the_sla_due_soonest_first(client, sdr):
+    now = timezone.now()
+    oldest = LeadFactory(stage=Stage.MQL, owner=sdr, score=90, stage_entered_at=now - dt.timedelta(hours=5))
+    later = LeadFactory(stage=Stage.MQL, owner=sdr, stage_entered_at=now - dt.timedelta(minutes=5))
+    sooner = LeadFactory(stage=Stage.MQL, owner=sdr, stage_entered_at=now - dt.timedelta(minutes=1))
+    late = LeadFactory(stage=Stage.SAL, owner=sdr)
+    start_clock(later, due_in=dt.timedelta(hours=3))
+    start_clock(sooner, due_in=dt.timedelta(minutes=20))
+    start_clock(late, due_in=-dt.timedelta(hours=2))
+    response = as_user(client, sdr).get(reverse("leads:queue"))
+    assert [lead.pk for lead in response.context["waiting"]] == [sooner.pk, later.pk, oldest.pk]
+    page = text(response)
+    assert "due in 20 min" in page or "due in 19 min" in page
+    assert 'data-sla="breached"' in page and "2 h late" in page
+
+
+def test_queue_counts_waiting_mqls_sals_to_contact_and_follow_ups_due_today(client, sdr, other_sdr):
+    today = timezone.localdate()
+    LeadFactory.create_batch(2, stage=Stage.MQL, owner=sdr)
+    sal = LeadFactory(stage=Stage.SAL, owner=sdr, last_name="Heute")
+    LeadFactory(stage=Stage.SAL, owner=sdr)
+    ActivityFactory(lead=sal, kind="call", outcome="no_answer", created_by=sdr, next_step_on=today,
+                    note="Call back after lunch")
+    page = text(as_user(client, sdr).get(reverse("leads:queue")))
+    assert 'data-testid="count-waiting">2<' in page
+    assert 'data-testid="count-working">2<' in page
+    assert 'data-testid="count-follow-ups">1<' in page
+    assert "Call back after lunch" in page
+
+
+def test_follow_ups_due_today_are_own_open_leads_whose_latest_next_step_is_due(client, sdr, other_sdr):
+    today = timezone.localdate()
+    due = LeadFactory(stage=Stage.SAL, owner=sdr, last_name="Faellig")
+    overdue = LeadFactory(stage=Stage.SQL, owner=sdr, last_name="Ueberfaellig")
+    later = LeadFactory(stage=Stage.SAL, owner=sdr, last_name="Spaeter")
+    done = LeadFactory(stage=Stage.SAL, owner=sdr, last_name="Erledigt")
+    closed = LeadFactory(stage=Stage.CUSTOMER, owner=sdr, last_name="Kunde")
+    others = LeadFactory(stage=Stage.SAL, owner=other_sdr, last_name="Fremd")
+    for lead, day in ((due, today), (overdue, today - dt.timedelta(days=2)), (later, today + dt.timedelta(days=1)),
+                      (done, today), (closed, today), (others, today)):
+        ActivityFactory(lead=lead, kind="call", created_by=lead.owner, next_step_on=day)
+    ActivityFactory(lead=done, kind="call", outcome="connected", created_by=sdr)  # the call was made
+    ActivityFactory(lead=later, kind="page_view")  # tracking changes no plan
+    response = as_user(client, sdr).get(reverse("leads:queue"))
+    assert [lead.pk for lead in response.context["follow_ups"]] == [overdue.pk, due.pk]
+    page = text(response)
+    assert "overdue since" in page
+
+
+def test_queue_with_follow_ups_runs_a_fixed_number_of_queries(client, sdr):
+    today = timezone.localdate()
+    ActivityFactory(lead=LeadFactory(owner=sdr, stage=Stage.SAL), kind="call", created_by=sdr, next_step_on=today)
+    client = as_user(client, sdr)
+    few = _queries(client, "leads:queue")
+    for _number in range(6):
+        ActivityFactory(lead=LeadFactory(owner=sdr, stage=Stage.SAL), kind="call", created_by=sdr,
+                        next_step_on=today)
+    assert _queries(client, "leads:queue") == few
 
 
 def test_pool_lists_unowned_mqls_with_a_claim_button(client, sdr, pool_mql, own_mql):

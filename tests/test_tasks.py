@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django_q.models import Schedule
 
 from leads import lifecycle, tasks
@@ -36,3 +37,15 @@ def test_setup_schedules_is_idempotent():
         "leads.tasks.recover_submissions", Schedule.MINUTES, 1)
     assert Schedule.objects.filter(name="leads.recover_submissions").count() == 1
     assert schedule.next_run is not None
+
+
+def test_the_report_schedule_follows_report_send_time(settings):
+    settings.REPORT_SEND_TIME = "06:30"
+    call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    schedule = Schedule.objects.get(name="reporting.send_due_reports")
+    assert schedule.cron == "30 6 * * *"
+    settings.REPORT_SEND_TIME = "18:05"
+    call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    schedule.refresh_from_db()
+    assert schedule.cron == "5 18 * * *"
+    assert timezone.localtime(schedule.next_run).strftime("%H:%M") == "18:05"

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leads import lifecycle, selectors
+from leads import lifecycle, selectors, sla
 from leads.models import Activity, Lead, LeadTransition
 from leads.stages import ActivityKind, Channel, Outcome, Stage
 
@@ -43,6 +43,9 @@ class LeadSerializer(serializers.ModelSerializer):
     available_transitions = serializers.SerializerMethodField(
         help_text=_("Transitions the caller may fire from the current stage (guards aside).")
     )
+    stalled = serializers.SerializerMethodField(
+        help_text=_("In the current stage for longer than the stage's stall threshold.")
+    )
 
     class Meta:
         model = Lead
@@ -53,13 +56,21 @@ class LeadSerializer(serializers.ModelSerializer):
             "first_touch_at", "last_touch_at", "utm_source", "utm_medium", "utm_campaign", "utm_term",
             "utm_content", "budget", "authority", "need", "timeline", "deal_value", "close_date",
             "contract_signed_on", "updated_at", "fit_score", "engagement_score", "temperature",
-            "available_transitions",
+            "available_transitions", "stalled", "became_mql_at", "mql_assigned_at", "first_contact_at",
         ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=list(lifecycle.TRANSITIONS))))
     def get_available_transitions(self, lead: Lead) -> list[str]:
         return lifecycle.available_transitions(self.context["request"].user, lead)
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_stalled(self, lead: Lead) -> bool:
+        if hasattr(lead, "is_stalled"):  # annotated by the lead FilterSet: no query
+            return bool(lead.is_stalled)
+        if "stall_thresholds" not in self.context:  # read once per response
+            self.context["stall_thresholds"] = sla.stall_thresholds()
+        return sla.is_stalled(lead, thresholds=self.context["stall_thresholds"])
 
 
 class BreakdownItemSerializer(serializers.Serializer):
@@ -81,15 +92,66 @@ class AssignmentSerializer(serializers.Serializer):
     at = serializers.DateTimeField(allow_null=True)
 
 
+class SlaClockSerializer(serializers.Serializer):
+    policy = serializers.CharField(help_text=_("The SLA policy's name."))
+    stage = serializers.CharField(help_text=_("The stage the clock started in (a stage value)."))
+    started_at = serializers.DateTimeField()
+    due_at = serializers.DateTimeField()
+    met_at = serializers.DateTimeField(allow_null=True, help_text=_("When the awaited event happened."))
+    stopped_at = serializers.DateTimeField(allow_null=True, help_text=_("Null while the clock runs."))
+    running = serializers.BooleanField()
+    breached = serializers.BooleanField(help_text=_("Still running at its due, or met late."))
+    step = serializers.IntegerField(help_text=_("Escalation steps done so far."))
+    next_step_at = serializers.DateTimeField(allow_null=True)
+
+
+class SpeedToLeadSerializer(serializers.Serializer):
+    capture_to_mql = serializers.IntegerField(allow_null=True, help_text=_("Seconds from capture to MQL."))
+    mql_to_owner = serializers.IntegerField(allow_null=True, help_text=_("Seconds from MQL to its first owner."))
+    owner_to_first_contact = serializers.IntegerField(
+        allow_null=True, help_text=_("Seconds from the owner to the first logged contact attempt.")
+    )
+
+
 class LeadDetailSerializer(LeadSerializer):
     history = serializers.SerializerMethodField(help_text=_("Stage and owner changes, oldest first."))
     score_breakdown = BreakdownItemSerializer(many=True, read_only=True,
                                               help_text=_("Each rule that counted in the current score."))
     assignment = serializers.SerializerMethodField(help_text=_("Why the current owner got the lead."))
+    sla = serializers.SerializerMethodField(
+        help_text=_("The SLA clock that matters now: the running one due first, else the last one that stopped.")
+    )
+    sla_clocks = serializers.SerializerMethodField(help_text=_("The lead's latest SLA clocks, newest first."))
+    speed_to_lead = serializers.SerializerMethodField()
 
     class Meta(LeadSerializer.Meta):
-        fields = [*LeadSerializer.Meta.fields, "score_model_version", "score_breakdown", "assignment", "history"]
+        fields = [
+            *LeadSerializer.Meta.fields, "score_model_version", "score_breakdown", "assignment", "history", "sla",
+            "sla_clocks", "speed_to_lead",
+        ]
         read_only_fields = fields
+
+    def _clocks(self, lead: Lead) -> list:
+        cache = self.context.setdefault("sla_clocks", {})
+        if lead.pk not in cache:
+            cache[lead.pk] = sla.clocks_of(lead)
+        return cache[lead.pk]
+
+    @extend_schema_field(SlaClockSerializer(allow_null=True))
+    def get_sla(self, lead: Lead) -> dict | None:
+        clock = sla.current(self._clocks(lead))
+        return SlaClockSerializer(sla.as_dict(clock)).data if clock else None
+
+    @extend_schema_field(SlaClockSerializer(many=True))
+    def get_sla_clocks(self, lead: Lead) -> list[dict]:
+        return SlaClockSerializer([sla.as_dict(clock) for clock in self._clocks(lead)], many=True).data
+
+    @extend_schema_field(SpeedToLeadSerializer())
+    def get_speed_to_lead(self, lead: Lead) -> dict:
+        return {
+            name: int(value.total_seconds()) if value is not None else None
+            for name, value in sla.speed_to_lead(lead).items()
+        }
 
     @extend_schema_field(AssignmentSerializer(allow_null=True))
     def get_assignment(self, lead: Lead) -> dict | None:
@@ -146,6 +208,12 @@ class TransitionRequest(serializers.Serializer):
     authority = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
     need = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
     timeline = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
+    metrics = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (MEDDIC)"))
+    economic_buyer = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (MEDDIC)"))
+    decision_criteria = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (MEDDIC)"))
+    decision_process = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (MEDDIC)"))
+    identify_pain = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (MEDDIC)"))
+    champion = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (MEDDIC)"))
     deal_value = serializers.DecimalField(required=False, max_digits=14, decimal_places=2,
                                           help_text=_("open_opportunity; greater than 0"))
     close_date = serializers.DateField(required=False, help_text=_("open_opportunity; today or later"))

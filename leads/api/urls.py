@@ -13,6 +13,8 @@ lead_transition = views.LeadViewSet.as_view({"post": "transition"})
 lead_claim = views.LeadViewSet.as_view({"post": "claim"})
 lead_assign = views.LeadViewSet.as_view({"post": "assign"})
 lead_activities = views.LeadViewSet.as_view({"post": "activities"})
+reps_list = views.RepViewSet.as_view({"get": "list"})
+rep_detail = views.RepViewSet.as_view({"patch": "partial_update"})
 
 urlpatterns = [
     path("v1/leads/", leads_list, name="lead-list"),
@@ -21,6 +23,8 @@ urlpatterns = [
     path("v1/leads/<int:pk>/claim/", lead_claim, name="lead-claim"),
     path("v1/leads/<int:pk>/assign/", lead_assign, name="lead-assign"),
     path("v1/leads/<int:pk>/activities/", lead_activities, name="lead-activities"),
+    path("v1/reps/", reps_list, name="rep-list"),
+    path("v1/reps/<str:username>/", rep_detail, name="rep-detail"),
     path("v1/capture/", views.CaptureView.as_view(), name="capture"),
     path("v1/track/", views.TrackView.as_view(), name="track"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1191,6 +1191,10 @@ class Command(BaseCommand):
             users = ensure_users()
             ensure_routing(users)
             counts = write_plan(plan, users=users)
+            from leads import sla
+
+            sla.backfill_speed_to_lead()
+            counts["clocks"] = sla.backfill_clocks(now=plan.now)
         stages = {}
         for lead_plan in plan.leads:
             stages[lead_plan.fields["stage"]] = stages.get(lead_plan.fields["stage"], 0) + 1
@@ -1199,6 +1203,7 @@ class Command(BaseCommand):
             f"Demo data (seed {seed}) loaded in {time.monotonic() - started:.1f} s: {counts['leads']} leads "
             f"({by_stage}), {counts['transitions']} transitions, {counts['activities']} activities, "
             f"{counts['visitors']} visitors, {counts['submissions']} submissions, {counts['consents']} consents, "
-            f"{counts['campaigns']} campaigns, {counts['forms']} capture forms, {counts['accounts']} accounts."
+            f"{counts['campaigns']} campaigns, {counts['forms']} capture forms, {counts['accounts']} accounts, "
+            f"{counts['clocks']} SLA clocks."
         ))
         self.stdout.write(f"Users: {', '.join(u[0] for u in USERS)} (password from DEMO_PASSWORD).")

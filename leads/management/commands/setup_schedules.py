@@ -1,5 +1,6 @@
 """Create or update the periodic jobs (idempotent; `make run` and deploys call it)."""
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django_q.models import Schedule
@@ -8,6 +9,13 @@ SCHEDULES = [
     {
         "name": "leads.recover_submissions",
         "func": "leads.tasks.recover_submissions",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 1,
+    },
+    {
+        # SLA clocks: breaches and escalation steps, each exactly once; `manage.py health` watches it.
+        "name": "leads.sla_sweep",
+        "func": "leads.tasks.sla_sweep",
         "schedule_type": Schedule.MINUTES,
         "minutes": 1,
     },
@@ -21,6 +29,21 @@ SCHEDULES = [
 ]
 
 
+def schedules() -> list[dict]:
+    """The schedules, with the report time read from the settings (REPORT_SEND_TIME)."""
+    hours, minutes = settings.REPORT_SEND_TIME.split(":")
+    return [
+        *SCHEDULES,
+        {
+            # One report per recipient and period (ReportRun is unique), whatever runs twice.
+            "name": "reporting.send_due_reports",
+            "func": "reporting.tasks.send_due_reports",
+            "schedule_type": Schedule.CRON,
+            "cron": f"{int(minutes)} {int(hours)} * * *",
+        },
+    ]
+
+
 def _next_cron(cron: str):
     from croniter import croniter
 
@@ -31,7 +54,7 @@ class Command(BaseCommand):
     help = "Create or update Leadwerk's periodic jobs."
 
     def handle(self, *args, **options):
-        for spec in SCHEDULES:
+        for spec in schedules():
             defaults = {k: v for k, v in spec.items() if k != "name"} | {"repeats": -1}
             previous = Schedule.objects.filter(name=spec["name"]).values("cron", "minutes").first()
             schedule, created = Schedule.objects.update_or_create(name=spec["name"], defaults=defaults)

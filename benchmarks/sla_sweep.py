@@ -1,0 +1,151 @@
+"""5. SLA sweep: one running clock per lead (a million at full size), ten thousand of them due.
+
+Reports "not available yet" while `leads.sla` (the sweep) does not exist.
+
+`make_clocks` writes the clocks set-based (`generate._insert`, model defaults for columns it does not
+name) under a bench-only policy ("Bench: SLA sweep", around the clock, one step: warn the owner at the
+due): one running clock for every lead, those of every 64th known lead (~10,000 at a million) due ten
+minutes ago, the others due within the next 1,000 hours. Then `leads.sla.sweep()`, the function the
+minute schedule runs, is timed as it is: it records each due clock's breach and runs its step, one
+transaction per clock, in batches, for at most its time budget per run (`SWEEP_BUDGET_SECONDS`). Sweeps
+are repeated until nothing is due (at most five), then one more shows an idle sweep over a million
+running clocks. The clocks are removed afterwards.
+
+Reference, same run: finding the due clocks alone (`SELECT count(*)` through the sweep's partial index).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+from benchmarks.common import Context, Figure, Result
+
+NAME = "sla_sweep"
+TITLE = "SLA sweep"
+GOAL = "< 200 ms per sweep (1,000,000 open clocks, 10,000 due)"
+POLICY = "Bench: SLA sweep"
+DUE_EVERY = 64  # every 64th known lead has a due clock (~10,000 of a million leads)
+
+
+def _policy():
+    from routing.models import BusinessCalendar, EscalationStep, SlaPolicy
+
+    calendar = BusinessCalendar.objects.filter(is_always_open=True).first() or BusinessCalendar.objects.create(
+        name="Bench: around the clock", is_always_open=True
+    )
+    policy, _created = SlaPolicy.objects.update_or_create(
+        name=POLICY,
+        defaults={"is_active": False, "stage": "known", "starts_on": "stage_entered", "stops_on": "stage_exit",
+                  "counts_from": "event", "duration": 1, "unit": "hours", "calendar": calendar},
+    )
+    EscalationStep.objects.filter(policy=policy).delete()
+    EscalationStep.objects.create(policy=policy, position=1, after=0, unit="hours", action="warn_owner")
+    return policy
+
+
+def remove_clocks(policy_id: int) -> None:
+    from django.db import connection
+
+    from leads.models import SlaClock, SlaEscalation
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {SlaEscalation._meta.db_table} WHERE clock_id IN "
+            f"(SELECT id FROM {SlaClock._meta.db_table} WHERE policy_id = %s)", [policy_id]
+        )
+        cursor.execute(f"DELETE FROM {SlaClock._meta.db_table} WHERE policy_id = %s", [policy_id])
+
+
+def make_clocks(policy_id: int) -> tuple[int, int]:
+    from django.db import connection, transaction
+
+    from benchmarks.generate import _insert
+    from leads.models import SlaClock
+
+    due = f"(mod(l.id, {DUE_EVERY}) = 0 AND l.stage = 'known')"
+    due_at = (f"CASE WHEN {due} THEN now() - interval '10 minutes' "
+              "ELSE now() + (1 + mod(l.id, 1000)) * interval '1 hour' END")
+    provided = {
+        "lead_id": "l.id", "policy_id": "%(policy)s::bigint", "stage": "l.stage", "owner_id": "l.owner_id",
+        "started_at": f"{due_at} - interval '1 hour'", "due_at": due_at, "met_at": "NULL::timestamptz",
+        "stopped_at": "NULL::timestamptz", "stop_reason": "''", "breached": "false", "step": "0",
+        "next_step_at": due_at,
+    }
+    fields = {f.column for f in SlaClock._meta.concrete_fields}
+    provided = {k: v for k, v in provided.items() if k in fields}
+    with transaction.atomic(), connection.cursor() as cursor:
+        written = _insert(cursor, SlaClock, provided, "FROM leads_lead l ORDER BY l.id", {"policy": policy_id})
+        cursor.execute(f"SELECT count(*) FROM leads_lead l WHERE {due}")
+        due_count = cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {SlaClock._meta.db_table}")
+    return written, due_count
+
+
+def _due_count_ms() -> tuple[float, int]:
+    from django.db import connection
+
+    from leads.models import SlaClock
+
+    start = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {SlaClock._meta.db_table} WHERE stopped_at IS NULL "
+                       "AND next_step_at IS NOT NULL AND next_step_at <= now()")
+        count = cursor.fetchone()[0]
+    return (time.perf_counter() - start) * 1000, count
+
+
+def run(ctx: Context) -> Result:
+    if importlib.util.find_spec("leads.sla") is None:
+        print("   SLA sweep: not available yet (no leads.sla module)")
+        return Result(name=NAME, title=TITLE, status="not available yet", goal=GOAL,
+                      notes=["leads.sla does not exist yet; this benchmark lights up when it does"])
+    from leads import sla
+
+    policy = _policy()
+    remove_clocks(policy.pk)
+    start = time.perf_counter()
+    clocks, due = make_clocks(policy.pk)
+    setup_seconds = time.perf_counter() - start
+    try:
+        find_ms, found = _due_count_ms()
+        sweeps = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            outcome = sla.sweep()
+            sweeps.append(((time.perf_counter() - t0) * 1000, outcome.as_dict()))
+            if not _due_count_ms()[1]:
+                break
+        t0 = time.perf_counter()
+        idle = sla.sweep()
+        idle_ms = (time.perf_counter() - t0) * 1000
+        idle_find_ms, _left = _due_count_ms()
+    finally:
+        remove_clocks(policy.pk)
+    handled = sum(o.get("breaches", 0) for _ms, o in sweeps)
+    busy_ms = sum(ms for ms, _o in sweeps)
+    per_clock = busy_ms / handled if handled else None
+    details = [
+        Figure("running clocks", clocks),
+        Figure("due clocks", due),
+        Figure("sweeps until nothing was due", len(sweeps)),
+        Figure("breaches recorded (and steps run)", f"{handled:,} ({sum(o.get('steps', 0) for _m, o in sweeps):,})"),
+        Figure("time per due clock (breach + step, own transaction)", per_clock, "ms"),
+        Figure("idle sweep over all running clocks", idle_ms, "ms"),
+        Figure("finding the due clocks (reference)", find_ms, "ms"),
+        Figure("finding them when none is due", idle_find_ms, "ms"),
+        Figure("writing the clocks (setup, not timed as the figure)", setup_seconds, "s"),
+    ] + [Figure(f"sweep {i + 1}", f"{ms:,.0f} ms, {o}") for i, (ms, o) in enumerate(sweeps)]
+    first_ms = sweeps[0][0] if sweeps else None
+    return Result(
+        name=NAME, title=TITLE,
+        figure=Figure(f"first sweep ({due:,} due)", first_ms, "ms"),
+        reference=Figure("finding the due clocks", find_ms, "ms"),
+        goal=GOAL, goal_met=first_ms is not None and first_ms < 200,
+        details=details,
+        notes=[f"idle sweep {idle_ms:.0f} ms; {idle.as_dict()}",
+               f"the sweep works for at most {getattr(sla, 'SWEEP_BUDGET_SECONDS', '?')} s per run and then "
+               "leaves the rest to the next minute"],
+        params={"policy": POLICY, "step": "warn_owner at the due", "due_every": DUE_EVERY},
+    )

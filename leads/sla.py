@@ -1,0 +1,551 @@
+"""SLA clocks on leads: started and stopped with the lifecycle, escalated by the sweep, read by lists.
+
+Routing owns the policies, calendars and the pure decisions (`routing.sla_policy`, `routing.calendar`);
+this module applies them to leads:
+
+- `on_transition`, `on_owner_change` (called by `leads.lifecycle`) and `on_contact_attempt` (called by
+  `leads.services.log_activity`) start and stop clocks inside the caller's transaction, with the lead
+  row locked, so a clock never disagrees with the event that started or stopped it.
+- `sweep()` runs every minute (`leads.tasks.sla_sweep`). It finds clocks whose next look is due through
+  a partial index, records the breach, and runs each escalation step exactly once: one step per
+  transaction, the lead locked with SKIP LOCKED (a second worker skips it), the step claimed with a
+  conditional UPDATE ... WHERE step = k, logged as an `SlaEscalation` whose (clock, step) is unique, and
+  committed together with the step's effects. A worker that dies before the commit leaves nothing, so
+  the redelivered task (or the next minute's sweep) does the step once. After an outage every overdue
+  step runs once, not once per missed minute.
+- `annotate()`, `stalled_q()` and friends are the reads that lists, the queue and the API share.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from leads.models import Activity, JobRun, Lead, SlaClock, SlaEscalation
+from leads.stages import CONTACT_KINDS, Outcome, Role, Stage
+from routing import calendar as routing_calendar
+from routing import sla_policy
+from routing.models import RecyclingRule, Rep, SlaPolicy, StallThreshold
+
+logger = logging.getLogger(__name__)
+
+SWEEP_JOB = "sla_sweep"
+SWEEP_BATCH = 200
+SWEEP_BUDGET_SECONDS = 45  # below the queue's timeout (60 s): the next minute's sweep takes the rest
+HEALTHY_SWEEP_AGE = dt.timedelta(minutes=3)
+
+
+# --- starting and stopping (inside the lifecycle's transaction, lead locked) ----------------------------
+
+
+def on_transition(lead: Lead, *, name: str, source: str, now: dt.datetime) -> None:
+    """A transition fired: stop the clocks it ends, start the clocks the new stage begins."""
+    running = _running(lead)
+    decisions = sla_policy.stops_for_transition(
+        [_running_spec(clock) for clock in running], name=name, source=source, target=lead.stage,
+        owner_id=lead.owner_id,
+    )
+    _apply_stops(running, decisions, now=now)
+    if lead.stage == source:
+        return
+    starting = _policies(starts_on=sla_policy.STAGE_ENTERED, stage=lead.stage)
+    if lead.owner_id is not None:  # an owned lead entering the stage has had its owner there since entry
+        starting += _policies(starts_on=sla_policy.OWNER_ASSIGNED, stage=lead.stage, any_stage=False)
+    for policy in starting:
+        _start(lead, policy, now=now, owner_id=lead.owner_id)
+
+
+def on_owner_change(lead: Lead, *, now: dt.datetime) -> None:
+    """The lead's owner changed (route, assign, claim, release, reassign): the old owner's clocks end, the
+    new owner's begin."""
+    running = _running(lead)
+    decisions = sla_policy.stops_for_owner_change(
+        [_running_spec(clock) for clock in running], new_owner_id=lead.owner_id
+    )
+    _apply_stops(running, decisions, now=now)
+    if lead.owner_id is None:
+        return
+    for policy in _policies(starts_on=sla_policy.OWNER_ASSIGNED, stage=lead.stage):
+        _start(lead, policy, now=now, owner_id=lead.owner_id)
+
+
+def on_contact_attempt(*, lead_id: int, activity: Activity) -> None:
+    """A call, e-mail, LinkedIn message or meeting was logged (inside `services.log_activity`, lead locked):
+    note the first contact, stop the clocks that wait for it, and apply the recycling rule to a SAL."""
+    if activity.kind not in CONTACT_KINDS:
+        return
+    now = timezone.now()
+    lead = Lead.objects.get(pk=lead_id)
+    if lead.first_contact_at is None and lead.stage not in sla_policy.CLOSED_STAGES:
+        Lead.objects.filter(pk=lead.pk, first_contact_at__isnull=True).update(first_contact_at=activity.occurred_at)
+    running = _running(lead)
+    stops = sla_policy.stops_for_contact_attempt([_running_spec(clock) for clock in running])
+    by_id = {clock.pk: clock for clock in running}
+    for stop in stops:
+        clock = by_id[stop.clock_id]
+        met_at = min(max(activity.occurred_at, clock.started_at), now)  # when it happened, within the clock
+        _stop(clock, now=now, met_at=met_at, reason=stop.reason)
+    if lead.stage == Stage.SAL:
+        apply_recycling_rule(lead=lead, now=now)
+
+
+def apply_recycling_rule(*, lead: Lead, now: dt.datetime) -> bool:
+    """Recycle a SAL after N contact attempts without a connection within M days; the reason is written out."""
+    rule = RecyclingRule.objects.filter(is_enabled=True).order_by("id").first()
+    if rule is None:
+        return False
+    since = lead.stage_entered_at
+    attempts = [
+        sla_policy.Attempt(at=occurred_at, connected=outcome == Outcome.CONNECTED)
+        for occurred_at, outcome in Activity.objects.filter(
+            lead_id=lead.pk, kind__in=CONTACT_KINDS, occurred_at__gte=max(since, now - dt.timedelta(days=rule.days))
+        ).values_list("occurred_at", "outcome")
+    ]
+    decision = sla_policy.recycling_decision(rule.as_spec(), attempts, since=since, now=now)
+    if decision is None:
+        return False
+    from leads import lifecycle
+
+    reason = _("No contact after %(attempts)s attempts in %(days)s days") % {
+        "attempts": decision.attempts, "days": decision.days
+    }
+    lifecycle.fire(lead_id=lead.pk, name="recycle", by=None, parsed={"reason": reason})
+    return True
+
+
+def _policies(*, starts_on: str, stage: str, any_stage: bool = True) -> list[SlaPolicy]:
+    """Active policies started by this event in this stage (owner-assigned ones without a stage too)."""
+    stages = [stage, ""] if starts_on == sla_policy.OWNER_ASSIGNED and any_stage else [stage]
+    if starts_on == sla_policy.OWNER_ASSIGNED and stage in sla_policy.CLOSED_STAGES:
+        return []
+    return list(
+        SlaPolicy.objects.filter(is_active=True, starts_on=starts_on, stage__in=stages)
+        .select_related("calendar").prefetch_related("calendar__closures").order_by("pk")
+    )
+
+
+def _start(lead: Lead, policy: SlaPolicy, *, now: dt.datetime, owner_id: int | None) -> SlaClock | None:
+    spec = policy.as_spec(steps=())  # steps are read by the sweep when they are due
+    try:
+        due_at = sla_policy.due(spec, event_at=now, close_date=lead.close_date)
+    except routing_calendar.CalendarNeverOpen:
+        logger.warning("SLA policy %s: calendar %s is never open; counting plain time", policy.pk, policy.calendar_id)
+        around_the_clock = routing_calendar.CalendarSpec.build(time_zone=spec.calendar.time_zone, always_open=True)
+        due_at = sla_policy.due(
+            dataclasses.replace(spec, calendar=around_the_clock), event_at=now, close_date=lead.close_date
+        )
+    if due_at is None:
+        return None  # counts from a close date the lead does not have
+    for clock in SlaClock.objects.filter(lead=lead, policy=policy, stopped_at__isnull=True):
+        _stop(clock, now=now, met_at=None, reason=sla_policy.CANCEL_RESTARTED)
+    return SlaClock.objects.create(
+        lead=lead, policy=policy, stage=lead.stage, owner_id=owner_id, started_at=now, due_at=due_at,
+        next_step_at=due_at,
+    )
+
+
+def _running(lead: Lead) -> list[SlaClock]:
+    return list(SlaClock.objects.filter(lead_id=lead.pk, stopped_at__isnull=True).select_related("policy"))
+
+
+def _running_spec(clock: SlaClock) -> sla_policy.RunningClock:
+    return sla_policy.RunningClock(
+        id=clock.pk, policy_id=clock.policy_id, stage=clock.stage, owner_id=clock.owner_id,
+        starts_on=clock.policy.starts_on, stops_on=clock.policy.stops_on,
+    )
+
+
+def _apply_stops(running: list[SlaClock], decisions: list[sla_policy.Stop], *, now: dt.datetime) -> None:
+    by_id = {clock.pk: clock for clock in running}
+    for decision in decisions:
+        _stop(by_id[decision.clock_id], now=now, met_at=now if decision.met else None, reason=decision.reason)
+
+
+def _stop(clock: SlaClock, *, now: dt.datetime, met_at: dt.datetime | None, reason: str) -> None:
+    clock.stopped_at = now
+    clock.met_at = met_at
+    clock.stop_reason = reason[:64]
+    clock.next_step_at = None
+    clock.breached = clock.breached or (met_at or now) > clock.due_at
+    clock.save(update_fields=["stopped_at", "met_at", "stop_reason", "next_step_at", "breached"])
+
+
+def backfill_speed_to_lead(*, lead_model=Lead, transition_model=None, activity_model=Activity) -> int:
+    """Fill `became_mql_at`, `mql_assigned_at` and `first_contact_at` from the history of leads that have
+    none yet (data written before they existed, or bulk-written demo data). Three UPDATEs; returns how many
+    leads got `became_mql_at`. Takes the models so the data migration can pass its historical ones."""
+    from leads.models import LeadTransition
+
+    transition_model = transition_model or LeadTransition
+    latest_mql = transition_model.objects.filter(lead=OuterRef("pk"), name="mark_mql").order_by("-at", "-id")
+    count = lead_model.objects.filter(became_mql_at__isnull=True).filter(Exists(latest_mql)).update(
+        became_mql_at=Subquery(latest_mql.values("at")[:1])
+    )
+    first_owner = transition_model.objects.filter(
+        lead=OuterRef("pk"), name__in=["assign", "claim"], at__gte=OuterRef("became_mql_at")
+    ).exclude(data__to_owner=None).order_by("at", "id")
+    lead_model.objects.filter(became_mql_at__isnull=False, mql_assigned_at__isnull=True).filter(
+        Exists(first_owner)
+    ).update(mql_assigned_at=Subquery(first_owner.values("at")[:1]))
+    first_contact = activity_model.objects.filter(
+        lead=OuterRef("pk"), kind__in=list(CONTACT_KINDS), occurred_at__gte=OuterRef("became_mql_at")
+    ).order_by("occurred_at", "id")
+    lead_model.objects.filter(became_mql_at__isnull=False, first_contact_at__isnull=True).filter(
+        Exists(first_contact)
+    ).update(first_contact_at=Subquery(first_contact.values("occurred_at")[:1]))
+    return count
+
+
+def backfill_clocks(*, now: dt.datetime | None = None) -> int:
+    """Start the clocks open leads would have had, from when their stage and owner began (for leads written
+    in bulk, e.g. the demo data). Escalation steps whose time has already passed are recorded as done, not
+    run: backfilling history must not flood owners and managers with old warnings or reassign leads."""
+    now = now or timezone.now()
+    started = 0
+    open_leads = Lead.objects.filter(
+        stage__in=[Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY]
+    ).exclude(sla_clocks__isnull=False)
+    for lead in open_leads.iterator():
+        policies = _policies(starts_on=sla_policy.STAGE_ENTERED, stage=lead.stage)
+        events = [(policy, lead.stage_entered_at) for policy in policies]
+        if lead.owner_id is not None:
+            for policy in _policies(starts_on=sla_policy.OWNER_ASSIGNED, stage=lead.stage):
+                events.append((policy, max(lead.assigned_at or lead.stage_entered_at, lead.stage_entered_at)))
+        for policy, began in events:
+            clock = _start(lead, policy, now=began, owner_id=lead.owner_id)
+            if clock is None:
+                continue
+            started += 1
+            if clock.due_at <= now:
+                spec = policy.as_spec()
+                done = 0
+                while (step_at := sla_policy.step_time(spec, due_at=clock.due_at, number=done + 1)) and step_at <= now:
+                    done += 1
+                SlaClock.objects.filter(pk=clock.pk).update(
+                    breached=True, step=done,
+                    next_step_at=sla_policy.step_time(spec, due_at=clock.due_at, number=done + 1),
+                )
+    return started
+
+
+# --- the sweep ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    steps: int = 0
+    breaches: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def sweep(*, now: dt.datetime | None = None) -> SweepResult:
+    """Every minute: record breaches and run due escalation steps, each exactly once. Safe to run twice
+    at the same time, and again after a crash. Records its run for `manage.py health` and the admin."""
+    started = timezone.now()
+    JobRun.objects.update_or_create(name=SWEEP_JOB, defaults={"last_started_at": started})
+    result = SweepResult()
+    deadline = time.monotonic() + SWEEP_BUDGET_SECONDS
+    seen: set[int] = set()
+    while time.monotonic() < deadline:
+        moment = now or timezone.now()
+        batch = [
+            pk for pk in SlaClock.objects.filter(stopped_at__isnull=True, next_step_at__lte=moment)
+            .order_by("next_step_at", "pk").values_list("pk", flat=True)[:SWEEP_BATCH]
+            if pk not in seen
+        ]
+        if not batch:
+            break
+        for clock_id in batch:
+            seen.add(clock_id)
+            _advance_until_idle(clock_id, now=moment, result=result)
+    finished = timezone.now()
+    JobRun.objects.filter(name=SWEEP_JOB).update(
+        last_finished_at=finished, last_duration_ms=int((finished - started).total_seconds() * 1000),
+        last_result=result.as_dict(), runs=F("runs") + 1,
+    )
+    return result
+
+
+def _advance_until_idle(clock_id: int, *, now: dt.datetime, result: SweepResult) -> None:
+    """Run every step of one clock that is due by `now`, one transaction each (a failure keeps the earlier
+    steps and is retried by the next sweep)."""
+    for _guard in range(50):
+        try:
+            outcome = advance(clock_id=clock_id, now=now)
+        except Exception:
+            logger.exception("SLA sweep: clock %s failed; the next sweep tries again", clock_id)
+            result.failed += 1
+            return
+        if outcome == "skipped":
+            result.skipped += 1
+            return
+        if outcome == "breach":
+            result.breaches += 1
+        elif outcome == "step":
+            result.steps += 1
+        else:
+            return
+
+
+@transaction.atomic
+def advance(*, clock_id: int, now: dt.datetime) -> str:
+    """Look at one clock once: "breach" (recorded), "step" (one step run), "skipped" (the lead is locked by
+    someone else: the next sweep comes back), or "idle" (nothing due)."""
+    lead_id = SlaClock.objects.filter(pk=clock_id).values_list("lead_id", flat=True).first()
+    if lead_id is None:
+        return "idle"
+    # The lifecycle locks the lead before its clocks: same order here, so the two never deadlock.
+    lead = Lead.objects.select_for_update(skip_locked=True).filter(pk=lead_id).first()
+    if lead is None:
+        return "skipped"
+    clock = (
+        SlaClock.objects.select_for_update(of=("self",)).select_related("policy__calendar")
+        .filter(pk=clock_id, stopped_at__isnull=True, next_step_at__lte=now).first()
+    )
+    if clock is None:
+        return "idle"
+    policy = clock.policy
+    spec = policy.as_spec()
+    if not policy.is_active:
+        _stop(clock, now=now, met_at=None, reason=sla_policy.CANCEL_POLICY_OFF)
+        return "idle"
+    if not clock.breached:
+        clock.breached = True
+        clock.next_step_at = sla_policy.next_sweep_point(
+            spec, due_at=clock.due_at, steps_done=clock.step, breach_recorded=True
+        )
+        clock.save(update_fields=["breached", "next_step_at"])
+        return "breach"
+    step = sla_policy.next_step(spec, steps_done=clock.step)
+    step_at = sla_policy.step_time(spec, due_at=clock.due_at, number=clock.step + 1)
+    if step is None or step_at is None:
+        SlaClock.objects.filter(pk=clock.pk).update(next_step_at=None)
+        return "idle"
+    if step_at > now:
+        SlaClock.objects.filter(pk=clock.pk).update(next_step_at=step_at)
+        return "idle"
+    # Claim step k+1: only one transaction can move the step from k (the row lock already serialises;
+    # the condition and the unique escalation row make a second run impossible even without it).
+    claimed = SlaClock.objects.filter(pk=clock.pk, step=clock.step, stopped_at__isnull=True).update(
+        step=step.number, next_step_at=None
+    )
+    if not claimed:
+        return "idle"
+    escalation = SlaEscalation.objects.create(clock=clock, step=step.number, action=step.action, at=now)
+    escalation.outcome = _run_step(step, clock=clock, lead=lead, policy=policy, now=now)
+    escalation.save(update_fields=["outcome"])
+    clock.refresh_from_db(fields=["stopped_at", "step"])
+    if clock.stopped_at is None:
+        SlaClock.objects.filter(pk=clock.pk).update(
+            next_step_at=sla_policy.step_time(spec, due_at=clock.due_at, number=step.number + 1)
+        )
+    return "step"
+
+
+def _run_step(step: sla_policy.StepSpec, *, clock: SlaClock, lead: Lead, policy: SlaPolicy, now) -> str:
+    """Do one escalation step (inside `advance`'s transaction); return what happened, in words."""
+    from leads import lifecycle
+
+    words = {
+        "lead": lead.display_name, "policy": policy.name, "due": f"{timezone.localtime(clock.due_at):%Y-%m-%d %H:%M}"
+    }
+    key = f"sla:{clock.pk}:{step.number}"
+    if step.action == sla_policy.WARN_OWNER:
+        users = [lead.owner] if lead.owner_id else _managers_of(None)
+        message = _("%(lead)s: \u201c%(policy)s\u201d was due at %(due)s.") % words
+        for user in users:
+            lifecycle.notify(user=user, lead=lead, kind="sla_warning", key=f"{key}:{user.pk}", message=message)
+        return _("warned %(users)s") % {"users": _names(users)}
+    if step.action == sla_policy.NOTIFY_MANAGER:
+        users = _managers_of(lead.owner_id)
+        owner = lead.owner.get_username() if lead.owner_id else _("nobody (pool)")
+        message = _("%(lead)s missed \u201c%(policy)s\u201d (owner: %(owner)s).") % {**words, "owner": owner}
+        for user in users:
+            lifecycle.notify(user=user, lead=lead, kind="sla_escalation", key=f"{key}:{user.pk}", message=message)
+        return _("told %(users)s") % {"users": _names(users)}
+    if step.action == sla_policy.REASSIGN:
+        before = lead.owner.get_username() if lead.owner_id else None
+        reason = _("SLA \u201c%(policy)s\u201d missed: reassigned by routing") % words
+        after = lifecycle.reassign(lead_id=lead.pk, reason=reason, now=now)
+        return _("reassigned from %(before)s to %(after)s") % {
+            "before": before or _("the pool"), "after": after or _("the pool")
+        }
+    if step.action == sla_policy.RELEASE:
+        if lead.stage != Stage.MQL or lead.owner_id is None:
+            return _("not released: only an owned MQL can go back to the pool")
+        reason = _("SLA \u201c%(policy)s\u201d missed: released to the pool") % words
+        lifecycle.release_by_system(lead_id=lead.pk, reason=reason, now=now)
+        return _("released to the pool")
+    if step.action == sla_policy.RECYCLE:
+        name = sla_policy.RECYCLE_TRANSITION.get(lead.stage)
+        if name is None:
+            return _("not recycled: a %(stage)s lead cannot be recycled") % {"stage": lead.get_stage_display()}
+        reason = step.reason or _("SLA \u201c%(policy)s\u201d missed") % words
+        try:
+            lifecycle.fire(lead_id=lead.pk, name=name, by=None, parsed={"reason": reason})
+        except lifecycle.TransitionRefused as refused:
+            return _("not recycled: %(why)s") % {"why": refused.detail}
+        return _("recycled: %(reason)s") % {"reason": reason}
+    return _("unknown action %(action)s: nothing done") % {"action": step.action}
+
+
+def _managers_of(owner_id: int | None) -> list:
+    """The owner's team manager; else every active manager (the pool has no team)."""
+    User = get_user_model()
+    if owner_id is not None:
+        manager_id = Rep.objects.filter(user_id=owner_id).values_list("team__manager_id", flat=True).first()
+        if manager_id is not None:
+            manager = User.objects.filter(pk=manager_id, is_active=True).first()
+            if manager is not None:
+                return [manager]
+    return list(User.objects.filter(is_active=True, groups__name=Role.MANAGER).distinct().order_by("username"))
+
+
+def _names(users) -> str:
+    return ", ".join(user.get_username() for user in users) or _("nobody")
+
+
+# --- health ---------------------------------------------------------------------------------------------
+
+
+def last_sweep() -> JobRun | None:
+    return JobRun.objects.filter(name=SWEEP_JOB).first()
+
+
+def sweep_problem(*, now: dt.datetime | None = None, max_age: dt.timedelta = HEALTHY_SWEEP_AGE) -> str | None:
+    """Why the sweep looks unhealthy (never ran, or not for `max_age`), or None."""
+    now = now or timezone.now()
+    run = last_sweep()
+    if run is None or run.last_finished_at is None:
+        return _("The SLA sweep has never run: is the worker (manage.py qcluster) running, and setup_schedules done?")
+    age = now - run.last_finished_at
+    if age > max_age:
+        return _("The SLA sweep last ran %(minutes)s minutes ago (at %(at)s): is the worker running?") % {
+            "minutes": int(age.total_seconds() // 60),
+            "at": f"{timezone.localtime(run.last_finished_at):%Y-%m-%d %H:%M}",
+        }
+    return None
+
+
+# --- reads for lists, the queue, the lead page and the API ----------------------------------------------
+
+
+def running_clocks() -> QuerySet[SlaClock]:
+    return SlaClock.objects.filter(stopped_at__isnull=True)
+
+
+def annotate(queryset: QuerySet[Lead], *, now: dt.datetime | None = None) -> QuerySet[Lead]:
+    """Add to each lead, in the same query: `sla_due_at` (the earliest due of its running clocks, None when
+    none runs), `sla_breached` (a running clock is past its due) and `is_stalled`."""
+    now = now or timezone.now()
+    running = running_clocks().filter(lead=OuterRef("pk"))
+    return queryset.annotate(
+        sla_due_at=Subquery(running.order_by("due_at").values("due_at")[:1], output_field=DateTimeField()),
+        sla_breached=Exists(running.filter(due_at__lte=now)),
+        is_stalled=stalled_condition(now=now),
+    )
+
+
+def stalled_condition(*, now: dt.datetime | None = None) -> Exists:
+    """True for a lead in its stage longer than the stage's threshold (an expression for annotate/filter)."""
+    now = now or timezone.now()
+    limit = ExpressionWrapper(Value(now) - F("days") * Value(dt.timedelta(days=1)), output_field=DateTimeField())
+    return Exists(
+        StallThreshold.objects.filter(stage=OuterRef("stage")).annotate(limit=limit)
+        .filter(limit__gt=OuterRef("stage_entered_at"))
+    )
+
+
+def stalled_q(*, now: dt.datetime | None = None) -> Q:
+    """`Lead.objects.filter(sla.stalled_q())`: leads over their stage's threshold."""
+    return Q(stalled_condition(now=now))
+
+
+def breached_q(*, now: dt.datetime | None = None) -> Q:
+    """Leads with a running clock past its due."""
+    return Q(Exists(running_clocks().filter(lead=OuterRef("pk"), due_at__lte=now or timezone.now())))
+
+
+def running_q() -> Q:
+    """Leads with at least one running clock."""
+    return Q(Exists(running_clocks().filter(lead=OuterRef("pk"))))
+
+
+def stall_thresholds() -> dict[str, int]:
+    return dict(StallThreshold.objects.values_list("stage", "days"))
+
+
+def is_stalled(lead: Lead, *, thresholds: dict[str, int] | None = None, now: dt.datetime | None = None) -> bool:
+    """`lead.is_stalled` when annotated; else computed (pass the thresholds to read them once per page)."""
+    if hasattr(lead, "is_stalled"):
+        return bool(lead.is_stalled)
+    thresholds = stall_thresholds() if thresholds is None else thresholds
+    return sla_policy.is_stalled(lead.stage, lead.stage_entered_at, thresholds, now or timezone.now())
+
+
+def clocks_of(lead: Lead, *, limit: int = 20) -> list[SlaClock]:
+    """The lead's latest clocks (running and finished), newest first, with their policies."""
+    return list(
+        SlaClock.objects.filter(lead_id=lead.pk).select_related("policy").order_by("-started_at", "-id")[:limit]
+    )
+
+
+def current(clocks: list[SlaClock]) -> SlaClock | None:
+    """The clock to show: the running one due first; else the one that stopped last."""
+    running = [clock for clock in clocks if clock.stopped_at is None]
+    if running:
+        return min(running, key=lambda clock: (clock.due_at, clock.pk))
+    finished = [clock for clock in clocks if clock.stopped_at is not None]
+    return max(finished, key=lambda clock: (clock.stopped_at, clock.pk)) if finished else None
+
+
+def as_dict(clock: SlaClock, *, now: dt.datetime | None = None) -> dict:
+    """The API's `sla` object (and what the lead page shows)."""
+    return {
+        "policy": clock.policy.name,
+        "stage": clock.stage,
+        "started_at": clock.started_at,
+        "due_at": clock.due_at,
+        "met_at": clock.met_at,
+        "stopped_at": clock.stopped_at,
+        "running": clock.stopped_at is None,
+        "breached": clock.is_breached(now),
+        "step": clock.step,
+        "next_step_at": clock.next_step_at,
+    }
+
+
+def speed_to_lead(lead: Lead) -> dict:
+    """Capture to MQL, MQL to owner, owner to first contact attempt (timedelta or None each)."""
+
+    def between(start, end):
+        return end - start if start and end and end >= start else None
+
+    return {
+        "capture_to_mql": between(lead.created_at, lead.became_mql_at),
+        "mql_to_owner": between(lead.became_mql_at, lead.mql_assigned_at),
+        "owner_to_first_contact": between(lead.mql_assigned_at, lead.first_contact_at),
+    }

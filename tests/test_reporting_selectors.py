@@ -1,0 +1,386 @@
+"""Report figures on small histories built by hand, checked against numbers worked out on paper.
+
+The range is March 2026 (Europe/Berlin); T0 is Monday 2 March, 09:00. Transitions are written directly
+with chosen times, as the lifecycle would have written them.
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from leads.models import Activity, LeadTransition, Visitor
+from leads.stages import Channel, Stage
+from reporting import filters, selectors
+from reporting.models import StageBenchmark
+from routing.models import Rep, Team
+from tests.factories import CampaignFactory, LeadFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+T0 = timezone.make_aware(dt.datetime(2026, 3, 2, 9, 0))
+MARCH = {"start": dt.date(2026, 3, 1), "end": dt.date(2026, 3, 31)}
+
+
+def at(days=0.0, minutes=0.0) -> dt.datetime:
+    return T0 + dt.timedelta(days=days, minutes=minutes)
+
+
+def march(**kwargs) -> filters.Filters:
+    return filters.build(**MARCH, **kwargs)
+
+
+def new_lead(*, created=T0, stage=Stage.KNOWN, **fields):
+    return LeadFactory(created_at=created, first_touch_at=created, stage_entered_at=created, stage=stage, **fields)
+
+
+def walk(lead, *steps, actor=None):
+    """steps: (transition name, target, at, reason); sources follow from the previous target."""
+    source = Stage.KNOWN
+    for name, target, when, *reason in steps:
+        LeadTransition.objects.create(
+            lead=lead, name=name, source=source, target=target, at=when, actor=actor, reason=(reason or [""])[0]
+        )
+        source = target
+
+
+def assign(lead, user, when, *, name="assign", actor=None):
+    LeadTransition.objects.create(
+        lead=lead, name=name, source=lead.stage, target=lead.stage, at=when, actor=actor,
+        data={"from_owner": None, "to_owner": user.username, "rule": "", "method": name},
+    )
+
+
+@pytest.fixture
+def history(sdr):
+    """Five leads created in March, one created in February that moves in March.
+
+    B: known -> mql -> recycled (rejected); C: all the way to customer (10,000); D: reached SAL, recycled,
+    MQL again; E: reached opportunity, lost; A: known only; F: created 1 February, MQL in March.
+    """
+    a = new_lead(source=Channel.ORGANIC_SEARCH)
+    b = new_lead(stage=Stage.RECYCLED, source=Channel.PAID_SEARCH)
+    walk(b, ("mark_mql", Stage.MQL, at(1)), ("reject", Stage.RECYCLED, at(4), "Zu früh"), actor=sdr)
+    c = new_lead(stage=Stage.CUSTOMER, source=Channel.PAID_SEARCH, owner=sdr, deal_value=Decimal("10000"),
+                 industry="Maschinenbau")
+    walk(c, ("mark_mql", Stage.MQL, at(1)), ("accept", Stage.SAL, at(2)), ("qualify", Stage.SQL, at(5)),
+         ("open_opportunity", Stage.OPPORTUNITY, at(12)), ("win", Stage.CUSTOMER, at(22)), actor=sdr)
+    assign(c, sdr, at(1, minutes=60))  # owner changes never count as stage changes
+    d = new_lead(stage=Stage.MQL, source=Channel.WEB_FORM)
+    walk(d, ("mark_mql", Stage.MQL, at(2)), ("accept", Stage.SAL, at(4)),
+         ("recycle", Stage.RECYCLED, at(5), "No contact after 3 attempts"), ("mark_mql", Stage.MQL, at(6)), actor=sdr)
+    e = new_lead(stage=Stage.LOST, source=Channel.WEB_FORM)
+    walk(e, ("mark_mql", Stage.MQL, at(3)), ("accept", Stage.SAL, at(3.5)), ("qualify", Stage.SQL, at(8.5)),
+         ("open_opportunity", Stage.OPPORTUNITY, at(10.5)), ("lose", Stage.LOST, at(16.5), "Competitor"), actor=sdr)
+    f = new_lead(created=at(-29), stage=Stage.MQL, source=Channel.EVENT)
+    walk(f, ("mark_mql", Stage.MQL, at(2)))
+    return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}
+
+
+def counts(funnel) -> dict:
+    return {row["stage"]: row["count"] for row in funnel["stages"]}
+
+
+def rates(funnel) -> dict:
+    return {(row["source"], row["target"]): (row["rate"], row["flag"]) for row in funnel["conversions"]}
+
+
+# --- funnel ---------------------------------------------------------------------------------------------
+
+
+def test_cohort_funnel_counts_leads_created_in_the_range_that_ever_reached_each_stage(history):
+    assert counts(selectors.funnel(march())) == {
+        "visitors": 0, "known": 5, "mql": 4, "sal": 3, "sql": 2, "opportunity": 2, "customer": 1,
+    }
+
+
+def test_flow_funnel_counts_stage_entries_in_the_range(history):
+    # MQL: B, C, D twice, E, F; known: the five leads created in March.
+    assert counts(selectors.funnel(march(), view="flow")) == {
+        "visitors": 0, "known": 5, "mql": 6, "sal": 3, "sql": 2, "opportunity": 2, "customer": 1,
+    }
+
+
+def test_conversion_is_marked_outside_the_benchmark_band_and_admin_bands_win(history):
+    StageBenchmark.objects.create(stage=Stage.OPPORTUNITY, conversion_min=40, conversion_max=60)
+    found = rates(selectors.funnel(march()))
+    assert found[("known", "mql")] == (80.0, "")
+    assert found[("mql", "sal")] == (75.0, "above")  # 3 of 4, band 15-30
+    assert found[("sal", "sql")] == (66.7, "above")  # 2 of 3, band 40-60
+    assert found[("sql", "opportunity")] == (100.0, "above")
+    assert found[("opportunity", "customer")] == (50.0, "")  # 1 of 2, inside the admin's 40-60
+
+
+def test_visitors_first_seen_in_the_range_and_the_share_that_identified_themselves(history):
+    for number in range(4):
+        Visitor.objects.create(anonymous_id=f"v{number}", first_seen_at=at(number),
+                               lead=history["a"] if number == 0 else None)
+    Visitor.objects.create(anonymous_id="february", first_seen_at=at(-20))
+    funnel = selectors.funnel(march())
+    assert counts(funnel)["visitors"] == 4
+    assert rates(funnel)[("visitors", "known")] == (25.0, "")
+
+
+# --- velocity -------------------------------------------------------------------------------------------
+
+
+def test_days_in_each_stage_median_mean_and_90th_percentile(history):
+    stages = {row["stage"]: row for row in selectors.velocity(march())["stages"]}
+    # known stays: C 1, B 1, D 2, E 3, F 31 days -> median 2, mean 7.6, p90 3 + 0.6 * 28 = 19.8
+    assert (stages["known"]["stays"], stages["known"]["median_days"], stages["known"]["mean_days"],
+            stages["known"]["p90_days"]) == (5, 2.0, 7.6, 19.8)
+    assert stages["known"]["flag"] == ""
+    # MQL stays: E 0.5, C 1, D 2, B 3 -> median 1.5, mean 1.625, p90 2 + 0.7 * 1 = 2.7
+    assert (stages["mql"]["median_days"], stages["mql"]["p90_days"]) == (1.5, 2.7)
+    assert stages["mql"]["mean_days"] == pytest.approx(1.625, abs=0.01)
+    # SAL: D 1, C 3, E 5; SQL: E 2, C 7; opportunity: E 6, C 10
+    assert (stages["sal"]["median_days"], stages["sal"]["mean_days"], stages["sal"]["p90_days"]) == (3.0, 3.0, 4.6)
+    assert (stages["sql"]["median_days"], stages["sql"]["p90_days"]) == (4.5, 6.5)
+    assert (stages["opportunity"]["median_days"], stages["opportunity"]["p90_days"]) == (8.0, 9.6)
+    assert (stages["sal"]["benchmark_days_min"], stages["sal"]["benchmark_days_max"]) == (7, 14)
+
+
+def test_a_median_above_the_benchmark_is_marked_slow(history):
+    StageBenchmark.objects.create(stage=Stage.SAL, days_min=1, days_max=2)
+    stages = {row["stage"]: row for row in selectors.velocity(march())["stages"]}
+    assert stages["sal"]["flag"] == "slow"
+
+
+def test_first_touch_to_won_by_source_campaign_and_industry(history):
+    rows = selectors.velocity(march())["to_won"]
+    by = {(row["dimension"], row["label"]): (row["won"], row["median_days"]) for row in rows}
+    assert by[("source", "Paid search")] == (1, 22.0)
+    assert by[("campaign", "(no campaign)")] == (1, 22.0)
+    assert by[("industry", "Maschinenbau")] == (1, 22.0)
+    assert len(rows) == 3
+
+
+# --- stalls ---------------------------------------------------------------------------------------------
+
+
+def test_stall_rate_per_stage_and_the_stalled_leads_furthest_over_first(db):
+    now = at(60)
+    fresh = new_lead(stage=Stage.MQL, created=now - dt.timedelta(days=1))
+    mql_4 = new_lead(stage=Stage.MQL, created=now - dt.timedelta(days=4))
+    mql_10 = new_lead(stage=Stage.MQL, created=now - dt.timedelta(days=10))
+    sal_20 = new_lead(stage=Stage.SAL, created=now - dt.timedelta(days=20))
+    new_lead(stage=Stage.SAL, created=now - dt.timedelta(days=2))
+    new_lead(stage=Stage.CUSTOMER, created=now - dt.timedelta(days=400))  # no stall in a final stage
+    stages = {row["stage"]: row for row in selectors.stalls(march(), now=now)["stages"]}
+    assert (stages["mql"]["in_stage"], stages["mql"]["stalled"], stages["mql"]["rate"]) == (3, 2, 66.7)
+    assert (stages["sal"]["in_stage"], stages["sal"]["stalled"], stages["sal"]["rate"]) == (2, 1, 50.0)
+    assert (stages["sql"]["in_stage"], stages["sql"]["rate"]) == (0, None)
+    assert stages["mql"]["threshold_days"] == 3
+    # over by: MQL 10 days -> 7, SAL 20 days -> 6, MQL 4 days -> 1
+    assert [lead.pk for lead in selectors.stalled_leads(march(), now=now)] == [mql_10.pk, sal_20.pk, mql_4.pk]
+    assert fresh.pk not in {lead.pk for lead in selectors.stalled_leads(march(), now=now)}
+
+
+# --- speed-to-lead --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def touches(sdr, other_sdr):
+    team = Team.objects.create(name="Inside Sales", slug="inside")
+    Rep.objects.create(user=sdr, team=team)
+
+    def touch(lead, kind, minutes, by):
+        Activity.objects.create(lead=lead, kind=kind, occurred_at=at(minutes=minutes), created_by=by)
+
+    l1, l2, l3, l4 = (new_lead(stage=Stage.SAL) for _ in range(4))
+    for lead in (l1, l2, l3, l4):
+        walk(lead, ("mark_mql", Stage.MQL, at()))
+    assign(l1, sdr, at(minutes=1))
+    touch(l1, "call", 3, sdr)
+    assign(l2, other_sdr, at(minutes=10), name="claim", actor=other_sdr)
+    touch(l2, "email", 30, other_sdr)
+    touch(l2, "call", 45, other_sdr)
+    assign(l3, sdr, at())  # never touched
+    assign(l4, sdr, at(minutes=2))
+    Activity.objects.create(lead=l4, kind="page_view", occurred_at=at(minutes=1))  # not a touch
+    Activity.objects.create(lead=l4, kind="call", occurred_at=at(minutes=1))  # logged by nobody: not a touch
+    touch(l4, "meeting", 6, sdr)
+    new_lead()  # known only: never reached sales
+    return team
+
+
+def test_speed_to_lead_medians_percentiles_and_share_within_five_minutes(touches):
+    overall = selectors.speed_to_lead(march())["overall"]
+    # capture -> touch: 3, 30, 6 minutes (one lead untouched); assignment -> touch: 2, 20, 4
+    assert (overall["leads"], overall["touched"]) == (4, 3)
+    assert (overall["capture_median_minutes"], overall["capture_p90_minutes"]) == (6.0, 25.2)
+    assert (overall["capture_within_share"], overall["capture_flag"]) == (25.0, "below")
+    assert (overall["assignment_median_minutes"], overall["assignment_p90_minutes"]) == (4.0, 16.8)
+    assert (overall["assignment_within_share"], overall["assignment_flag"]) == (50.0, "")
+
+
+def test_speed_to_lead_per_rep_and_team(touches, sdr, other_sdr):
+    data = selectors.speed_to_lead(march())
+    reps = {row["key"]: row for row in data["by_rep"]}
+    assert (reps["sdr1"]["leads"], reps["sdr1"]["capture_median_minutes"]) == (3, 4.5)
+    assert reps["sdr1"]["assignment_within_share"] == 66.7
+    assert (reps["sdr2"]["leads"], reps["sdr2"]["capture_median_minutes"]) == (1, 30.0)
+    teams = {row["label"]: row["leads"] for row in data["by_team"]}
+    assert teams == {"Inside Sales": 3, "(no team)": 1}
+
+
+# --- acceptance and reasons -----------------------------------------------------------------------------
+
+
+def test_acceptance_rate_and_reasons(history):
+    data = selectors.acceptance(march())
+    assert (data["accepted"], data["rejected"], data["rate"]) == (3, 1, 75.0)
+    assert data["by_rep"] == [{"key": "sdr1", "label": "sdr1", "accepted": 3, "rejected": 1, "rate": 75.0}]
+    assert data["reasons"]["reject"] == [{"reason": "Zu früh", "count": 1, "share": 100.0}]
+    assert data["reasons"]["recycle"][0]["reason"] == "No contact after 3 attempts"
+    assert data["reasons"]["lose"] == [{"reason": "Competitor", "count": 1, "share": 100.0}]
+    assert data["reasons"]["disqualify"] == []
+
+
+# --- sources, costs, attribution ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def campaign_history():
+    ads = CampaignFactory(slug="ads", name="Ads", channel=Channel.PAID_SEARCH, cost=Decimal("1200"),
+                          starts_on=dt.date(2026, 3, 1), ends_on=dt.date(2026, 3, 31))
+    new_lead(source=Channel.PAID_SEARCH, campaign=ads)
+    mql = new_lead(stage=Stage.MQL, source=Channel.PAID_SEARCH, campaign=ads)
+    walk(mql, ("mark_mql", Stage.MQL, at(1)))
+    recycled = new_lead(stage=Stage.RECYCLED, source=Channel.PAID_SEARCH, campaign=ads)
+    walk(recycled, ("mark_mql", Stage.MQL, at(1)), ("accept", Stage.SAL, at(2)), ("qualify", Stage.SQL, at(3)),
+         ("recycle", Stage.RECYCLED, at(4), "Budget frozen"))
+    won = new_lead(stage=Stage.CUSTOMER, source=Channel.PAID_SEARCH, campaign=ads, deal_value=Decimal("5000"))
+    walk(won, ("mark_mql", Stage.MQL, at(1)), ("accept", Stage.SAL, at(2)), ("qualify", Stage.SQL, at(3)),
+         ("open_opportunity", Stage.OPPORTUNITY, at(4)), ("win", Stage.CUSTOMER, at(9)))
+    new_lead(source=Channel.ORGANIC_SEARCH)
+    return ads
+
+
+def test_campaign_roi_cost_per_lead_mql_sql_cac(campaign_history):
+    data = selectors.sources(march())
+    ads = next(row for row in data["by_campaign"] if row["label"] == "Ads")
+    assert (ads["leads"], ads["mqls"], ads["sqls"], ads["opportunities"], ads["customers"]) == (4, 3, 2, 1, 1)
+    assert ads["revenue"] == Decimal("5000.00")
+    assert ads["cost"] == Decimal("1200.00")
+    assert (ads["cost_per_lead"], ads["cost_per_mql"], ads["cost_per_sql"], ads["cac"]) == (
+        Decimal("300.00"), Decimal("400.00"), Decimal("600.00"), Decimal("1200.00"),
+    )
+    assert ads["roi"] == 316.7  # (5000 - 1200) / 1200
+    paid = next(row for row in data["by_source"] if row["key"] == Channel.PAID_SEARCH)
+    assert (paid["leads"], paid["cost"], paid["cost_per_sql"]) == (4, Decimal("1200.00"), Decimal("600.00"))
+    organic = next(row for row in data["by_source"] if row["key"] == Channel.ORGANIC_SEARCH)
+    assert (organic["leads"], organic["cost"], organic["cost_per_lead"]) == (1, Decimal("0.00"), None)
+    assert (data["total"]["leads"], data["total"]["cost"], data["total"]["revenue"]) == (
+        5, Decimal("1200.00"), Decimal("5000.00"),
+    )
+
+
+def test_campaign_cost_counts_the_share_of_its_run_inside_the_range(db):
+    fair = CampaignFactory(cost=Decimal("3100"), starts_on=dt.date(2026, 3, 1), ends_on=dt.date(2026, 3, 31))
+    costs = selectors.campaign_costs(filters.build(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 10)))
+    assert costs[fair.pk]["cost_in_range"] == Decimal("1000")
+    outside = selectors.campaign_costs(filters.build(start=dt.date(2026, 4, 1), end=dt.date(2026, 4, 30)))
+    assert outside[fair.pk]["cost_in_range"] == 0
+
+
+def test_last_touch_attribution_credits_the_last_touchpoint_before_the_lead_became_mql(db):
+    newsletter = CampaignFactory(slug="newsletter", channel=Channel.EMAIL)
+    webinar = CampaignFactory(slug="webinar", channel=Channel.WEB_FORM)
+    moved = new_lead(stage=Stage.MQL, source=Channel.EMAIL, campaign=newsletter)
+    for minutes, source, slug in ((0, "email", "newsletter"), (60, "web_form", "webinar"),
+                                  (3000, "paid_social", None)):
+        Activity.objects.create(lead=moved, kind="form_submit", occurred_at=at(minutes=minutes),
+                                data={"source": source, "campaign": slug})
+    Activity.objects.create(lead=moved, kind="page_view", occurred_at=at(minutes=120))  # no source: no touchpoint
+    walk(moved, ("mark_mql", Stage.MQL, at(minutes=130)))
+    new_lead(source=Channel.EMAIL, campaign=newsletter)  # no touchpoints: its own source
+    first = selectors.sources(march(), attribution="first")
+    last = selectors.sources(march(), attribution="last")
+
+    def leads_by(data, group):
+        return {row["label"]: (row["leads"], row["mqls"]) for row in data[group] if row["leads"]}
+
+    assert leads_by(first, "by_source") == {"E-mail": (2, 1)}
+    assert leads_by(last, "by_source") == {"E-mail": (1, 0), "Web form": (1, 1)}
+    assert leads_by(last, "by_campaign") == {newsletter.name: (1, 0), webinar.name: (1, 1)}
+
+
+# --- rep and team filters -------------------------------------------------------------------------------
+
+
+def test_a_rep_counts_leads_owned_now_or_before_so_rejects_stay_in_their_figures(history, sdr, other_sdr):
+    assign(history["b"], sdr, at(1, minutes=5), name="claim", actor=sdr)  # B was sdr1's, rejected: no owner now
+    moved_on = history["e"]
+    assign(moved_on, sdr, at(3, minutes=1))
+    assign(moved_on, other_sdr, at(4))
+    own = counts(selectors.funnel(march(rep_id=sdr.pk)))
+    assert own["known"] == 3  # B (rejected), C (owns), E (owned before)
+    assert counts(selectors.funnel(march(rep_id=other_sdr.pk)))["known"] == 1
+    assert own["visitors"] is None  # not per rep
+    assert selectors.acceptance(march(rep_id=sdr.pk))["rejected"] == 1
+
+
+def test_a_team_counts_the_leads_of_its_reps(history, sdr, other_sdr):
+    team = Team.objects.create(name="DACH", slug="dach")
+    Rep.objects.create(user=other_sdr, team=team)
+    assign(history["a"], other_sdr, at(1))
+    assert counts(selectors.funnel(march(team_id=team.pk)))["known"] == 1
+    empty = Team.objects.create(name="Empty", slug="empty")
+    assert counts(selectors.funnel(march(team_id=empty.pk)))["known"] == 0
+    assert selectors.speed_to_lead(march(team_id=empty.pk))["overall"]["leads"] == 0
+
+
+def test_the_source_filter_selects_leads_by_their_source(history):
+    assert counts(selectors.funnel(march(source=Channel.WEB_FORM))) == {
+        "visitors": 0, "known": 2, "mql": 2, "sal": 2, "sql": 1, "opportunity": 1, "customer": 0,
+    }
+
+
+def test_sla_compliance_waits_for_sla_clocks():
+    if selectors.sla_clock_model() is not None:
+        pytest.skip("SLA clocks exist; their compliance is tested with them")
+    assert selectors.sla_compliance(march()) is None
+    assert selectors.sla_breaches(march()) is None
+
+
+def test_sla_compliance_per_policy_and_rep_and_the_breaches(sdr):
+    clock_model = selectors.sla_clock_model()
+    if clock_model is None:
+        pytest.skip("no SLA clocks in this build")
+    policy = clock_model._meta.get_field("policy").related_model.objects.order_by("name").first()
+    if policy is None:
+        pytest.skip("no SLA policy")
+
+    def clock(due, *, met=None, stopped=None, breached=False, owner=sdr):
+        return clock_model.objects.create(
+            lead=new_lead(stage=Stage.MQL, owner=owner), policy=policy, stage=Stage.MQL, owner=owner,
+            started_at=at(due - 1), due_at=at(due), met_at=met, stopped_at=stopped or met, breached=breached,
+        )
+
+    clock(1, met=at(0.5))  # met in time
+    late = clock(2, met=at(3), breached=True, owner=None)  # met late
+    overdue = clock(4)  # running past its due, the sweep has not looked yet
+    clock(5, stopped=at(4.5))  # cancelled: the lead left the stage another way
+    clock(20)  # running, due later
+    clock(45)  # due in April: not in the range
+    data = selectors.sla_compliance(march(), now=at(10))
+    assert data["overall"] == {"total": 5, "met": 1, "breached": 2, "open": 1, "cancelled": 1, "compliance": 33.3}
+    assert [(row["label"], row["total"], row["breached"]) for row in data["by_policy"]] == [(policy.name, 5, 2)]
+    assert {row["label"]: (row["total"], row["compliance"]) for row in data["by_rep"]} == {
+        "sdr1": (4, 50.0), "(pool)": (1, 0.0),
+    }
+    assert [c.pk for c in selectors.sla_breaches(march(), now=at(10))] == [overdue.pk, late.pk]
+
+
+def test_daily_figures_count_each_local_day(history):
+    days = {row["day"]: row for row in selectors.daily_figures(march().with_range(dt.date(2026, 3, 2),
+                                                                                 dt.date(2026, 3, 6)))}
+    assert len(days) == 5
+    assert days[dt.date(2026, 3, 2)]["leads"] == 5
+    assert days[dt.date(2026, 3, 3)]["mqls"] == 2  # B and C
+    assert days[dt.date(2026, 3, 4)]["accepted"] == 1  # C
+    assert (days[dt.date(2026, 3, 6)]["rejected"], days[dt.date(2026, 3, 6)]["accepted"]) == (1, 1)  # B, D
+    user = UserFactory()
+    assert filters.for_scope(user, "own", start=MARCH["start"], end=MARCH["end"]).owner_ids == (user.pk,)
