@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from leads import views, views_team
 
@@ -26,4 +26,6 @@ urlpatterns = [
     path("team/reps/<str:username>/reassign/", views_team.reassign, name="team_reassign"),
     path("routing/test/", views_team.routing_test, name="routing_test"),
     path("f/<str:key>/", views.hosted_form, name="hosted_form"),
+    path("", include("leads.urls_privacy")),
+    path("", include("leads.urls_data")),
 ]

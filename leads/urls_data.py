@@ -1,0 +1,3 @@
+"""Clean-data pages (merge candidates, data health)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Privacy pages (consent confirmation, unsubscribe, preferences, consent proof, data requests)."""
+
+urlpatterns: list = []
