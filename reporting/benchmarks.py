@@ -79,14 +79,10 @@ def current() -> dict[str, Band]:
 
 
 def _stall_thresholds() -> dict[str, int]:
-    """routing.StallThreshold rows (stage -> days) when that model exists; else nothing (the defaults hold)."""
-    from django.apps import apps
+    """routing.StallThreshold rows (stage -> days): the queue and the reports flag the same leads."""
+    from routing.models import StallThreshold
 
-    try:
-        model = apps.get_model("routing", "StallThreshold")
-    except LookupError:
-        return {}
-    return dict(model.objects.values_list("stage", "days"))
+    return dict(StallThreshold.objects.values_list("stage", "days"))
 
 
 def _number(value, default):

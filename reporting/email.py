@@ -131,7 +131,7 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
     stalled = reports.lead_rows(list(selectors.stalled_leads(f, now=now, bands=bands)[:LIST_SIZE]), now=now)
     waiting = reports.lead_rows(list(selectors.waiting_mqls(f)[:LIST_SIZE]), now=now)
     breaches = selectors.sla_breaches(f, now=now, limit=LIST_SIZE)
-    breach_rows = None if breaches is None else [_breach_row(clock) for clock in breaches]
+    breach_rows = [_breach_row(clock) for clock in breaches]
 
     figure_table = Table(
         "key_figures", _("Key figures"),
@@ -146,14 +146,13 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
     tables = [
         figure_table, funnel_table, conversion_table, reports.stall_table(stall_data),
         reports.waiting_table(waiting), reports.stalled_table(stalled),
-    ]
-    if breach_rows is not None:
-        tables.append(Table(
+        Table(
             "sla_breaches", _("SLA breaches"),
             [Column("lead", _("Lead")), Column("policy", _("Policy")), Column("owner", _("Owner")),
              Column("due_at", _("Due at")), Column("url", _("Link"))],
             breach_rows, empty=_("No SLA breach in the period."),
-        ))
+        ),
+    ]
     images = {}
     funnel_stages = [s for s in flow["stages"] if s["count"] is not None]
     funnel_png = charts.horizontal_bars(
@@ -177,7 +176,7 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
         "figures": figures, "funnel": flow, "conversions": cohort["conversions"],
         "funnel_max": max([s["count"] or 0 for s in funnel_stages] + [1]),
         "stalls": stall_data["stages"], "stalled": stalled, "waiting": waiting,
-        "breaches": breach_rows, "sla_available": breach_rows is not None,
+        "breaches": breach_rows,
         "site_url": settings.SITE_URL,
         "dashboard_url": f"{settings.SITE_URL}{reverse('reporting:dashboard')}",
         "subscription_url": f"{settings.SITE_URL}{reverse('reporting:my_report')}",

@@ -15,7 +15,6 @@ What the filters mean (docs/reports.md says the same for users):
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
@@ -38,7 +37,7 @@ from django.db.models.functions import RowNumber, Trim
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads.models import Activity, Campaign, Lead, LeadTransition, Visitor
+from leads.models import Activity, Campaign, Lead, LeadTransition, SlaClock, Visitor
 from leads.stages import CONTACT_KINDS, Channel, Stage
 from reporting import benchmarks
 from reporting.filters import Filters, day_start
@@ -739,20 +738,7 @@ def daily_figures(f: Filters) -> list[dict]:
     return list(days.values())
 
 
-# --- SLA compliance (once SLA clocks exist) -------------------------------------------------------------
-
-SLA_FIELDS = {"lead", "policy", "owner", "started_at", "due_at", "met_at", "stopped_at", "breached"}
-
-
-def sla_clock_model():
-    """`leads.SlaClock` when that model exists (with the fields reports read), else None."""
-    try:
-        model = apps.get_model("leads", "SlaClock")
-    except LookupError:
-        return None
-    if not SLA_FIELDS <= {f.name for f in model._meta.get_fields()}:
-        return None
-    return model
+# --- SLA compliance -------------------------------------------------------------------------------------
 
 
 def _sla_conditions(now: dt.datetime) -> dict[str, Q]:
@@ -766,9 +752,9 @@ def _sla_conditions(now: dt.datetime) -> dict[str, Q]:
     return {"met": met, "breached": breached, "open": running, "cancelled": cancelled}
 
 
-def _clocks(f: Filters, model):
+def _clocks(f: Filters):
     """Clocks due in the range; per rep or team: those of leads the rep owned when the clock started."""
-    clocks = model.objects.filter(due_at__gte=f.start_at, due_at__lt=f.end_at)
+    clocks = SlaClock.objects.filter(due_at__gte=f.start_at, due_at__lt=f.end_at)
     if f.source:
         clocks = clocks.filter(lead__source=f.source)
     if f.campaign_id:
@@ -778,16 +764,13 @@ def _clocks(f: Filters, model):
     return clocks
 
 
-def sla_compliance(f: Filters, *, now: dt.datetime | None = None) -> dict | None:
+def sla_compliance(f: Filters, *, now: dt.datetime | None = None) -> dict:
     """Per SLA policy, rep (owner when the clock started) and team: clocks due in the range, met in time,
-    breached, still running, and compliance = met / (met + breached). None while SLA clocks do not exist."""
-    model = sla_clock_model()
-    if model is None:
-        return None
+    breached, still running, and compliance = met / (met + breached)."""
     conditions = _sla_conditions(now or timezone.now())
     # n_ prefixes: an aggregate may not take the name of a field its filters use (breached)
     aggregates = {"n_total": Count("id"), **{f"n_{key}": Count("id", filter=q) for key, q in conditions.items()}}
-    clocks = _clocks(f, model)
+    clocks = _clocks(f)
 
     def grouped(key_field, label_field, none_label):
         rows = clocks.values(key_field, label_field).annotate(**aggregates).order_by(label_field)
@@ -806,15 +789,11 @@ def _compliance(row: dict) -> dict:
     return {**figures, "compliance": _percent(figures["met"], figures["met"] + figures["breached"])}
 
 
-def sla_breaches(f: Filters, *, now: dt.datetime | None = None, limit: int = 20) -> list | None:
-    """Clocks that became due in the range and were breached, latest first; None while SLA clocks do not
-    exist."""
-    model = sla_clock_model()
-    if model is None:
-        return None
+def sla_breaches(f: Filters, *, now: dt.datetime | None = None, limit: int = 20) -> list:
+    """Clocks that became due in the range and were breached, latest first."""
     breached = _sla_conditions(now or timezone.now())["breached"]
     return list(
-        _clocks(f, model).filter(breached).select_related("lead", "policy", "owner").order_by("-due_at", "-id")[:limit]
+        _clocks(f).filter(breached).select_related("lead", "policy", "owner").order_by("-due_at", "-id")[:limit]
     )
 
 

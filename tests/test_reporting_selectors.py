@@ -338,20 +338,11 @@ def test_the_source_filter_selects_leads_by_their_source(history):
     }
 
 
-def test_sla_compliance_waits_for_sla_clocks():
-    if selectors.sla_clock_model() is not None:
-        pytest.skip("SLA clocks exist; their compliance is tested with them")
-    assert selectors.sla_compliance(march()) is None
-    assert selectors.sla_breaches(march()) is None
-
-
 def test_sla_compliance_per_policy_and_rep_and_the_breaches(sdr):
-    clock_model = selectors.sla_clock_model()
-    if clock_model is None:
-        pytest.skip("no SLA clocks in this build")
-    policy = clock_model._meta.get_field("policy").related_model.objects.order_by("name").first()
-    if policy is None:
-        pytest.skip("no SLA policy")
+    from leads.models import SlaClock as clock_model
+    from routing.models import SlaPolicy
+
+    policy = SlaPolicy.objects.order_by("name").first()
 
     def clock(due, *, met=None, stopped=None, breached=False, owner=sdr):
         return clock_model.objects.create(
