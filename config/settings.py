@@ -182,6 +182,19 @@ REPORT_SEND_TIME = env.clock_time("REPORT_SEND_TIME", "07:00")  # local time of 
 TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", 0, minimum=0)
 COMPETITOR_DOMAINS = frozenset(d.lower() for d in env.text_list("COMPETITOR_DOMAINS", ""))
 
+# Privacy (docs/privacy.md): double opt-in and retention periods.
+DOI_EXPIRY_DAYS = env.integer("DOI_EXPIRY_DAYS", 7, minimum=1)  # the confirmation link works this long
+DOI_REMINDER_DAYS = env.integer("DOI_REMINDER_DAYS", 3, minimum=1)  # one reminder after this many days
+DOI_PURGE_DAYS = env.integer("DOI_PURGE_DAYS", 30, minimum=1)  # unconfirmed requests are purged after this
+# Months without activity after which a lead in the stage is anonymised (0: never automatically).
+RETENTION_MONTHS = {
+    "known": env.integer("RETENTION_KNOWN_MONTHS", 24, minimum=0),
+    "recycled": env.integer("RETENTION_RECYCLED_MONTHS", 24, minimum=0),
+    "disqualified": env.integer("RETENTION_DISQUALIFIED_MONTHS", 12, minimum=0),
+    "lost": env.integer("RETENTION_LOST_MONTHS", 36, minimum=0),
+}
+RETENTION_IP_DAYS = env.integer("RETENTION_IP_DAYS", 180, minimum=1)  # IP and user agent of capture requests
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -15,9 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from leads import services
-from leads.models import Account, Activity, Campaign, CaptureForm, Consent, Lead, Submission, Visitor
-from leads.stages import ActivityKind, Channel, ConsentStatus
+from leads import consent, privacy, services
+from leads.models import Account, Activity, Campaign, CaptureForm, Consent, ConsentEvent, Lead, Submission, Visitor
+from leads.stages import ActivityKind, Channel
 from leads.validation import CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
 
 # Fields a later submission may fill on an existing lead when they are still empty.
@@ -123,6 +123,11 @@ def process(submission: Submission) -> CaptureResult:
         )
         return CaptureResult(400, body, submission)
     with transaction.atomic():
+        blocked = privacy.suppressed(email=clean["email"], phone=clean["phone"])
+        if blocked and not clean["consent"]:
+            return _reject_suppressed(submission)
+        if blocked:
+            privacy.lift(blocked)  # fresh consent brings the person back
         lead, created, activity = _create_or_merge(submission, clean)
         services.after_activity(lead_id=lead.pk, activity=activity)
         lead = Lead.objects.select_related("owner").get(pk=lead.pk)
@@ -139,6 +144,19 @@ def process(submission: Submission) -> CaptureResult:
             response_status=status, response_body=body, processed_at=timezone.now(),
         )
     return CaptureResult(status, body, submission, lead)
+
+
+def _reject_suppressed(submission: Submission) -> CaptureResult:
+    """An erased person is not captured again without fresh consent: recorded as rejected, with the reason."""
+    errors = {
+        "consent": [_("This person asked for their data to be erased; capture them again only with their consent.")]
+    }
+    body = {"errors": errors}
+    Submission.objects.filter(pk=submission.pk).update(
+        outcome=Submission.Outcome.REJECTED, errors=errors, response_status=400, response_body=body,
+        processed_at=timezone.now(),
+    )
+    return CaptureResult(400, body, submission)
 
 
 def _campaigns_named(payload) -> dict:
@@ -201,7 +219,7 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
     if clean["visitor_id"]:
         _stitch_visitor(lead, clean["visitor_id"], form, now)
     if clean["consent"]:
-        _record_consent(lead, submission, form, now)
+        _record_consent(lead, submission, form, now, page_url=activity.url if activity else "")
     return lead, created, touchpoint
 
 
@@ -217,20 +235,28 @@ def _stitch_visitor(lead: Lead, anonymous_id: str, form: CaptureForm | None, now
         Activity.objects.filter(visitor=visitor, lead__isnull=True).update(lead=lead)
 
 
-def _record_consent(lead: Lead, submission: Submission, form: CaptureForm | None, now) -> None:
-    wording = (form.consent_wording if form and form.consent_wording else "") or _(
-        "I agree that my data may be used to contact me about this request and related offers."
-    )
+METHODS = {
+    Channel.WEB_FORM: ConsentEvent.Method.WEB_FORM, Channel.API: ConsentEvent.Method.API,
+    Channel.IMPORT: ConsentEvent.Method.IMPORT, Channel.MANUAL: ConsentEvent.Method.MANUAL,
+}
+
+
+def _record_consent(lead: Lead, submission: Submission, form: CaptureForm | None, now, page_url: str = "") -> None:
+    """The consent box was ticked: one `given` event per purpose the form asks for, with the wording shown;
+    a double-opt-in form opens a request whose confirmation mail goes out on commit."""
+    purposes = (form.consent_purposes if form else None) or ["marketing_email"]
     double_opt_in = bool(form and form.double_opt_in)
-    Consent.objects.create(
-        lead=lead, purpose="marketing_email", wording=wording,
-        wording_hash=hashlib.sha256(wording.encode()).hexdigest(), capture_form=form,
+    first_text, _version = consent.wording_for(form, purposes[0])
+    Consent.objects.create(  # the summary record older code and reports read
+        lead=lead, purpose=purposes[0], wording=first_text, wording_hash=consent.sha256(first_text), capture_form=form,
         channel=submission.channel, ip_address=submission.ip_address, user_agent=submission.user_agent,
         requested_at=now,
     )
-    if lead.consent_status in (ConsentStatus.NONE, ConsentStatus.WITHDRAWN):
-        lead.consent_status = ConsentStatus.PENDING if double_opt_in else ConsentStatus.GIVEN
-        lead.save(update_fields=["consent_status", "updated_at"])
+    consent.give(
+        lead=lead, purposes=purposes, method=METHODS.get(submission.channel, ConsentEvent.Method.MANUAL),
+        double_opt_in=double_opt_in, by=submission.submitted_by, channel=submission.channel, form=form,
+        submission=submission, page_url=page_url, ip_address=submission.ip_address, user_agent=submission.user_agent,
+    )
 
 
 def recover_stale(*, older_than_seconds: int | None = None, limit: int = 500) -> int:

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from leads import capture, guards, lifecycle, notifications, roles, selectors, services
+from leads import capture, consent, guards, lifecycle, notifications, roles, selectors, services
 from leads.filters import ORDERING, LeadFilter
 from leads.forms import (
     OWNER_CHANGE_LABELS,
@@ -39,8 +39,8 @@ from leads.forms import (
     transition_fields,
 )
 from leads.http import client_ip
-from leads.models import Campaign, CaptureForm
-from leads.stages import Channel, Stage
+from leads.models import Campaign, CaptureForm, ConsentPurpose
+from leads.stages import Channel, ConsentStatus, Stage
 from leads.validation import VISITOR_ID, CaptureInvalid
 from routing.models import Method
 
@@ -193,7 +193,17 @@ def _panel_context(request, lead, *, bound=None, refusal=None, activity_form=Non
         "assign_form": assign_form or AssignForm(initial={"owner": lead.owner.username if lead.owner else ""}),
         "activity_form": activity_form or (ActivityForm(prefix="activity") if may_log else None),
         "timeline": selectors.timeline(lead),
+        "consents": _consents(lead),
     }
+
+
+def _consents(lead) -> list[tuple[str, str, str]]:
+    """The consent status per purpose, derived from the log: (purpose label, status value, status label)."""
+    labels = dict(ConsentStatus.choices)
+    return [
+        (ConsentPurpose(purpose).label, status, labels.get(status, status))
+        for purpose, status in consent.statuses(lead.pk).items()
+    ]
 
 
 def _assignment(lead) -> dict | None:

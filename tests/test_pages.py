@@ -897,3 +897,15 @@ def test_import_of_an_unreadable_file_shows_the_reason(client, marketing):
     assert response.status_code == 400
     assert 'aria-invalid="true"' in text(response)
     assert not Lead.objects.exists()
+
+
+def test_the_lead_page_shows_consent_per_purpose_and_links_the_proof(client, marketing):
+    from leads import capture
+    from tests.factories import CaptureFormFactory
+
+    form = CaptureFormFactory(consent_wording="Ja, Newsletter.", consent_purposes=["newsletter"])
+    lead = capture.submit(channel="web_form", form=form, payload={"email": "c@firma.de", "consent": True}).lead
+    client.force_login(marketing)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert f"/leads/{lead.pk}/consent/" in page
+    assert "Newsletter:" in page and "consent-given" in page and "consent-none" in page

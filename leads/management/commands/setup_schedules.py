@@ -26,6 +26,20 @@ SCHEDULES = [
         "schedule_type": Schedule.CRON,
         "cron": "30 2 * * *",
     },
+    {
+        # Double opt-in: one reminder, then unconfirmed requests are purged (DOI_REMINDER_DAYS, DOI_PURGE_DAYS).
+        "name": "leads.opt_in_housekeeping",
+        "func": "leads.tasks.opt_in_housekeeping",
+        "schedule_type": Schedule.MINUTES,
+        "minutes": 60,
+    },
+    {
+        # Retention: anonymise leads whose period has expired (RETENTION_*_MONTHS); see docs/privacy.md.
+        "name": "leads.apply_retention",
+        "func": "leads.tasks.apply_retention",
+        "schedule_type": Schedule.CRON,
+        "cron": "15 3 * * *",
+    },
 ]
 
 

@@ -1,0 +1,172 @@
+"""Privacy pages: the consent proof and data requests for staff; confirm, unsubscribe, preferences and the
+person's own export through signed links. Thin interfaces over `leads.consent` and `leads.privacy`."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from leads import consent, privacy, selectors
+from leads.http import client_ip, user_agent
+from leads.models import ConsentEvent, ConsentPurpose, PrivacyRequest
+
+
+def _visible_lead_or_404(request, lead_id):
+    lead = selectors.get_visible_lead(request.user, lead_id)
+    if lead is None:
+        raise Http404(_("No such lead."))
+    return lead
+
+
+def _privacy_lead_or_403(request, lead_id):
+    """Export, erasure and objection: marketing and admins (they answer data-subject requests)."""
+    lead = _visible_lead_or_404(request, lead_id)
+    if not privacy.may_handle_requests(request.user):
+        raise PermissionDenied(_("Only marketing and administrators handle data requests."))
+    return lead
+
+
+# --- staff ------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def consent_proof(request, lead_id: int):
+    """The consent proof of one lead: status per purpose and every event with its wording, printable."""
+    lead = _visible_lead_or_404(request, lead_id)
+    events = list(
+        ConsentEvent.objects.filter(lead=lead).select_related(
+            "wording_version", "capture_form", "recorded_by", "submission"
+        )
+    )
+    current = consent.statuses(lead.pk)
+    return render(
+        request,
+        "privacy/consent_proof.html",
+        {
+            "lead": lead,
+            "statuses": [(ConsentPurpose(p).label, s) for p, s in current.items()],
+            "events": [(event, consent.proof_matches(event)) for event in events],
+            "may_send_marketing": consent.may_send_marketing(lead),
+            "requests": PrivacyRequest.objects.filter(lead=lead).select_related("actor"),
+            "may_handle": privacy.may_handle_requests(request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def export(request, lead_id: int, fmt: str):
+    lead = _privacy_lead_or_403(request, lead_id)
+    if fmt not in ("json", "csv"):
+        raise Http404(_("Export as .json or .csv."))
+    document = privacy.export(lead_id=lead.pk, by=request.user)
+    return _download(document, fmt, lead.pk)
+
+
+def _download(document: dict, fmt: str, lead_id: int) -> HttpResponse:
+    if fmt not in ("json", "csv"):
+        raise Http404(_("Export as .json or .csv."))
+    if fmt == "csv":
+        response = HttpResponse(privacy.as_csv(document), content_type="text/csv; charset=utf-8")
+    else:
+        response = HttpResponse(privacy.as_json(document), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="lead-{lead_id}.{fmt}"'
+    return response
+
+
+@login_required
+@require_POST
+def erase(request, lead_id: int):
+    lead = _privacy_lead_or_403(request, lead_id)
+    reason = request.POST.get("reason", "").strip()
+    if not reason:
+        messages.error(request, _("Give the reason for the erasure (e.g. the person's request of which date)."))
+        return redirect("leads:consent_proof", lead_id=lead.pk)
+    try:
+        privacy.erase(lead_id=lead.pk, by=request.user, reason=reason)
+    except privacy.AlreadyErased as done:
+        messages.info(request, str(done))
+    else:
+        messages.success(request, _("The lead's personal data was erased; its stage history stays."))
+    return redirect("leads:consent_proof", lead_id=lead.pk)
+
+
+@login_required
+@require_POST
+def object_to_marketing(request, lead_id: int):
+    lead = _privacy_lead_or_403(request, lead_id)
+    privacy.object_to_marketing(lead_id=lead.pk, by=request.user, reason=request.POST.get("reason", "").strip())
+    messages.success(request, _("Every marketing purpose is withdrawn."))
+    return redirect("leads:consent_proof", lead_id=lead.pk)
+
+
+# --- the person, through signed links -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def confirm_opt_in(request, token: str):
+    """GET shows a button (mail scanners follow links; only a person presses it); POST confirms."""
+    if request.method == "GET":
+        return render(request, "privacy/confirm.html", {"token": token})
+    try:
+        consent.confirm(token=token, ip_address=client_ip(request), user_agent=user_agent(request))
+    except consent.ConfirmRefused as refused:
+        return render(
+            request,
+            "privacy/refused.html",
+            {"reason": refused.reason},
+            status=410 if refused.reason != "unknown" else 404,
+        )
+    return render(request, "privacy/done.html", {"confirmed": True})
+
+
+@csrf_exempt  # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" without a session
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token: str):
+    lead = consent.lead_of_token(token)
+    if lead is None:
+        return render(request, "privacy/refused.html", {"reason": "unknown"}, status=404)
+    if request.method == "GET":
+        return render(request, "privacy/unsubscribe.html", {"token": token})
+    consent.unsubscribe(lead=lead, ip_address=client_ip(request), user_agent=user_agent(request))
+    return render(request, "privacy/done.html", {"unsubscribed": True, "token": token})
+
+
+@require_http_methods(["GET", "POST"])
+def preferences(request, token: str):
+    lead = consent.lead_of_token(token)
+    if lead is None:
+        return render(request, "privacy/refused.html", {"reason": "unknown"}, status=404)
+    if request.method == "POST":
+        consent.set_preferences(
+            lead=lead,
+            wanted=request.POST.getlist("purpose"),
+            ip_address=client_ip(request),
+            user_agent=user_agent(request),
+        )
+        return redirect("leads:preferences", token=token)
+    active = {"given", "pending", "confirmed"}
+    current = consent.statuses(lead.pk)
+    return render(
+        request,
+        "privacy/preferences.html",
+        {
+            "token": token,
+            "purposes": [(p, ConsentPurpose(p).label, current[p] in active, current[p]) for p in consent.ALL_PURPOSES],
+        },
+    )
+
+
+@require_GET
+def my_export(request, token: str, fmt: str):
+    lead = privacy.lead_of_export_token(token)
+    if lead is None:
+        return render(request, "privacy/refused.html", {"reason": "expired"}, status=410)
+    if fmt not in ("json", "csv"):
+        raise Http404(_("Export as .json or .csv."))
+    return _download(privacy.export(lead_id=lead.pk, via="link"), fmt, lead.pk)
