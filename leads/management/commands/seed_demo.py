@@ -1015,7 +1015,7 @@ def ensure_routing(users: dict) -> None:
     ):
         Rep.objects.update_or_create(
             user=users[username],
-            defaults={"team": team, "capacity": 40, "weight": weight, "territories": territories,
+            defaults={"team": team, "capacity": 60, "weight": weight, "territories": territories,
                       "specialties": specialties, "is_available": True, "working_hours": hours,
                       "time_zone": "Europe/Berlin"},
         )
