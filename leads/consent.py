@@ -423,3 +423,13 @@ def send_opt_in_mail(*, request: OptInRequest, token: str, reminder: bool) -> No
         headers=unsubscribe_headers(lead.pk),
     )
     message.send()
+
+
+def may_record(user, lead) -> bool:
+    """Staff-recorded consent (phone, manual): marketing, managers and admins on any lead; an SDR only on leads
+    they own (not on pool leads they merely see)."""
+    from leads import roles
+
+    if roles.is_staff_role(user):
+        return True
+    return roles.is_sdr(user) and lead.owner_id == user.pk

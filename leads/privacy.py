@@ -11,6 +11,7 @@ so funnel and velocity figures do not change; what identifies the person is over
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core import signing
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -29,6 +30,7 @@ from leads.models import (
     Activity,
     Consent,
     ConsentEvent,
+    ConsentPurpose,
     Lead,
     LeadTransition,
     Notification,
@@ -38,6 +40,7 @@ from leads.models import (
     Suppression,
     Visitor,
 )
+from leads.stages import ActivityKind
 
 ERASED = "erased"
 EXPORT_SALT = "leadwerk.export"
@@ -144,7 +147,14 @@ REGISTRY: tuple[Table, ...] = (
         ),
         category="Consent log: wording, time, IP address, user agent, evidence",
         purpose="Proof of consent (GDPR Art. 7(1)); phone consent evidence 5 years after its last use (UWG § 7a)",
-        retention="With the lead; the wording and times stay after erasure, without identifying data",
+        retention=(
+            "With the lead; the wording and times stay after erasure, without identifying data. Phone consent "
+            "(`sales_phone`): on erasure its events keep wording, hash, time, method and evidence reference until "
+            "5 years after the consent or the last call made under it, whichever is later (UWG § 7a; GDPR "
+            "Art. 17(3)(b) and (e)); they stay attributable only through the keyed HMAC-SHA256 of the normalised "
+            "phone and e-mail written into their note (the same hashes as the suppression list, never the values); "
+            "the nightly retention job deletes them once the 5 years have passed"
+        ),
     ),
     Table(
         OptInRequest,
@@ -323,7 +333,12 @@ def _anonymise(lead: Lead, now) -> None:
         payload={}, errors={}, ip_address=None, user_agent="", payload_hash=ERASED
     )
     Consent.objects.filter(lead=lead).update(ip_address=None, user_agent="")
-    ConsentEvent.objects.filter(lead=lead).update(ip_address=None, user_agent="", page_url="", evidence_reference="")
+    events = ConsentEvent.objects.filter(lead=lead)
+    kept_until = phone_evidence_kept_until(lead.pk)
+    if kept_until is not None and kept_until > now:
+        _keep_phone_evidence(lead, kept_until)
+        events = events.exclude(purpose=ConsentPurpose.SALES_PHONE)
+    events.update(ip_address=None, user_agent="", page_url="", evidence_reference="")
     OptInRequest.objects.filter(lead=lead).update(token_hash="", reminder_token_hash="", purged_at=now)
     Notification.objects.filter(lead=lead).update(message=_("Lead #%(id)s (erased)") % {"id": lead.pk})
     for visitor in Visitor.objects.filter(lead=lead).only("pk"):
@@ -393,7 +408,144 @@ def apply_retention(now=None, limit: int = 1000) -> dict:
         .filter(~Q(ip_address=None) | ~Q(user_agent=""))
         .update(ip_address=None, user_agent="")
     )
-    return {"erased": erased, "ip_cleared": cleared}
+    return {"erased": erased, "ip_cleared": cleared, "phone_evidence_purged": purge_phone_evidence(now)}
+
+
+# --- phone consent evidence (UWG § 7a) ----------------------------------------------------------------------
+
+PHONE_EVIDENCE_YEARS = 5
+
+
+def _add_years(moment, years: int):
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def phone_evidence_kept_until(lead_id: int):
+    """Until when the phone consent evidence of a lead must be kept: 5 years after the consent was given or the
+    last call made at or after it, whichever is later (UWG § 7a: "ab Erteilung sowie nach jeder Verwendung").
+    None when no phone consent was ever given (system events do not count)."""
+    given = ConsentEvent.objects.filter(
+        lead_id=lead_id, purpose=ConsentPurpose.SALES_PHONE, kind=ConsentEvent.Kind.GIVEN
+    ).exclude(method=ConsentEvent.Method.SYSTEM)
+    times = given.aggregate(first=Min("at"), last=Max("at"))
+    if times["first"] is None:
+        return None
+    last_call = Activity.objects.filter(
+        lead_id=lead_id, kind=ActivityKind.CALL, occurred_at__gte=times["first"]
+    ).aggregate(last=Max("occurred_at"))["last"]
+    anchor = max(times["last"], last_call) if last_call else times["last"]
+    return _add_years(anchor, PHONE_EVIDENCE_YEARS)
+
+
+def _redact(text: str, lead: Lead) -> str:
+    """Evidence references are ids and note numbers; should one name the person anyway, the name goes."""
+    values = [lead.email, lead.first_name, lead.last_name, lead.phone]
+    digits = "".join(ch for ch in lead.phone or "" if ch.isdigit())
+    values += [digits, digits[2:] if len(digits) > 6 else ""]
+    for value in sorted({v.strip() for v in values if v and len(v.strip()) >= 3}, key=len, reverse=True):
+        text = re.sub(re.escape(value), "[erased]", text, flags=re.IGNORECASE)
+    return text
+
+
+def _keep_phone_evidence(lead: Lead, kept_until) -> None:
+    """On erasure: the phone consent events keep their proof; they are tied to the person only by the keyed
+    hashes of the normalised phone and e-mail (compare with `suppression_hash`), not by clear values."""
+    hashes = []
+    if lead.phone:
+        hashes.append(f"phone {suppression_hash(Suppression.Kind.PHONE, lead.phone)}")
+    if lead.email:
+        hashes.append(f"e-mail {suppression_hash(Suppression.Kind.EMAIL, lead.email)}")
+    note = f"UWG 7a kept until {kept_until:%Y-%m-%d}; HMAC " + "; ".join(hashes)
+    for event in ConsentEvent.objects.filter(lead=lead, purpose=ConsentPurpose.SALES_PHONE).only(
+        "pk", "evidence_reference"
+    ):
+        ConsentEvent.objects.filter(pk=event.pk).update(
+            ip_address=None,
+            user_agent="",
+            page_url="",
+            evidence_reference=_redact(event.evidence_reference, lead)[:300],
+            note=note[:300],
+        )
+
+
+def purge_phone_evidence(now=None) -> int:
+    """Nightly: delete the phone consent events of erased leads whose 5 years have passed. Returns the leads."""
+    now = now or timezone.now()
+    done = 0
+    lead_ids = (
+        ConsentEvent.objects.filter(purpose=ConsentPurpose.SALES_PHONE, lead__erased_at__isnull=False)
+        .order_by()
+        .values_list("lead_id", flat=True)
+        .distinct()
+    )
+    for lead_id in list(lead_ids):
+        kept_until = phone_evidence_kept_until(lead_id)
+        if kept_until is not None and kept_until > now:
+            continue
+        ConsentEvent.objects.filter(lead_id=lead_id, purpose=ConsentPurpose.SALES_PHONE).delete()
+        done += 1
+    return done
+
+
+# --- the person's export link by e-mail ---------------------------------------------------------------------
+
+
+class ExportLinkRefused(Exception):
+    pass
+
+
+def request_export_link(*, lead_id: int, by) -> PrivacyRequest:
+    """Staff send the person a signed link to their own export (valid EXPORT_LINK_DAYS days). Logged now; the
+    mail goes on commit through the worker."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().get(pk=lead_id)
+        if lead.erased_at:
+            raise ExportLinkRefused(_("This lead was erased; there is nothing to export."))
+        if not lead.email:
+            raise ExportLinkRefused(_("This lead has no e-mail address."))
+        logged = PrivacyRequest.objects.create(
+            lead=lead,
+            kind=PrivacyRequest.Kind.EXPORT,
+            actor=_actor(by),
+            via="email",
+            reason=_("Export link e-mailed to the person (valid %(days)s days).") % {"days": EXPORT_LINK_DAYS},
+        )
+        transaction.on_commit(lambda: _enqueue("leads.privacy.send_export_link", lead.pk))
+    return logged
+
+
+def _enqueue(func: str, *args) -> None:
+    from django_q.tasks import async_task
+
+    async_task(func, *args)
+
+
+def send_export_link(lead_id: int) -> bool:
+    """The worker task: the mail holds only the links to the export, no advertising."""
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    lead = Lead.objects.filter(pk=lead_id, erased_at__isnull=True).exclude(email="").first()
+    if lead is None:
+        return False
+    token = export_link_token(lead.pk)
+    context = {
+        "json_url": settings.SITE_URL + reverse("leads:my_export", args=[token, "json"]),
+        "csv_url": settings.SITE_URL + reverse("leads:my_export", args=[token, "csv"]),
+        "days": EXPORT_LINK_DAYS,
+        "expires_at": timezone.now() + timezone.timedelta(days=EXPORT_LINK_DAYS),
+    }
+    EmailMultiAlternatives(
+        subject=_("Your personal data held by us"),
+        body=render_to_string("privacy/email/export_link.txt", context),
+        to=[lead.email],
+        headers=consent.unsubscribe_headers(lead.pk),
+    ).send()
+    return True
 
 
 def may_handle_requests(user) -> bool:

@@ -6,6 +6,8 @@ from leads import views_privacy
 
 urlpatterns = [
     path("leads/<int:lead_id>/consent/", views_privacy.consent_proof, name="consent_proof"),
+    path("leads/<int:lead_id>/consent/record/", views_privacy.record_consent, name="consent_record"),
+    path("leads/<int:lead_id>/export-link/", views_privacy.send_export_link, name="privacy_export_link"),
     path("leads/<int:lead_id>/export.<str:fmt>", views_privacy.export, name="privacy_export"),
     path("leads/<int:lead_id>/erase/", views_privacy.erase, name="privacy_erase"),
     path("leads/<int:lead_id>/object/", views_privacy.object_to_marketing, name="privacy_object"),

@@ -4,6 +4,7 @@ person's own export through signed links. Thin interfaces over `leads.consent` a
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -11,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from leads import consent, privacy, selectors
+from leads.forms_privacy import RecordConsentForm
 from leads.http import client_ip, user_agent
 from leads.models import ConsentEvent, ConsentPurpose, PrivacyRequest
 
@@ -33,29 +35,72 @@ def _privacy_lead_or_403(request, lead_id):
 # --- staff ------------------------------------------------------------------------------------------------
 
 
-@login_required
-@require_GET
-def consent_proof(request, lead_id: int):
-    """The consent proof of one lead: status per purpose and every event with its wording, printable."""
-    lead = _visible_lead_or_404(request, lead_id)
+def _proof_context(request, lead, record_form=None) -> dict:
     events = list(
         ConsentEvent.objects.filter(lead=lead).select_related(
             "wording_version", "capture_form", "recorded_by", "submission"
         )
     )
     current = consent.statuses(lead.pk)
-    return render(
-        request,
-        "privacy/consent_proof.html",
-        {
-            "lead": lead,
-            "statuses": [(ConsentPurpose(p).label, s) for p, s in current.items()],
-            "events": [(event, consent.proof_matches(event)) for event in events],
-            "may_send_marketing": consent.may_send_marketing(lead),
-            "requests": PrivacyRequest.objects.filter(lead=lead).select_related("actor"),
-            "may_handle": privacy.may_handle_requests(request.user),
-        },
-    )
+    may_record = consent.may_record(request.user, lead) and not lead.erased_at
+    if may_record and record_form is None:
+        record_form = RecordConsentForm(purpose=request.GET.get("purpose", ConsentPurpose.SALES_PHONE))
+    return {
+        "lead": lead,
+        "statuses": [(ConsentPurpose(p).label, s) for p, s in current.items()],
+        "events": [(event, consent.proof_matches(event)) for event in events],
+        "may_send_marketing": consent.may_send_marketing(lead),
+        "requests": PrivacyRequest.objects.filter(lead=lead).select_related("actor"),
+        "may_handle": privacy.may_handle_requests(request.user),
+        "may_record": may_record,
+        "record_form": record_form if may_record else None,
+        "purposes": ConsentPurpose.choices,
+    }
+
+
+@login_required
+@require_GET
+def consent_proof(request, lead_id: int):
+    """The consent proof of one lead: status per purpose and every event with its wording, printable."""
+    lead = _visible_lead_or_404(request, lead_id)
+    return render(request, "privacy/consent_proof.html", _proof_context(request, lead))
+
+
+@login_required
+@require_POST
+def record_consent(request, lead_id: int):
+    """Staff record a consent given or withdrawn by phone or otherwise, with its evidence."""
+    lead = _visible_lead_or_404(request, lead_id)
+    if not consent.may_record(request.user, lead):
+        raise PermissionDenied(_("SDRs record consent only on their own leads."))
+    if lead.erased_at:
+        messages.error(request, _("This lead was erased; record consent on a new lead."))
+        return redirect("leads:consent_proof", lead_id=lead.pk)
+    form = RecordConsentForm(request.POST)
+    if not form.is_valid():
+        return render(request, "privacy/consent_proof.html", _proof_context(request, lead, form), status=400)
+    with transaction.atomic():
+        form.save(lead=lead, by=request.user)
+    messages.success(request, _("The consent event was recorded."))
+    return redirect("leads:consent_proof", lead_id=lead.pk)
+
+
+@login_required
+@require_POST
+def send_export_link(request, lead_id: int):
+    """E-mail the person a signed link to their own export (GDPR Art. 15 and 20)."""
+    lead = _privacy_lead_or_403(request, lead_id)
+    try:
+        privacy.request_export_link(lead_id=lead.pk, by=request.user)
+    except privacy.ExportLinkRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(
+            request,
+            _("The export link goes to %(email)s; it works %(days)s days.")
+            % {"email": lead.email, "days": privacy.EXPORT_LINK_DAYS},
+        )
+    return redirect("leads:consent_proof", lead_id=lead.pk)
 
 
 @login_required
