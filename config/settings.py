@@ -86,7 +86,6 @@ else:
     DATABASES = {"default": database_settings(EMBEDDED_DB_DIR)}
 DATABASES["default"]["TEST"] = {"NAME": env.text("TEST_DATABASE_NAME", "test_leadwerk")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 behaviour now: a URL typed without scheme is https
 
 REDIS_URL = env.text("REDIS_URL", "")
 if REDIS_URL:

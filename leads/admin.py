@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -100,6 +101,7 @@ class SlaClockInline(admin.TabularInline):
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a website typed without scheme
     list_display = ("email", "first_name", "last_name", "company", "stage", "owner", "score", "source", "created_at")
     list_filter = ("stage", "source", "campaign", "consent_status")
     search_fields = ("email", "first_name", "last_name", "company")

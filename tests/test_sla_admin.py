@@ -92,7 +92,6 @@ def test_a_stage_entry_policy_needs_a_stage(admin_client):
     assert response.status_code == 200 and "Choose the stage" in response.content.decode()
 
 
-@pytest.mark.filterwarnings("ignore:The default scheme will be changed")  # Lead.website in the admin form
 def test_the_lead_page_in_the_admin_lists_its_clocks(admin_client, manager, sdr):
     from leads import lifecycle
     from leads.stages import Stage
