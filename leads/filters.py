@@ -9,9 +9,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from leads import sla
+from leads import selectors, sla
 from leads.models import Campaign, Lead
-from leads.stages import Channel, Stage
+from leads.stages import Channel, LeadType, Stage, Temperature
 
 ORDERING = {
     "created_at": _("Created"),
@@ -56,6 +56,8 @@ class LeadFilter(django_filters.FilterSet):
                                               label=_("Created from"))
     created_before = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte",
                                                label=_("Created until"))
+    temperature = django_filters.MultipleChoiceFilter(choices=Temperature.choices, label=_("Temperature"))
+    lead_type = django_filters.ChoiceFilter(choices=LeadType.choices, method="by_lead_type", label=_("Lead type"))
     stalled = django_filters.BooleanFilter(method="by_stalled", label=_("Stalled (longer in the stage than usual)"))
     sla = django_filters.ChoiceFilter(choices=SLA_STATES, method="by_sla", label=_("SLA"))
     ordering = LeadOrderingFilter(fields=tuple(ORDERING), field_labels=ORDERING, label=_("Sort"))
@@ -63,12 +65,24 @@ class LeadFilter(django_filters.FilterSet):
     class Meta:
         model = Lead
         fields = ["q", "stage", "owner", "source", "campaign", "score_min", "score_max", "created_after",
-                  "created_before", "stalled", "sla"]
+                  "created_before", "temperature", "lead_type", "stalled", "sla"]
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         if queryset is None:
             queryset = Lead._default_manager.all()
-        super().__init__(data, sla.annotate(queryset), request=request, prefix=prefix)
+        super().__init__(data, selectors.with_lead_type(sla.annotate(queryset)), request=request, prefix=prefix)
+
+    def by_lead_type(self, queryset, name, value):
+        before_mql = Q(stage__in=[Stage.KNOWN, Stage.RECYCLED])
+        if value == LeadType.IQL:
+            return queryset.filter(before_mql, consumed_content=True)
+        if value == LeadType.ENGAGED:
+            return queryset.filter(before_mql, consumed_content=False, engagement_score__gt=0)
+        if value == LeadType.COLD:
+            return queryset.filter(before_mql, consumed_content=False, engagement_score__lte=0)
+        if value == LeadType.CLOSED:
+            return queryset.filter(stage__in=[Stage.DISQUALIFIED, Stage.LOST])
+        return queryset.filter(stage=value)
 
     def by_stalled(self, queryset, name, value):
         if value is None:

@@ -211,6 +211,28 @@ class Lead(models.Model):
         return name or self.email
 
     @property
+    def lead_type(self) -> str:
+        """cold / engaged / iql before MQL (by engagement and content consumed), else from the stage.
+        Lists annotate `consumed_content` (`leads.filters`); a single lead asks the database."""
+        from leads.stages import CONTENT_KINDS, LeadType
+
+        if self.stage in (Stage.DISQUALIFIED, Stage.LOST):
+            return LeadType.CLOSED
+        if self.stage not in (Stage.KNOWN, Stage.RECYCLED):
+            return self.stage
+        consumed = getattr(self, "consumed_content", None)
+        if consumed is None:
+            consumed = self.activities.filter(kind__in=CONTENT_KINDS).exists() if self.pk else False
+        if consumed:
+            return LeadType.IQL
+        return LeadType.ENGAGED if self.engagement_score > 0 else LeadType.COLD
+
+    def get_lead_type_display(self) -> str:
+        from leads.stages import LeadType
+
+        return LeadType(self.lead_type).label
+
+    @property
     def is_in_pool(self) -> bool:
         return self.owner_id is None and self.stage == Stage.MQL
 

@@ -232,3 +232,14 @@ def _local_day(now: dt.datetime, time_zone: str) -> dt.date:
         return now.astimezone(ZoneInfo(time_zone)).date()
     except (ZoneInfoNotFoundError, ValueError):
         return timezone.localdate(now)
+
+
+def with_lead_type(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+    """Annotate `consumed_content` so `Lead.lead_type` needs no query per lead."""
+    from django.db.models import Exists, OuterRef
+
+    from leads.stages import CONTENT_KINDS
+
+    return queryset.annotate(
+        consumed_content=Exists(Activity.objects.filter(lead=OuterRef("pk"), kind__in=CONTENT_KINDS))
+    )

@@ -84,6 +84,30 @@ CONTACT_KINDS = {ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.LINKEDIN, A
 HOT_INTENT_KINDS = {ActivityKind.DEMO_REQUEST, ActivityKind.CONTACT_REQUEST}
 
 
+# Content consumption that makes an information-qualified lead (IQL, seed 001).
+CONTENT_KINDS = {ActivityKind.DOWNLOAD, ActivityKind.WEBINAR_REGISTERED, ActivityKind.WEBINAR_ATTENDED}
+
+
+class LeadType(models.TextChoices):
+    """The seeds' lead types beside the stage: before MQL by engagement, from MQL on the stage itself."""
+
+    COLD = "cold", _("Cold lead (no engagement yet)")
+    ENGAGED = "engaged", _("Known lead, engaged")
+    IQL = "iql", _("IQL (content consumed)")
+    MQL = "mql", _("MQL")
+    SAL = "sal", _("SAL")
+    SQL = "sql", _("SQL")
+    OPPORTUNITY = "opportunity", _("Opportunity")
+    CUSTOMER = "customer", _("Customer")
+    CLOSED = "closed", _("Disqualified or lost")
+
+
+class Temperature(models.TextChoices):
+    COLD = "cold", _("Cold")
+    WARM = "warm", _("Warm")
+    HOT = "hot", _("Hot")
+
+
 class Outcome(models.TextChoices):
     NO_ANSWER = "no_answer", _("No answer")
     VOICEMAIL = "voicemail", _("Voicemail")

@@ -40,7 +40,7 @@ from leads.forms import (
 )
 from leads.http import client_ip
 from leads.models import Campaign, CaptureForm, ConsentPurpose
-from leads.stages import Channel, ConsentStatus, Stage
+from leads.stages import Channel, ConsentStatus, LeadType, Stage, Temperature
 from leads.validation import VISITOR_ID, CaptureInvalid
 from routing.models import Method
 
@@ -117,9 +117,12 @@ def lead_list(request):
         "page": page,
         "stages": Stage.choices,
         "sources": Channel.choices,
+        "lead_types": LeadType.choices,
+        "temperatures": Temperature.choices,
         "campaigns": list(Campaign.objects.values_list("slug", "name")),
         "owners": list(lifecycle.eligible_owners().values_list("username", flat=True)) if is_staff_role else [],
-        "selected": {"stage": request.GET.getlist("stage"), "source": request.GET.getlist("source")},
+        "selected": {"stage": request.GET.getlist("stage"), "source": request.GET.getlist("source"),
+                     "temperature": request.GET.getlist("temperature")},
         "columns": _sort_columns(request.GET.get("ordering", "")),
         "ordering": request.GET.get("ordering", ""),
     }

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from leads import lifecycle, selectors, sla
 from leads.models import Activity, Lead, LeadTransition
-from leads.stages import ActivityKind, Channel, Outcome, Stage
+from leads.stages import ActivityKind, Channel, LeadType, Outcome, Stage
 
 HISTORY_NAMES = [*lifecycle.TRANSITIONS, *LeadTransition.OWNER_CHANGES]
 
@@ -40,6 +40,10 @@ class LeadSerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     stage = serializers.ChoiceField(choices=Stage.choices, read_only=True)
+    lead_type = serializers.ChoiceField(
+        choices=LeadType.choices, read_only=True,
+        help_text=_("cold / engaged / iql before MQL (by engagement and content consumed), else from the stage."),
+    )
     available_transitions = serializers.SerializerMethodField(
         help_text=_("Transitions the caller may fire from the current stage (guards aside).")
     )
@@ -55,7 +59,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "stage_entered_at", "stage_reason", "assigned_at", "consent_status", "contact_attempts",
             "first_touch_at", "last_touch_at", "utm_source", "utm_medium", "utm_campaign", "utm_term",
             "utm_content", "budget", "authority", "need", "timeline", "deal_value", "close_date",
-            "contract_signed_on", "updated_at", "fit_score", "engagement_score", "temperature",
+            "contract_signed_on", "updated_at", "fit_score", "engagement_score", "temperature", "lead_type",
             "available_transitions", "stalled", "became_mql_at", "mql_assigned_at", "first_contact_at",
         ]
         read_only_fields = fields

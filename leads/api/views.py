@@ -114,7 +114,9 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return s.LeadSerializer if self.action == "list" else s.LeadDetailSerializer
 
     def get_object(self) -> Lead:
-        lead = selectors.get_visible_lead(self.request.user, self.kwargs["pk"])
+        lead = selectors.with_lead_type(selectors.visible_leads(self.request.user)).filter(
+            pk=self.kwargs["pk"]
+        ).first()
         if lead is None:
             raise Http404(_("No such lead."))
         return lead
