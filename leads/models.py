@@ -200,6 +200,7 @@ class Lead(models.Model):
             models.Index(fields=["-created_at", "-id"], name="lead_created_id"),
             models.Index(fields=["source", "created_at"], name="lead_source_created"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created"),
+            models.Index(fields=["score", "id"], name="lead_score_id"),
         ]
 
     def __str__(self) -> str:

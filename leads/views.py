@@ -40,6 +40,7 @@ from leads.forms import (
 )
 from leads.http import client_ip
 from leads.models import Campaign, CaptureForm, ConsentPurpose
+from leads.pagination import CappedPaginator
 from leads.stages import Channel, ConsentStatus, LeadType, Stage, Temperature
 from leads.validation import VISITOR_ID, CaptureInvalid
 from routing.models import Method
@@ -110,7 +111,7 @@ def _sort_columns(current: str) -> dict:
 def lead_list(request):
     leads = selectors.visible_leads(request.user).order_by("-created_at", "-id")
     lead_filter = LeadFilter(request.GET, queryset=leads)
-    page = Paginator(lead_filter.qs, settings.LEADS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(lead_filter.qs, settings.LEADS_PAGE_SIZE).get_page(request.GET.get("page"))
     is_staff_role = roles.is_staff_role(request.user)
     context = {
         "filter": lead_filter,
@@ -151,7 +152,7 @@ def queue(request):
 @login_required
 @require_GET
 def pool(request):
-    page = Paginator(selectors.pool(request.user), settings.LEADS_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(selectors.pool(request.user), settings.LEADS_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "leads/pool.html", {"page": page, "can_claim": roles.can_claim(request.user)})
 
 

@@ -909,3 +909,32 @@ def test_the_lead_page_shows_consent_per_purpose_and_links_the_proof(client, mar
     page = client.get(f"/leads/{lead.pk}/").content.decode()
     assert f"/leads/{lead.pk}/consent/" in page
     assert "Newsletter:" in page and "consent-given" in page and "consent-none" in page
+
+
+def test_a_huge_list_says_more_than_the_cap_instead_of_counting_everything(client, marketing, monkeypatch):
+    from leads.pagination import CappedPaginator
+    from tests.factories import LeadFactory
+
+    monkeypatch.setattr(CappedPaginator, "CAP", 3)
+    for _ in range(5):
+        LeadFactory()
+    client.force_login(marketing)
+    page = client.get("/leads/").content.decode()
+    assert "More than 3 leads" in page
+    assert "5 leads" not in page
+
+
+def test_the_created_date_filter_uses_local_day_bounds(client, marketing):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories import LeadFactory
+
+    day = dt.date(2026, 11, 2)
+    late = timezone.make_aware(dt.datetime(2026, 11, 2, 23, 30))  # Berlin time: still the 2nd
+    LeadFactory(last_name="Spaet", created_at=late)
+    LeadFactory(last_name="Frueh", created_at=late + dt.timedelta(hours=1))
+    client.force_login(marketing)
+    page = client.get("/leads/", {"created_after": day.isoformat(), "created_before": day.isoformat()})
+    assert "Spaet" in page.content.decode() and "Frueh" not in page.content.decode()
