@@ -2,7 +2,6 @@
 the pages, manual entry, import, and the lead list's query budget."""
 
 import datetime as dt
-import importlib.util
 
 import pytest
 from django.db import connection
@@ -860,18 +859,12 @@ def test_sdr_cannot_post_manual_entry_or_import(client, sdr):
 
 # --- import ---------------------------------------------------------------------------------------------
 
-needs_importer = pytest.mark.skipif(
-    importlib.util.find_spec("leads.imports") is None, reason="leads.imports is not written yet"
-)
-
-
 def _csv(content: str, name: str = "fair.csv"):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, content.encode(), content_type="text/csv")
 
 
-@needs_importer
 def test_import_reports_counts_and_problems(client, marketing):
     LeadFactory(email="known@firma.de", email_normalized="known@firma.de")
     CampaignFactory(slug="fair-2026")
@@ -889,7 +882,6 @@ def test_import_reports_counts_and_problems(client, marketing):
     assert Lead.objects.filter(email_normalized="new@firma.de", source="event").exists()
 
 
-@needs_importer
 def test_import_of_an_unreadable_file_shows_the_reason(client, marketing):
     response = as_user(client, marketing).post(
         reverse("leads:import"), {"file": _csv("first_name,company\nNina,Firma\n"), "source": "event"}
