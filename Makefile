@@ -31,5 +31,5 @@ bench: $(STAMP)
 
 # Re-extract translatable strings (needs GNU gettext); the compiled .mo files are committed.
 messages: $(STAMP)
-	$(PY) manage.py makemessages -l de --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -l de --ignore=.venv --ignore=staticfiles --ignore=benchmarks --ignore=tests
 	$(PY) manage.py compilemessages --ignore=.venv

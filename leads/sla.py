@@ -375,20 +375,20 @@ def _run_step(step: sla_policy.StepSpec, *, clock: SlaClock, lead: Lead, policy:
     key = f"sla:{clock.pk}:{step.number}"
     if step.action == sla_policy.WARN_OWNER:
         users = [lead.owner] if lead.owner_id else _managers_of(None)
-        message = _("%(lead)s: \u201c%(policy)s\u201d was due at %(due)s.") % words
+        message = _("%(lead)s: “%(policy)s” was due at %(due)s.") % words
         for user in users:
             lifecycle.notify(user=user, lead=lead, kind="sla_warning", key=f"{key}:{user.pk}", message=message)
         return _("warned %(users)s") % {"users": _names(users)}
     if step.action == sla_policy.NOTIFY_MANAGER:
         users = _managers_of(lead.owner_id)
         owner = lead.owner.get_username() if lead.owner_id else _("nobody (pool)")
-        message = _("%(lead)s missed \u201c%(policy)s\u201d (owner: %(owner)s).") % {**words, "owner": owner}
+        message = _("%(lead)s missed “%(policy)s” (owner: %(owner)s).") % {**words, "owner": owner}
         for user in users:
             lifecycle.notify(user=user, lead=lead, kind="sla_escalation", key=f"{key}:{user.pk}", message=message)
         return _("told %(users)s") % {"users": _names(users)}
     if step.action == sla_policy.REASSIGN:
         before = lead.owner.get_username() if lead.owner_id else None
-        reason = _("SLA \u201c%(policy)s\u201d missed: reassigned by routing") % words
+        reason = _("SLA “%(policy)s” missed: reassigned by routing") % words
         after = lifecycle.reassign(lead_id=lead.pk, reason=reason, now=now)
         return _("reassigned from %(before)s to %(after)s") % {
             "before": before or _("the pool"), "after": after or _("the pool")
@@ -396,14 +396,14 @@ def _run_step(step: sla_policy.StepSpec, *, clock: SlaClock, lead: Lead, policy:
     if step.action == sla_policy.RELEASE:
         if lead.stage != Stage.MQL or lead.owner_id is None:
             return _("not released: only an owned MQL can go back to the pool")
-        reason = _("SLA \u201c%(policy)s\u201d missed: released to the pool") % words
+        reason = _("SLA “%(policy)s” missed: released to the pool") % words
         lifecycle.release_by_system(lead_id=lead.pk, reason=reason, now=now)
         return _("released to the pool")
     if step.action == sla_policy.RECYCLE:
         name = sla_policy.RECYCLE_TRANSITION.get(lead.stage)
         if name is None:
             return _("not recycled: a %(stage)s lead cannot be recycled") % {"stage": lead.get_stage_display()}
-        reason = step.reason or _("SLA \u201c%(policy)s\u201d missed") % words
+        reason = step.reason or _("SLA “%(policy)s” missed") % words
         try:
             lifecycle.fire(lead_id=lead.pk, name=name, by=None, parsed={"reason": reason})
         except lifecycle.TransitionRefused as refused:

@@ -199,3 +199,29 @@ def test_committed_mo_matches_the_po(catalogue):
             if (one, many) != (entry["msgstr"][0], entry["msgstr"][1]):
                 stale.append(entry["msgid"])
     assert stale == []
+
+
+def test_no_translatable_string_in_the_code_uses_unicode_escapes():
+    """makemessages stores `\\u201c` literally, so such a string never matches the catalogue at runtime
+    (SLA escalation messages once showed in English that way). Write the characters themselves."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for app in ("config", "leads", "scoring", "routing", "reporting")
+        for path in (root / app).rglob("*.py")
+        if "migrations" not in path.parts
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"_\(\s*[\"'][^\"']*\\u[0-9a-fA-F]{4}", line)
+    ]
+    assert offenders == []
+
+
+def test_sla_escalation_messages_are_german():
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    with translation.override("de"):
+        assert gettext("SLA “%(policy)s” missed") == "SLA „%(policy)s“ verfehlt"
