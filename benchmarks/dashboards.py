@@ -5,6 +5,9 @@ then it reports "not available yet". Every report page without URL parameters is
 Django's test client as the bench manager (server time: views, SQL, templates, charts' data): two warm-ups,
 then the median of N fetches, plus the SQL statements of one more. The nightly (e-mail) report is built
 for the manager with `reporting.email.preview(user)` and rendered to HTML when those functions exist.
+Filtered figures take other paths (the leads a rep owns now or owned before), so the overview, the stalls
+page and the e-mail preview are also measured as the SDR `rep001` (own figures only, like every SDR), and the
+overview as the manager filtered by that rep and by source.
 
 Reference, same run: the login page, a rendered template without data.
 """
@@ -51,6 +54,7 @@ def run(ctx: Context) -> Result:
     manager = get_user_model().objects.get(username=MANAGER)
     client = Client()
     client.force_login(manager)
+    clients = {MANAGER: client}
     login_ms, _q, _s = _measure(Client(), "/accounts/login/", runs)
     details, slow, failed, timings = [], [], [], []
     for name, url in _report_urls():
@@ -65,6 +69,18 @@ def run(ctx: Context) -> Result:
             failed.append(f"{url}: {status}")
         if ms >= 1000:
             slow.append(url)
+    for who, url in _filtered_urls():
+        try:
+            ms, queries, status = _measure(clients.get(who) or _client_for(who, clients), url, runs)
+        except Exception as error:  # a broken page is reported, the others are still measured
+            failed.append(f"{url} as {who}: {error!r}"[:200])
+            continue
+        timings.append((f"{url} as {who}", ms))
+        details.append(Figure(f"{url} as {who} (median; SQL statements: {queries}; HTTP {status})", ms, "ms"))
+        if status != 200:
+            failed.append(f"{url} as {who}: {status}")
+        if ms >= 1000:
+            slow.append(f"{url} as {who}")
     try:
         report_ms = _nightly_report(manager, runs)
     except Exception as error:  # reported like a broken page
@@ -85,6 +101,34 @@ def run(ctx: Context) -> Result:
         reference=Figure("login page, median", login_ms, "ms"), goal=GOAL,
         goal_met=not slow and not failed, details=details, notes=notes, params={"runs_per_page": runs},
     )
+
+
+SDR = "rep001"
+
+
+def _filtered_urls() -> list[tuple[str, str]]:
+    """(who, url): an SDR's own figures, and the manager's overview per rep and per source."""
+    from django.urls import reverse
+
+    from benchmarks.generate import MANAGER
+
+    overview, stalls, preview = (
+        reverse("reporting:dashboard"), reverse("reporting:stalls"), reverse("reporting:email_preview")
+    )
+    return [
+        (SDR, overview), (SDR, stalls), (SDR, preview),
+        (MANAGER, f"{overview}?rep={SDR}"), (MANAGER, f"{overview}?source=paid_search"),
+    ]
+
+
+def _client_for(username: str, clients: dict):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    clients[username] = client
+    return client
 
 
 def _nightly_report(user, runs: int) -> float | None:

@@ -13,6 +13,7 @@ What the filters mean (docs/reports.md says the same for users):
 """
 
 import datetime as dt
+from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
@@ -22,18 +23,14 @@ from django.db.models import (
     Case,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
-    OuterRef,
     Q,
     QuerySet,
     Value,
     When,
-    Window,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import RowNumber, Trim
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -116,15 +113,18 @@ def leads_in_scope(f: Filters, *, created_in_range: bool = False, current_owner:
     if f.by_owner:
         owned = Q(owner_id__in=f.owner_ids)
         if not current_owner and f.owner_names:
-            owned |= Q(
-                Exists(
-                    LeadTransition.objects.annotate(to_owner=KeyTextTransform("to_owner", "data")).filter(
-                        lead_id=OuterRef("pk"), name__in=ASSIGNMENTS, to_owner__in=f.owner_names
-                    )
-                )
-            )
+            owned |= Q(pk__in=_assigned_to(f.owner_names))
         leads = leads.filter(owned)
     return leads
+
+
+def _assigned_to(names) -> QuerySet[LeadTransition]:
+    """Ids of the leads ever assigned to or claimed by these users, through the partial index on
+    `data->>'to_owner'` (reporting migration 0002): a rep's few thousand assignments, not every one."""
+    return (
+        LeadTransition.objects.annotate(to_owner=KeyTextTransform("to_owner", "data"))
+        .filter(name__in=ASSIGNMENTS, to_owner__in=names).values("lead_id")
+    )
 
 
 def _scope_sql(queryset: QuerySet, *fields: str) -> tuple[str, list]:
@@ -140,8 +140,32 @@ def _lead_condition(f: Filters, column: str) -> tuple[str, list]:
     """`AND column IN (leads in scope)` when lead filters are set; nothing otherwise (fast path)."""
     if not f.filters_leads:
         return "", []
-    sql, params = _scope_sql(leads_in_scope(f), "id")
-    return f" AND {column} IN ({sql})", params
+    condition, params = "", []
+    if f.source or f.campaign_id:
+        sql, params = _scope_sql(leads_in_scope(replace(f, owner_ids=None, owner_names=())), "id")
+        condition = f" AND {column} IN ({sql})"
+    if f.by_owner:
+        owned, owned_params = _owned_sql(f)
+        condition += f" AND {column} IN ({owned})"
+        params += owned_params
+    return condition, params
+
+
+def _owned_sql(f: Filters) -> tuple[str, list]:
+    """Ids of the leads the filter's reps own now or owned before, as SQL (a rep's few thousand).
+
+    The leads owned now and those ever assigned are two indexed lists joined with UNION ALL, which
+    PostgreSQL hashes once; the same test as an OR would be checked lead by lead.
+    """
+    sql = f"SELECT o.id FROM {T_LEAD} o WHERE o.owner_id = ANY(%s)"  # noqa: S608 - constants only
+    params = [list(f.owner_ids or ())]
+    if f.owner_names:
+        sql += (
+            f" UNION ALL SELECT a.lead_id FROM {T_TRANSITION} a"  # noqa: S608 - constants only
+            " WHERE a.name = ANY(%s) AND a.data ->> 'to_owner' = ANY(%s)"
+        )
+        params += [ASSIGNMENTS, list(f.owner_names)]
+    return sql, params
 
 
 # --- funnel ---------------------------------------------------------------------------------------------
@@ -167,15 +191,29 @@ def _cohort_counts(f: Filters) -> dict[str, int]:
     )
     sql = f"""
         WITH scope AS ({scope}),
-        reached AS (
-            SELECT s.id, GREATEST({_rank_sql("s.stage")}, COALESCE(MAX({_rank_sql("t.target")}), 0)) AS r
+        reached AS MATERIALIZED (
+            SELECT s.id, GREATEST({_rank_sql("s.stage")}, COALESCE(m.r, 0)) AS r
             FROM scope s
-            LEFT JOIN {T_TRANSITION} t ON t.lead_id = s.id AND t.name <> ALL(%s)
-            GROUP BY s.id, s.stage
+            LEFT JOIN LATERAL ({_furthest_sql("s.id")}) m ON TRUE
         )
         SELECT {reached} FROM reached
     """  # noqa: S608 - constants and generated SQL only; values are parameters
     return _rows(sql, [*params, OWNER_CHANGES])[0]
+
+
+def _furthest_sql(lead_column: str) -> str:
+    """One lead's furthest rank in its stage-change log, and when it first became an MQL (one parameter:
+    the owner changes to leave out).
+
+    A LATERAL subquery per lead of the cohort reads that lead's few transitions through the lead index.
+    Joining the whole log and grouping instead makes PostgreSQL hash the full transition table (millions of
+    rows) for a cohort of a few thousand leads; MATERIALIZED keeps the per-lead lookup from being repeated
+    for every aggregate that reads it.
+    """
+    return f"""
+        SELECT MAX({_rank_sql("t.target")}) AS r, MIN(t.at) FILTER (WHERE t.target = '{str(Stage.MQL)}') AS mql_at
+        FROM {T_TRANSITION} t WHERE t.lead_id = {lead_column} AND t.name <> ALL(%s)
+    """  # noqa: S608
 
 
 def _flow_counts(f: Filters) -> dict[str, int]:
@@ -245,7 +283,7 @@ def _stage_times(f: Filters) -> dict[str, dict]:
             CROSS JOIN LATERAL (
                 SELECT p.id, p.lead_id, p.at FROM {T_TRANSITION} p
                 WHERE p.lead_id = m.lead_id AND p.at < %s AND p.name <> ALL(%s)
-                ORDER BY p.at DESC, p.id DESC LIMIT 1
+                ORDER BY p.at DESC LIMIT 1  -- only its time counts, and it is earlier than every change in range
             ) p
         ),
         steps AS (
@@ -349,13 +387,20 @@ def _stalled_condition(cutoffs: dict[str, dt.datetime]) -> Q:
 
 
 def stalls(f: Filters, *, now: dt.datetime | None = None, bands: dict | None = None) -> dict:
-    """Per stage: leads in it now, how many longer than the stall threshold, and the share."""
+    """Per stage: leads in it now, how many longer than the stall threshold, and the share.
+
+    Counts read only `stage` and `stage_entered_at`, so without lead filters PostgreSQL answers from the
+    (stage, stage_entered_at) index alone instead of reading every lead row.
+    """
     bands = bands if bands is not None else benchmarks.current()
     now = now or timezone.now()
     cutoffs = _stall_cutoffs(bands, now)
     rows = (
         leads_in_scope(f, current_owner=True).filter(stage__in=list(bands))
-        .values("stage").annotate(total=Count("id"), stalled=Count("id", filter=_stalled_condition(cutoffs)))
+        .values("stage")
+        .annotate(
+            total=Count("stage_entered_at"), stalled=Count("stage_entered_at", filter=_stalled_condition(cutoffs))
+        )
         .order_by()
     )
     found = {row["stage"]: row for row in rows}
@@ -370,22 +415,103 @@ def stalls(f: Filters, *, now: dt.datetime | None = None, bands: dict | None = N
     return {"stages": stages, "as_of": now}
 
 
-def stalled_leads(f: Filters, *, now: dt.datetime | None = None, bands: dict | None = None) -> QuerySet[Lead]:
-    """Leads longer in their stage than its threshold, the furthest over first (current owner)."""
+class StalledLeads:
+    """Leads longer in their stage than its threshold, the furthest over first, then by id.
+
+    Behaves like a sliced queryset for `Paginator` and `[:n]`: `count()` and slicing. The order (how far
+    past its stage's cutoff a lead is) differs per stage, so one ORDER BY over all stalled leads sorts every
+    one of them (hundreds of thousands on a large history). Within one stage "furthest over" is simply
+    "oldest `stage_entered_at`", which the (stage, stage_entered_at) index delivers in order: each stage
+    contributes its first `stop` leads, and only those are merged and cut to the page.
+
+    That walk is quick while most leads of a stage are in scope. When filters select a few of them (a rep's
+    own leads), walking a stage's index in order could pass hundreds of thousands of other leads before it
+    finds a page; then the leads in scope are found through their own index and sorted (`narrow`).
+    """
+
+    def __init__(
+        self, leads: QuerySet[Lead], cutoffs: dict[str, dt.datetime], *, count: int | None = None,
+        narrow: bool = False,
+    ):
+        self.leads = leads  # the leads in scope, unordered
+        self.cutoffs = cutoffs
+        self._count = count  # known already (the sum of `stalls`): no second count
+        self.narrow = narrow
+
+    def count(self) -> int:
+        if self._count is None:
+            # the same shape as `stalls` (filter per stage inside the count), which the index answers alone
+            self._count = self.leads.filter(stage__in=list(self.cutoffs)).aggregate(
+                n=Count("stage_entered_at", filter=_stalled_condition(self.cutoffs))
+            )["n"]
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self):
+        return iter(self[:self.count()])
+
+    def __getitem__(self, item: slice) -> list[Lead]:
+        if not isinstance(item, slice) or item.step is not None:
+            raise TypeError("StalledLeads supports slices only, e.g. [0:50]")
+        start = item.start or 0
+        stop = item.stop if item.stop is not None else self.count()
+        if stop <= start or not self.cutoffs:
+            return []
+        if self.narrow:
+            over_by = Case(*[When(stage=stage, then=Value(cutoff)) for stage, cutoff in self.cutoffs.items()])
+            merged = (
+                self.leads.filter(_stalled_condition(self.cutoffs))
+                .annotate(over_by=_duration(over_by - F("stage_entered_at")))
+                .order_by("-over_by", "id").values("id", "over_by")[start:stop]
+            )
+            return self._leads(merged)
+        per_stage = [
+            self.leads.filter(stage=stage, stage_entered_at__lt=cutoff)
+            .annotate(over_by=_duration(Value(cutoff) - F("stage_entered_at")))
+            .order_by("stage_entered_at", "id").values("id", "over_by")
+            for stage, cutoff in self.cutoffs.items()
+        ]
+        if len(per_stage) == 1:
+            merged = per_stage[0][start:stop]
+        else:
+            firsts = [leads[:stop] for leads in per_stage]
+            merged = firsts[0].union(*firsts[1:], all=True).order_by("-over_by", "id")[start:stop]
+        return self._leads(merged)
+
+    @staticmethod
+    def _leads(rows) -> list[Lead]:
+        order = [(row["id"], row["over_by"]) for row in rows]
+        found = Lead.objects.select_related("owner", "campaign").in_bulk([pk for pk, _over in order])
+        page = []
+        for pk, over_by in order:
+            lead = found.get(pk)
+            if lead is not None:  # deleted between the two queries
+                lead.over_by = over_by
+                page.append(lead)
+        return page
+
+
+def stalled_leads(
+    f: Filters, *, now: dt.datetime | None = None, bands: dict | None = None, within: QuerySet[Lead] | None = None,
+    stall_data: dict | None = None,
+) -> StalledLeads:
+    """Leads longer in their stage than its threshold, the furthest over first (current owner).
+
+    `within` narrows them further (e.g. to the leads a user may open); `stall_data`, the result of `stalls`
+    for the same filters, `now` and bands, saves counting them again.
+    """
     bands = bands if bands is not None else benchmarks.current()
     now = now or timezone.now()
-    cutoffs = _stall_cutoffs(bands, now)
-    if not cutoffs:
-        return Lead.objects.none()
-    over_by = Case(
-        *[When(stage=stage, then=Value(cutoff)) for stage, cutoff in cutoffs.items()]
-    ) - F("stage_entered_at")
-    return (
-        leads_in_scope(f, current_owner=True).filter(_stalled_condition(cutoffs))
-        .select_related("owner", "campaign")
-        .annotate(over_by=_duration(over_by))
-        .order_by("-over_by", "id")
-    )
+    leads = leads_in_scope(f, current_owner=True)
+    count = None
+    if within is not None:
+        leads = leads.filter(pk__in=within.values("pk"))
+    elif stall_data is not None and stall_data["as_of"] == now:
+        count = sum(stage["stalled"] for stage in stall_data["stages"])
+    narrow = f.by_owner or within is not None  # a rep's or team's leads, an SDR's view
+    return StalledLeads(leads, _stall_cutoffs(bands, now), count=count, narrow=narrow)
 
 
 def _duration(expression):
@@ -422,6 +548,7 @@ def speed_to_lead(f: Filters) -> dict:
             WHERE s.stage = ANY(%s) OR EXISTS (
                 SELECT 1 FROM {T_TRANSITION} t
                 WHERE t.lead_id = s.id AND (t.target = ANY(%s) OR t.name = ANY(%s))
+                OFFSET 0  -- look up each lead's log by its index; without this the whole log is hashed
             )
         ),
         touches AS MATERIALIZED (
@@ -513,47 +640,59 @@ def _speed_row(row: dict | None, label, key=None) -> dict:
 # --- acceptance and reasons -----------------------------------------------------------------------------
 
 
-def _transitions_in_range(f: Filters) -> QuerySet[LeadTransition]:
-    changes = LeadTransition.objects.filter(at__gte=f.start_at, at__lt=f.end_at)
-    if f.filters_leads:
-        changes = changes.filter(lead__in=leads_in_scope(f).values("id"))
-    return changes
+DECISIONS = ["accept", "reject"]
 
 
 def acceptance(f: Filters) -> dict:
-    """Accepted vs rejected MQLs in the range (per deciding user), and the reasons for setbacks."""
-    changes = _transitions_in_range(f)
-    decisions = changes.filter(name__in=["accept", "reject"], source=Stage.MQL)
-    per_actor = list(
-        decisions.values("actor__username")
-        .annotate(accepted=Count("id", filter=Q(name="accept")), rejected=Count("id", filter=Q(name="reject")))
-        .order_by("actor__username")
-    )
-    accepted = sum(row["accepted"] for row in per_actor)
-    rejected = sum(row["rejected"] for row in per_actor)
-    by_rep = [
-        {
-            "key": row["actor__username"], "label": row["actor__username"] or _("(system)"),
-            "accepted": row["accepted"], "rejected": row["rejected"],
-            "rate": _percent(row["accepted"], row["accepted"] + row["rejected"]),
-        }
-        for row in per_actor
-    ]
-    reason_rows = (
-        changes.filter(name__in=REASON_KINDS)
-        .annotate(text=Trim("reason"))
-        .values("name", "text").annotate(n=Count("id"))
-        .annotate(position=Window(RowNumber(), partition_by=[F("name")], order_by=[F("n").desc(), F("text").asc()]))
-        .filter(position__lte=TOP_REASONS)
-        .order_by("name", "position")
-    )
-    reasons = {kind: [] for kind in REASON_KINDS}
-    totals = dict(changes.filter(name__in=REASON_KINDS).values_list("name").annotate(n=Count("id")).order_by())
-    for row in reason_rows:
-        total = totals.get(row["name"], 0)
-        reasons[row["name"]].append({
-            "reason": row["text"] or _("(no reason given)"), "count": row["n"], "share": _percent(row["n"], total),
-        })
+    """Accepted vs rejected MQLs in the range (per deciding user), and the reasons for setbacks.
+
+    One statement: the range's decisions and setbacks are read once (the lead filters applied once), then
+    counted per deciding user and ranked per reason; a reason's share is of all setbacks of its kind.
+    """
+    condition, params = _lead_condition(f, "t.lead_id")
+    sql = f"""
+        WITH changes AS MATERIALIZED (
+            SELECT t.name, t.source, t.actor_id, t.reason FROM {T_TRANSITION} t
+            WHERE t.at >= %s AND t.at < %s AND t.name = ANY(%s){condition}
+        ),
+        reasons AS (
+            SELECT name, TRIM(reason) AS text, COUNT(*) AS n FROM changes WHERE name = ANY(%s) GROUP BY 1, 2
+        ),
+        ranked AS (
+            SELECT name, text, n, (SUM(n) OVER (PARTITION BY name))::bigint AS total,
+                   ROW_NUMBER() OVER (PARTITION BY name ORDER BY n DESC, text ASC) AS position
+            FROM reasons
+        )
+        SELECT 1 AS part, name, text, n, total, position, NULL AS username, 0 AS accepted, 0 AS rejected
+        FROM ranked WHERE position <= %s
+        UNION ALL
+        SELECT 0, NULL, NULL, 0, 0, 0, u.username,
+               COUNT(*) FILTER (WHERE c.name = 'accept'), COUNT(*) FILTER (WHERE c.name = 'reject')
+        FROM changes c LEFT JOIN {T_USER} u ON u.id = c.actor_id
+        WHERE c.name = ANY(%s) AND c.source = %s
+        GROUP BY u.username
+        ORDER BY part, name, position, username
+    """  # noqa: S608 - constants and generated SQL only; values are parameters
+    rows = _rows(sql, [
+        f.start_at, f.end_at, DECISIONS + REASON_KINDS, *params, REASON_KINDS, TOP_REASONS, DECISIONS,
+        str(Stage.MQL),
+    ])
+    by_rep, reasons, totals = [], {kind: [] for kind in REASON_KINDS}, {}
+    for row in rows:
+        if row["part"] == 0:
+            by_rep.append({
+                "key": row["username"], "label": row["username"] or _("(system)"),
+                "accepted": row["accepted"], "rejected": row["rejected"],
+                "rate": _percent(row["accepted"], row["accepted"] + row["rejected"]),
+            })
+        else:
+            totals[row["name"]] = row["total"]
+            reasons[row["name"]].append({
+                "reason": row["text"] or _("(no reason given)"), "count": row["n"],
+                "share": _percent(row["n"], row["total"]),
+            })
+    accepted = sum(row["accepted"] for row in by_rep)
+    rejected = sum(row["rejected"] for row in by_rep)
     return {
         "accepted": accepted, "rejected": rejected, "rate": _percent(accepted, accepted + rejected),
         "by_rep": by_rep, "reasons": reasons, "reason_totals": {kind: totals.get(kind, 0) for kind in REASON_KINDS},
@@ -610,12 +749,10 @@ def sources(f: Filters, *, attribution: str = "first", today: dt.date | None = N
         attributed = "SELECT r.*, r.source AS a_source, r.campaign_id AS a_campaign FROM reached r"
     sql = f"""
         WITH scope AS ({scope}),
-        reached AS (
+        reached AS MATERIALIZED (
             SELECT s.id, s.stage, s.source, s.campaign_id, s.deal_value,
-                   GREATEST({_rank_sql("s.stage")}, COALESCE(MAX({_rank_sql("t.target")}), 0)) AS r,
-                   MIN(t.at) FILTER (WHERE t.target = %s) AS mql_at
-            FROM scope s LEFT JOIN {T_TRANSITION} t ON t.lead_id = s.id AND t.name <> ALL(%s)
-            GROUP BY s.id, s.stage, s.source, s.campaign_id, s.deal_value
+                   GREATEST({_rank_sql("s.stage")}, COALESCE(m.r, 0)) AS r, m.mql_at
+            FROM scope s LEFT JOIN LATERAL ({_furthest_sql("s.id")}) m ON TRUE
         ),
         attributed AS ({attributed})
         SELECT GROUPING(a_source) AS g_source, GROUPING(a_campaign) AS g_campaign, a_source, a_campaign,
@@ -628,7 +765,7 @@ def sources(f: Filters, *, attribution: str = "first", today: dt.date | None = N
         FROM attributed
         GROUP BY GROUPING SETS ((), (a_source), (a_campaign))
     """  # noqa: S608
-    rows = _rows(sql, [*params, str(Stage.MQL), OWNER_CHANGES, str(Stage.CUSTOMER), str(Stage.CUSTOMER)])
+    rows = _rows(sql, [*params, OWNER_CHANGES, str(Stage.CUSTOMER), str(Stage.CUSTOMER)])
     costs = None if f.by_owner else campaign_costs(f, today=today)
     names = dict(Campaign.objects.values_list("id", "name")) if costs is None else {
         pk: c["name"] for pk, c in costs.items()

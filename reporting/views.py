@@ -141,9 +141,9 @@ def stalls(request):
         now = timezone.now()
         bands = benchmarks.current()
         data = selectors.stalls(f, now=now, bands=bands)
-        stalled = selectors.stalled_leads(f, now=now, bands=bands).filter(
-            pk__in=lead_selectors.visible_leads(request.user).values("pk")
-        )
+        # Staff see every lead; anyone else only the leads they may open (an SDR's scope is already theirs).
+        within = None if roles.is_staff_role(request.user) else lead_selectors.visible_leads(request.user)
+        stalled = selectors.stalled_leads(f, now=now, bands=bands, within=within, stall_data=data)
         rate_table = reports.stall_table(data)
         if request.GET.get("format") == "csv":
             rows = reports.lead_rows(list(stalled[:CSV_LIMIT]), now=now)

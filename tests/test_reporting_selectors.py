@@ -8,9 +8,10 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
-from leads.models import Activity, LeadTransition, Visitor
+from leads.models import Activity, Lead, LeadTransition, Visitor
 from leads.stages import Channel, Stage
 from reporting import filters, selectors
 from reporting.models import StageBenchmark
@@ -175,6 +176,88 @@ def test_stall_rate_per_stage_and_the_stalled_leads_furthest_over_first(db):
     # over by: MQL 10 days -> 7, SAL 20 days -> 6, MQL 4 days -> 1
     assert [lead.pk for lead in selectors.stalled_leads(march(), now=now)] == [mql_10.pk, sal_20.pk, mql_4.pk]
     assert fresh.pk not in {lead.pk for lead in selectors.stalled_leads(march(), now=now)}
+
+
+def _stalled_by_hand(leads, now):
+    """The stalled leads in the order worked out here: furthest over the stage's threshold first, then id."""
+    thresholds = {Stage.KNOWN: 30, Stage.MQL: 3, Stage.SAL: 14, Stage.SQL: 42, Stage.OPPORTUNITY: 180}
+    over = {lead.pk: (now - lead.stage_entered_at) - dt.timedelta(days=thresholds[lead.stage])
+            for lead in leads if lead.stage in thresholds}
+    return sorted((pk for pk, by in over.items() if by > dt.timedelta(0)), key=lambda pk: (-over[pk], pk))
+
+
+@pytest.fixture
+def stalled_history(sdr, other_sdr):
+    """Leads in every stage, over their thresholds by different amounts, with ties within and across stages."""
+    now = at(400).astimezone(dt.UTC)  # day arithmetic in UTC: no daylight-saving hour in the differences
+    spec = [  # stage, days in stage, owner, source
+        (Stage.KNOWN, 31, sdr, Channel.WEB_FORM), (Stage.KNOWN, 45, None, Channel.WEB_FORM),
+        (Stage.KNOWN, 10, sdr, Channel.WEB_FORM), (Stage.MQL, 10, sdr, Channel.PAID_SEARCH),
+        (Stage.MQL, 10, other_sdr, Channel.PAID_SEARCH), (Stage.MQL, 2, sdr, Channel.PAID_SEARCH),
+        (Stage.SAL, 21, other_sdr, Channel.EVENT), (Stage.SAL, 60, sdr, Channel.EVENT),
+        (Stage.SQL, 49, sdr, Channel.WEB_FORM), (Stage.SQL, 43, other_sdr, Channel.PAID_SEARCH),
+        (Stage.OPPORTUNITY, 187, sdr, Channel.EVENT), (Stage.OPPORTUNITY, 100, sdr, Channel.EVENT),
+        (Stage.CUSTOMER, 900, sdr, Channel.EVENT), (Stage.MQL, 4, None, Channel.WEB_FORM),
+    ]
+    leads = [new_lead(stage=stage, created=now - dt.timedelta(days=days), owner=owner, source=source)
+             for stage, days, owner, source in spec]
+    return {"now": now, "leads": leads}
+
+
+def test_stalled_leads_come_page_by_page_in_one_order_across_stages(stalled_history):
+    now, leads = stalled_history["now"], stalled_history["leads"]
+    expected = _stalled_by_hand(leads, now)
+    # known 45 (15 over), SAL 60 (46 over), ... ties: MQL 10 x2 and SAL 21 and SQL 49 are all 7 days over
+    assert len(expected) == 10
+    stalled = selectors.stalled_leads(march(), now=now)  # each stage's index walked in order
+    everything = selectors.stalled_leads(march(), now=now, within=Lead.objects.all())  # found, then sorted
+    assert not stalled.narrow and everything.narrow
+    for leads in (stalled, everything):
+        assert leads.count() == 10
+        for size in (1, 3, 4, 10, 25):
+            pages = [lead.pk for start in range(0, 12, size) for lead in leads[start:start + size]]
+            assert pages == expected, size
+    first = stalled[0:1][0]
+    assert first.over_by == dt.timedelta(days=46) and first.owner is not None
+
+
+def test_stalled_leads_follow_the_filters_and_the_leads_a_user_may_open(stalled_history, sdr, other_sdr):
+    now, leads = stalled_history["now"], stalled_history["leads"]
+    own = [lead for lead in leads if lead.owner_id == sdr.pk]
+    assert [lead.pk for lead in selectors.stalled_leads(march(rep_id=sdr.pk), now=now)] == _stalled_by_hand(own, now)
+    paid = [lead for lead in leads if lead.source == Channel.PAID_SEARCH]
+    by_source = selectors.stalled_leads(march(source=Channel.PAID_SEARCH), now=now)
+    assert [lead.pk for lead in by_source] == _stalled_by_hand(paid, now) and by_source.count() == 3
+    theirs = [lead for lead in leads if lead.owner_id == other_sdr.pk]
+    within = selectors.stalled_leads(march(), now=now, within=Lead.objects.filter(owner=other_sdr))
+    assert [lead.pk for lead in within[0:50]] == _stalled_by_hand(theirs, now)
+    assert within.count() == 3
+    nobody = Team.objects.create(name="Empty", slug="empty")  # a team without reps: no lead at all
+    assert list(selectors.stalled_leads(march(team_id=nobody.pk), now=now)) == []
+    assert selectors.stalled_leads(march(team_id=nobody.pk), now=now).count() == 0
+
+
+def test_the_stall_counts_give_the_stalled_leads_count_without_counting_again(
+    stalled_history, django_assert_num_queries
+):
+    now = stalled_history["now"]
+    data = selectors.stalls(march(), now=now)
+    assert sum(stage["stalled"] for stage in data["stages"]) == 10
+    stalled = selectors.stalled_leads(march(), now=now, stall_data=data)
+    with django_assert_num_queries(0):
+        assert stalled.count() == 10
+    later = selectors.stalled_leads(march(), now=now + dt.timedelta(days=1), stall_data=data)  # another moment
+    with django_assert_num_queries(1):
+        assert later.count() == 10
+
+
+def test_stalled_leads_refuse_a_single_index_or_a_step(stalled_history):
+    stalled = selectors.stalled_leads(march(), now=stalled_history["now"])
+    with pytest.raises(TypeError):
+        stalled[0]
+    with pytest.raises(TypeError):
+        stalled[0:4:2]
+    assert stalled[5:5] == [] and stalled[8:100] == stalled[8:10]
 
 
 # --- speed-to-lead --------------------------------------------------------------------------------------
@@ -375,3 +458,71 @@ def test_daily_figures_count_each_local_day(history):
     assert (days[dt.date(2026, 3, 6)]["rejected"], days[dt.date(2026, 3, 6)]["accepted"]) == (1, 1)  # B, D
     user = UserFactory()
     assert filters.for_scope(user, "own", start=MARCH["start"], end=MARCH["end"]).owner_ids == (user.pk,)
+
+
+# --- filters: every figure of a filtered scope equals the same figure on a history holding only that scope --
+
+
+def _scope_figures(f) -> dict:
+    """The figures that depend only on which leads count (visitors, costs and stalls follow other rules)."""
+    def without_visitors(funnel):
+        return {key: value for key, value in counts(funnel).items() if key != "visitors"}
+
+    def roi(rows):
+        keep = ("label", "leads", "mqls", "sqls", "opportunities", "customers", "revenue")
+        return sorted(tuple(row[key] for key in keep) for row in rows if row["leads"])
+
+    sources_first, sources_last = selectors.sources(f), selectors.sources(f, attribution="last")
+    return {
+        "cohort": without_visitors(selectors.funnel(f)), "flow": without_visitors(selectors.funnel(f, view="flow")),
+        "velocity": selectors.velocity(f), "speed": selectors.speed_to_lead(f), "acceptance": selectors.acceptance(f),
+        "sources": [roi(data[key]) for data in (sources_first, sources_last) for key in ("by_source", "by_campaign")],
+        "daily": selectors.daily_figures(f),
+    }
+
+
+def _figures_of_only(lead_ids) -> dict:
+    """The unfiltered figures on the same history with every other lead deleted (then restored)."""
+    savepoint = transaction.savepoint()
+    Lead.objects.exclude(pk__in=lead_ids).delete()
+    figures = _scope_figures(march())
+    transaction.savepoint_rollback(savepoint)
+    return figures
+
+
+@pytest.fixture
+def owned_history(history, sdr, other_sdr):
+    """The history plus leads of another rep: one the SDR had before (it counts for both), one in a campaign."""
+    team = Team.objects.create(name="Inside Sales", slug="inside")
+    Rep.objects.create(user=sdr, team=team)
+    ads = CampaignFactory(slug="ads", name="Ads", channel=Channel.PAID_SEARCH, cost=Decimal("900"))
+    handed_on = new_lead(stage=Stage.SAL, source=Channel.PAID_SEARCH, owner=other_sdr, campaign=ads)
+    walk(handed_on, ("mark_mql", Stage.MQL, at(1)), ("accept", Stage.SAL, at(1.5)), actor=sdr)
+    assign(handed_on, sdr, at(1, minutes=5))
+    assign(handed_on, other_sdr, at(1, minutes=50), name="claim", actor=other_sdr)
+    Activity.objects.create(lead=handed_on, kind="call", occurred_at=at(1, minutes=55), created_by=other_sdr)
+    theirs = new_lead(stage=Stage.MQL, source=Channel.WEB_FORM, owner=other_sdr, campaign=ads)
+    walk(theirs, ("mark_mql", Stage.MQL, at(7)))
+    assign(theirs, other_sdr, at(7, minutes=2))
+    Activity.objects.create(lead=theirs, kind="email", occurred_at=at(7, minutes=20), created_by=other_sdr)
+    assign(history["b"], sdr, at(1, minutes=30))  # rejected later: the owner is cleared, the lead stays the SDR's
+    return {**history, "handed_on": handed_on, "theirs": theirs, "team": team, "ads": ads}
+
+
+def test_filtered_figures_equal_the_figures_of_a_history_holding_only_the_filtered_leads(
+    owned_history, sdr, other_sdr
+):
+    h = owned_history
+    cases = [
+        (march(rep_id=sdr.pk), ["b", "c", "handed_on"]),
+        (march(rep_id=other_sdr.pk), ["handed_on", "theirs"]),
+        (march(team_id=h["team"].pk), ["b", "c", "handed_on"]),
+        (filters.for_scope(sdr, "own", **MARCH), ["b", "c", "handed_on"]),  # what an SDR's report shows
+        (march(source=Channel.PAID_SEARCH), ["b", "c", "handed_on"]),
+        (march(campaign_id=h["ads"].pk), ["handed_on", "theirs"]),
+        (march(source=Channel.WEB_FORM, rep_id=other_sdr.pk), ["theirs"]),
+    ]
+    for f, names in cases:
+        filtered = _scope_figures(f)
+        assert filtered == _figures_of_only([h[name].pk for name in names]), names
+        assert filtered["flow"]["known"] == sum(1 for name in names if name != "f")
