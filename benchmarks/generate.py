@@ -40,7 +40,8 @@ BENCH_TEAM = "bench-team"
 BENCH_SDRS = ("bench-sdr1", "bench-sdr2", "bench-sdr3", "bench-sdr4")
 BENCH_FORM = "Benchmark form"
 BENCH_RULE = "Bench: every MQL to the bench team"
-TABLES = ("leads_lead", "leads_activity", "leads_leadtransition", "leads_submission", "leads_consent")
+TABLES = ("leads_lead", "leads_leadscore", "leads_activity", "leads_leadtransition", "leads_submission",
+          "leads_consent")
 
 CAMPAIGNS = (
     ("google-ads-2025", "Google Ads 2025", "paid_search", 42000),
@@ -329,8 +330,6 @@ def _insert_leads(cursor, *, anchor, reps_sql: str, campaigns_sql: str, model_ve
         "fit_score": f"LEAST({score}, 30)",
         "engagement_score": f"{score} - LEAST({score}, 30)",
         "temperature": f"CASE WHEN {score} >= 50 THEN 'hot' WHEN {score} >= 25 THEN 'warm' ELSE 'cold' END",
-        "score_model_version": "%(model_version)s::int",
-        "scored_at": "c + o_last",
         "contact_attempts": f"CASE WHEN has_accept THEN 1 + floor({u('g', 45)} * 5)::int ELSE 0 END",
         "budget": "CASE WHEN has_qualify THEN 'Budget approved for this year' ELSE '' END",
         "authority": "CASE WHEN has_qualify THEN 'Decides with the CFO' ELSE '' END",
@@ -347,6 +346,18 @@ def _insert_leads(cursor, *, anchor, reps_sql: str, campaigns_sql: str, model_ve
     provided = {k: v for k, v in provided.items() if k in fields}
     from_sql = "FROM bench_plan ORDER BY lead_id"
     return _insert(cursor, Lead, provided, from_sql, {"anchor": anchor, "model_version": model_version})
+
+
+def _insert_lead_scores(cursor, *, model_version: int | None) -> int:
+    """How each planned score was made: the active version, as of the lead's last step. The breakdowns are
+    empty because the planned scores are not a model's; the first rescoring writes real ones."""
+    from leads.models import LeadScore
+
+    if model_version is None:
+        return 0
+    provided = {"lead_id": "lead_id", "model_version": "%(model_version)s::int", "breakdown": "'[]'::jsonb",
+                "scored_at": "c + o_last"}
+    return _insert(cursor, LeadScore, provided, "FROM bench_plan ORDER BY lead_id", {"model_version": model_version})
 
 
 def _insert_activities(cursor, *, anchor, reps_sql: str) -> int:
@@ -545,6 +556,7 @@ def generate(*, leads: int, seed: int = 42, anchor: dt.datetime | None = None, b
         step("plan", _plan, cursor, leads=leads, reps=reps, anchor=anchor, base_id=base_id)
         step("leads", _insert_leads, cursor, anchor=anchor, reps_sql=reps_sql, campaigns_sql=campaigns_sql,
              model_version=model_version)
+        step("lead scores", _insert_lead_scores, cursor, model_version=model_version)
         step("activities", _insert_activities, cursor, anchor=anchor, reps_sql=reps_sql)
         step("transitions", _insert_transitions, cursor, reps_sql=reps_sql, rep_names_sql=rep_names_sql)
         step("submissions", _insert_submissions, cursor, anchor=anchor)

@@ -107,10 +107,19 @@ class LeadAdmin(admin.ModelAdmin):
     search_fields = ("email", "first_name", "last_name", "company")
     list_select_related = ("owner", "campaign")
     readonly_fields = ("stage", "stage_entered_at", "owner", "assigned_at", "email_normalized", "created_at",
-                       "updated_at", "consent_status", "became_mql_at", "mql_assigned_at", "first_contact_at")
+                       "updated_at", "consent_status", "became_mql_at", "mql_assigned_at", "first_contact_at",
+                       "score_version", "score_time")
     raw_id_fields = ("account", "capture_form")
     inlines = [TransitionInline, ActivityInline, SlaClockInline]
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("scoring model version"))
+    def score_version(self, lead):
+        return lead.score_model_version
+
+    @admin.display(description=_("scored at"))
+    def score_time(self, lead):
+        return lead.scored_at
 
     def save_model(self, request, obj, form, change):
         from leads.validation import normalize_email

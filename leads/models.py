@@ -6,12 +6,14 @@ The model declares the state machine; `leads.lifecycle` is the only code that fi
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from leads import search
 from leads.stages import ActivityKind, Channel, ConsentStatus, Outcome, Stage
 
 
@@ -147,9 +149,8 @@ class Lead(models.Model):
     fit_score = models.IntegerField(_("fit score"), default=0)
     engagement_score = models.IntegerField(_("engagement score"), default=0)
     temperature = models.CharField(_("temperature"), max_length=8, default="cold", db_index=True)
-    score_model_version = models.PositiveIntegerField(_("scoring model version"), null=True, blank=True)
-    score_breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
-    scored_at = models.DateTimeField(_("scored at"), null=True, blank=True)
+    # Which model version made the score, its breakdown and when: `LeadScore` (a narrow table of its own,
+    # so rescoring a million leads rewrites small rows; the lead row changes only when these four do).
     assignment = models.JSONField(
         _("assignment"), default=dict, blank=True, help_text=_("Why the current owner got the lead.")
     )
@@ -201,6 +202,7 @@ class Lead(models.Model):
             models.Index(fields=["source", "created_at"], name="lead_source_created"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created"),
             models.Index(fields=["score", "id"], name="lead_score_id"),
+            GinIndex(search.DOCUMENT, name="lead_search"),  # leads.search; migration 0009
         ]
 
     def __str__(self) -> str:
@@ -232,6 +234,30 @@ class Lead(models.Model):
         from leads.stages import LeadType
 
         return LeadType(self.lead_type).label
+
+    # --- how the score was made (the lead's `LeadScore`, None / [] while it was never scored) -----------
+
+    @property
+    def score_record(self) -> "LeadScore | None":
+        try:
+            return self.score_details
+        except LeadScore.DoesNotExist:
+            return None
+
+    @property
+    def score_model_version(self) -> int | None:
+        record = self.score_record
+        return record.model_version if record else None
+
+    @property
+    def score_breakdown(self) -> list:
+        record = self.score_record
+        return record.breakdown if record else []
+
+    @property
+    def scored_at(self):
+        record = self.score_record
+        return record.scored_at if record else None
 
     @property
     def is_in_pool(self) -> bool:
@@ -284,6 +310,30 @@ class Lead(models.Model):
     )
     def disqualify(self, *, reason: str, **inputs):
         self.stage_reason = reason
+
+
+class LeadScore(models.Model):
+    """How a lead's current score was made: the model version, the breakdown and the moment it is as of.
+
+    One row per scored lead. The score, fit, engagement and temperature stay on the lead (lists sort and
+    filter on them); this narrow row takes what changes on every rescoring, so rescoring a million leads
+    writes a million small rows and only the lead rows whose score actually moved (`leads.scores`).
+    `scores.replay(lead_id, at=scored_at)` recomputes the stored score from the activity log.
+    """
+
+    lead = models.OneToOneField(
+        Lead, verbose_name=_("lead"), primary_key=True, on_delete=models.CASCADE, related_name="score_details"
+    )
+    model_version = models.PositiveIntegerField(_("scoring model version"))
+    breakdown = models.JSONField(_("score breakdown"), default=list, blank=True)
+    scored_at = models.DateTimeField(_("scored at"))
+
+    class Meta:
+        verbose_name = _("lead score")
+        verbose_name_plural = _("lead scores")
+
+    def __str__(self) -> str:
+        return f"{self.lead_id}: v{self.model_version} @ {self.scored_at:%Y-%m-%d %H:%M}"
 
 
 class Visitor(models.Model):

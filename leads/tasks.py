@@ -38,11 +38,18 @@ def recover_submissions() -> int:
     return capture.recover_stale()
 
 
-def rescore_all(model_id: int | None = None) -> int:
+def rescore_all(model_id: int | None = None, at: str | None = None, ranges: list | None = None) -> int:
     """Rescore every lead with the active model (after an activation, and nightly for decay).
 
-    Progress is stored on the scoring model so the admin shows it. Safe to run twice: it recomputes.
+    Work goes in slices that fit the task timeout: a run does what it can in RESCORE_BUDGET seconds (two
+    processes, see `scores.rescore_ranges`) and enqueues itself for the id ranges left, with the same `at`.
+    Progress is stored on the scoring model so the admin shows it. Safe to run twice: it recomputes, and
+    a lead scored after `at` keeps its newer score.
     """
+    import datetime as dt
+
+    from django_q.tasks import async_task
+
     from leads import scores
     from leads.models import Lead
     from scoring import versioning
@@ -50,9 +57,23 @@ def rescore_all(model_id: int | None = None) -> int:
 
     model = ScoringModel.objects.filter(pk=model_id).first() if model_id else ScoringModel.active()
     if model is None or not model.is_active:
-        return 0
-    versioning.start_rescore(model.pk, total=Lead.objects.count())
-    return scores.rescore_all(spec=model.to_spec(), progress=lambda n: versioning.add_rescored(model.pk, n))
+        return 0  # another version was activated meanwhile: its own run rescores
+    spec = model.to_spec()
+    if at is None:
+        at = timezone.now().isoformat()
+        versioning.start_rescore(model.pk, total=Lead.objects.count())
+    scored_at = dt.datetime.fromisoformat(at)
+    done, left = scores.rescore_ranges(spec=spec, at=scored_at, ranges=ranges, model_id=model.pk,
+                                       budget=RESCORE_BUDGET)
+    if left:
+        async_task("leads.tasks.rescore_all", model.pk, at, [list(part) for part in left])
+    else:
+        done += scores.rescore_other_versions(spec=spec, at=scored_at)
+    return done
+
+
+# Seconds of work per rescore_all run: below the django-q timeout (60 s) with room for the last batch.
+RESCORE_BUDGET = 40
 
 
 def sla_sweep() -> dict:

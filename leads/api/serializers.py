@@ -119,6 +119,9 @@ class SpeedToLeadSerializer(serializers.Serializer):
 
 class LeadDetailSerializer(LeadSerializer):
     history = serializers.SerializerMethodField(help_text=_("Stage and owner changes, oldest first."))
+    score_model_version = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=_("The scoring model version that made the current score.")
+    )
     score_breakdown = BreakdownItemSerializer(many=True, read_only=True,
                                               help_text=_("Each rule that counted in the current score."))
     assignment = serializers.SerializerMethodField(help_text=_("Why the current owner got the lead."))

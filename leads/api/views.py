@@ -114,16 +114,16 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return s.LeadSerializer if self.action == "list" else s.LeadDetailSerializer
 
     def get_object(self) -> Lead:
-        lead = selectors.with_lead_type(selectors.visible_leads(self.request.user)).filter(
-            pk=self.kwargs["pk"]
-        ).first()
+        lead = selectors.with_lead_type(selectors.visible_leads(self.request.user)).select_related(
+            "score_details"
+        ).filter(pk=self.kwargs["pk"]).first()
         if lead is None:
             raise Http404(_("No such lead."))
         return lead
 
     def render_lead(self, lead_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
         """The lead as it is now (it may have left the caller's view, e.g. after a reject)."""
-        lead = Lead.objects.select_related("owner", "campaign").get(pk=lead_id)
+        lead = Lead.objects.select_related("owner", "campaign", "score_details").get(pk=lead_id)
         return Response(s.LeadDetailSerializer(lead, context=self.get_serializer_context()).data, status=status_code)
 
     @extend_schema(
