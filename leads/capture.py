@@ -29,6 +29,9 @@ FILLABLE = (
 
 @dataclass
 class CaptureResult:
+    """The answer to a submission. `lead` is the lead as this capture left it, in memory (its consent summary,
+    written by `leads.consent`, is read again from the database when accessed)."""
+
     status: int
     body: dict
     submission: Submission | None = None
@@ -128,9 +131,9 @@ def process(submission: Submission) -> CaptureResult:
             return _reject_suppressed(submission)
         if blocked:
             privacy.lift(blocked)  # fresh consent brings the person back
-        lead, created, activity = _create_or_merge(submission, clean)
-        services.after_activity(lead_id=lead.pk, activity=activity)
-        lead = Lead.objects.select_related("owner").get(pk=lead.pk)
+        lead, created, activity, only_activity = _create_or_merge(submission, clean)
+        # The lead stays locked and current in memory from here on: scoring, mark_mql and routing work on it.
+        services.after_activity(lead=lead, activity=activity, only_activity=only_activity)
         status = 201 if created else 200
         body = {
             "id": lead.pk,
@@ -172,11 +175,16 @@ def _lock_email(email_normalized: str) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [email_normalized])
 
 
-def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, Activity]:
+def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, Activity, bool]:
+    """The lead (created, or locked and updated), whether it is new, its touchpoint, and whether that
+    touchpoint is its only activity (a new lead that took over no anonymous visits)."""
     now = timezone.now()
     form = submission.capture_form
     _lock_email(clean["email_normalized"])
-    lead = Lead.objects.select_for_update().filter(email_normalized=clean["email_normalized"]).first()
+    lead = (
+        Lead.objects.select_for_update(of=("self",)).select_related("owner")
+        .filter(email_normalized=clean["email_normalized"]).first()
+    )
     source = clean["source"] or (form.source if form else "") or submission.channel
     if source not in Channel.values:
         source = Channel.OTHER
@@ -216,14 +224,14 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
         },
         created_by=submission.submitted_by,
     )
-    if clean["visitor_id"]:
-        _stitch_visitor(lead, clean["visitor_id"], form, now)
+    stitched = _stitch_visitor(lead, clean["visitor_id"], form, now) if clean["visitor_id"] else 0
     if clean["consent"]:
         _record_consent(lead, submission, form, now, page_url=activity.url if activity else "")
-    return lead, created, touchpoint
+    return lead, created, touchpoint, created and not stitched
 
 
-def _stitch_visitor(lead: Lead, anonymous_id: str, form: CaptureForm | None, now) -> None:
+def _stitch_visitor(lead: Lead, anonymous_id: str, form: CaptureForm | None, now) -> int:
+    """Link the anonymous visitor to the lead; returns how many of its earlier activities the lead took over."""
     visitor, _created = Visitor.objects.get_or_create(
         anonymous_id=anonymous_id, defaults={"lead": lead, "capture_form": form, "first_seen_at": now}
     )
@@ -232,7 +240,8 @@ def _stitch_visitor(lead: Lead, anonymous_id: str, form: CaptureForm | None, now
         visitor.last_seen_at = now
         visitor.save(update_fields=["lead", "last_seen_at"])
     if visitor.lead_id == lead.pk:
-        Activity.objects.filter(visitor=visitor, lead__isnull=True).update(lead=lead)
+        return Activity.objects.filter(visitor=visitor, lead__isnull=True).update(lead=lead)
+    return 0
 
 
 METHODS = {
@@ -246,17 +255,23 @@ def _record_consent(lead: Lead, submission: Submission, form: CaptureForm | None
     a double-opt-in form opens a request whose confirmation mail goes out on commit."""
     purposes = (form.consent_purposes if form else None) or ["marketing_email"]
     double_opt_in = bool(form and form.double_opt_in)
-    first_text, _version = consent.wording_for(form, purposes[0])
+    first_text, first_version = consent.wording_for(form, purposes[0])
     Consent.objects.create(  # the summary record older code and reports read
         lead=lead, purpose=purposes[0], wording=first_text, wording_hash=consent.sha256(first_text), capture_form=form,
         channel=submission.channel, ip_address=submission.ip_address, user_agent=submission.user_agent,
         requested_at=now,
     )
+    # With one purpose, the wording just looked up is the one `give` would look up again.
+    wording = {"wording": first_text, "wording_version": first_version} if len(purposes) == 1 else {}
     consent.give(
         lead=lead, purposes=purposes, method=METHODS.get(submission.channel, ConsentEvent.Method.MANUAL),
         double_opt_in=double_opt_in, by=submission.submitted_by, channel=submission.channel, form=form,
         submission=submission, page_url=page_url, ip_address=submission.ip_address, user_agent=submission.user_agent,
+        **wording,
     )
+    # `give` updated the lead's consent summary in the database only: drop the stale value in memory, so
+    # it is read again if anybody asks and a later save() of this lead leaves the column alone.
+    del lead.consent_status
 
 
 def recover_stale(*, older_than_seconds: int | None = None, limit: int = 500) -> int:

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -25,6 +25,7 @@ from routing import rotation as routing_rotation
 from routing import selectors as routing_selectors
 from routing.models import Rep
 from scoring.models import ScoringModel
+from scoring.policy import ModelSpec as ScoringModelSpec
 
 
 class LifecycleError(Exception):
@@ -89,8 +90,18 @@ def available_transitions(user, lead: Lead) -> list[str]:
     return [name for name in transitions_from(lead.stage) if roles.may_fire(user, lead, name)]
 
 
-def has_hot_intent(lead: Lead, *, now: dt.datetime | None = None) -> bool:
+def has_hot_intent(lead: Lead, *, now: dt.datetime | None = None, activities=None) -> bool:
+    """A demo or contact request since the lead entered its stage, or 3 pricing-page views within 7 days.
+
+    `activities`: the lead's whole activity log as (kind, occurred_at) pairs when the caller has it (a lead
+    just created); nothing is read then.
+    """
     now = now or timezone.now()
+    if activities is not None:
+        since = now - dt.timedelta(days=HOT_PRICING_DAYS)
+        if any(kind in HOT_INTENT_KINDS and at >= lead.stage_entered_at for kind, at in activities):
+            return True
+        return sum(kind == ActivityKind.PRICING_VIEW and at >= since for kind, at in activities) >= HOT_PRICING_VIEWS
     activities = Activity.objects.filter(lead_id=lead.pk)
     if activities.filter(kind__in=HOT_INTENT_KINDS, occurred_at__gte=lead.stage_entered_at).exists():
         return True
@@ -99,10 +110,11 @@ def has_hot_intent(lead: Lead, *, now: dt.datetime | None = None) -> bool:
     return views.count() >= HOT_PRICING_VIEWS
 
 
-def mql_threshold() -> int:
-    """The active scoring model's threshold (the MQL_SCORE_THRESHOLD setting only when none is active)."""
-    active = ScoringModel.objects.filter(is_active=True).values_list("mql_threshold", flat=True).first()
-    return active if active is not None else settings.MQL_SCORE_THRESHOLD
+def mql_threshold(spec: ScoringModelSpec | None = None) -> int:
+    """The threshold of `spec` (default: the active scoring model's); the MQL_SCORE_THRESHOLD setting only
+    when no model is active."""
+    spec = spec or ScoringModel.active_spec()
+    return spec.mql_threshold if spec is not None else settings.MQL_SCORE_THRESHOLD
 
 
 def qualification_framework(lead: Lead) -> str:
@@ -110,11 +122,14 @@ def qualification_framework(lead: Lead) -> str:
     return routing_selectors.qualification_framework_for(lead.owner_id)
 
 
-def _facts(lead: Lead, name: str, by) -> guards.Facts:
+def _facts(lead: Lead, name: str, by, *, threshold: int | None = None, hot_intent: bool | None = None) -> guards.Facts:
+    """What the guards need besides the lead. `threshold` and `hot_intent`, when the caller already knows
+    them (capture), save their queries."""
+    is_mark_mql = name == "mark_mql"
     return guards.Facts(
         today=timezone.localdate(),
-        mql_threshold=mql_threshold() if name == "mark_mql" else 0,
-        has_hot_intent=has_hot_intent(lead) if name == "mark_mql" else False,
+        mql_threshold=(threshold if threshold is not None else mql_threshold()) if is_mark_mql else 0,
+        has_hot_intent=(hot_intent if hot_intent is not None else has_hot_intent(lead)) if is_mark_mql else False,
         has_connected_conversation=(
             Activity.objects.filter(
                 lead_id=lead.pk, kind__in=[ActivityKind.CALL, ActivityKind.MEETING], outcome=Outcome.CONNECTED
@@ -207,7 +222,14 @@ def fire(*, lead_id: int, name: str, by, inputs: dict | None = None, parsed: dic
     """Fire transition `name` on a lead as user `by` (None: the system)."""
     if name not in TRANSITIONS:
         raise LeadNotFound(_("No such transition."))
-    lead = _lock(lead_id)
+    return _fire_locked(_lock(lead_id), name=name, by=by, inputs=inputs, parsed=parsed)
+
+
+def _fire_locked(
+    lead: Lead, *, name: str, by, inputs: dict | None = None, parsed: dict | None = None,
+    threshold: int | None = None, hot_intent: bool | None = None,
+) -> Lead:
+    """`fire` on a lead the caller has locked and read in this transaction. Refusals raise before any write."""
     if not roles.may_fire(by, lead, name):
         raise NotPermitted(_("You may not %(transition)s this lead.") % {"transition": name.replace("_", " ")})
     values = parsed if parsed is not None else parse_inputs(name, inputs)
@@ -218,7 +240,7 @@ def fire(*, lead_id: int, name: str, by, inputs: dict | None = None, parsed: dic
             % {"stage": lead.get_stage_display(), "transition": name},
             [guards.Unmet("wrong_stage", _("The lead is not in a stage this transition starts from."))],
         )
-    unmet = guards.GUARDS[name](lead, values, _facts(lead, name, by))
+    unmet = guards.GUARDS[name](lead, values, _facts(lead, name, by, threshold=threshold, hot_intent=hot_intent))
     if unmet:
         raise TransitionRefused(_("The transition %(transition)s is not possible yet.") % {"transition": name}, unmet)
 
@@ -243,14 +265,28 @@ def fire(*, lead_id: int, name: str, by, inputs: dict | None = None, parsed: dic
     return lead
 
 
-def try_mark_mql(*, lead: Lead) -> bool:
-    """Fire mark_mql as the system when its guards pass; used after capture and new activity."""
+def try_mark_mql(
+    *, lead: Lead, locked: bool = False, threshold: int | None = None, hot_intent: bool | None = None
+) -> bool:
+    """Fire mark_mql as the system when its guards pass; used after capture and new activity.
+
+    `locked=True`: the caller holds the lead's row lock in its transaction and `lead` is current, so it is
+    fired on as it is instead of being locked and read again (capture passes the lead it wrote). The
+    caller may pass the MQL `threshold` and whether the lead shows `hot_intent` when it knows them.
+    """
     if lead.stage not in TRANSITIONS["mark_mql"][0]:
         return False
-    try:
-        fire(lead_id=lead.pk, name="mark_mql", by=None, parsed={})
-    except TransitionRefused:
-        return False
+    if not locked:
+        try:
+            fire(lead_id=lead.pk, name="mark_mql", by=None, parsed={})
+        except TransitionRefused:
+            return False
+        return True
+    with transaction.atomic(savepoint=False):  # no savepoint: a refusal raises before anything is written
+        try:
+            _fire_locked(lead, name="mark_mql", by=None, parsed={}, threshold=threshold, hot_intent=hot_intent)
+        except TransitionRefused:
+            return False
     return True
 
 
@@ -299,13 +335,26 @@ def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, tra
     return entry
 
 
+NOTIFY_ONCE_SQL = (
+    'INSERT INTO leads_notification (user_id, lead_id, "key", kind, message, created_at) '
+    'VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT ("key") DO NOTHING RETURNING id'
+)
+
+
 def notify(*, user, lead: Lead | None, kind: str, key: str, message: str) -> Notification | None:
-    """An in-app notification plus its e-mail (sent on commit by the worker); once per key."""
-    note, created = Notification.objects.get_or_create(
-        key=key, defaults={"user": user, "lead": lead, "kind": kind, "message": message[:300]}
-    )
-    if not created:
+    """An in-app notification plus its e-mail (sent on commit by the worker); once per key.
+
+    One statement: the insert does nothing when the key exists (also when a concurrent transaction wrote
+    it first: PostgreSQL waits for that one and then skips), and None comes back.
+    """
+    note = Notification(user=user, lead=lead, key=key, kind=kind, message=message[:300], created_at=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(NOTIFY_ONCE_SQL, [user.pk, lead.pk if lead else None, key, kind, note.message, note.created_at])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    note.pk = row[0]
+    note._state.adding = False
     transaction.on_commit(lambda: _enqueue("leads.tasks.email_notification", note.pk))
     return note
 

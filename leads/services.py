@@ -10,6 +10,7 @@ from leads import lifecycle, roles, scores, sla
 from leads.models import Activity, CaptureForm, Lead, Visitor
 from leads.stages import CONTACT_KINDS, HOT_INTENT_KINDS, TRACKED_KINDS, ActivityKind, Outcome, Role
 from leads.validation import CaptureInvalid, clean_activity, clean_datetime, clean_url, clean_visitor_id
+from scoring.policy import ActivityFact
 
 LOGGABLE_KINDS = set(ActivityKind)
 
@@ -71,35 +72,62 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
     Lead.objects.filter(pk=lead.pk, last_touch_at__lt=values["occurred_at"]).update(
         last_touch_at=values["occurred_at"]
     )
-    after_activity(lead_id=lead.pk, activity=activity)
+    after_activity(lead_id=lead.pk, activity=activity)  # read again: the updates above changed the row
     sla.on_contact_attempt(lead_id=lead.pk, activity=activity)  # last: it may recycle the lead
     return activity
 
 
-def after_activity(*, lead_id: int, activity: Activity) -> None:
-    """A lead got a new activity: rescore now, hand off to sales when it qualifies, alert on hot intent."""
-    lead = Lead.objects.get(pk=lead_id)
-    scores.rescore(lead)
-    if lead.stage in lifecycle.TRANSITIONS["mark_mql"][0] and (
-        lead.score >= lifecycle.mql_threshold()
-        or activity.kind in HOT_INTENT_KINDS
-        or activity.kind == ActivityKind.PRICING_VIEW
-    ):  # otherwise mark_mql's guard cannot pass: skip its lock and queries (imports of cold lists)
-        lifecycle.try_mark_mql(lead=lead)
-    alert_hot_intent(lead_id=lead_id, activity=activity)
+def after_activity(
+    *, activity: Activity, lead: Lead | None = None, lead_id: int | None = None, only_activity: bool = False
+) -> None:
+    """A lead got a new activity: rescore now, hand off to sales when it qualifies, alert on hot intent.
+
+    `lead`: the lead as the caller's transaction locked (`select_for_update`) and wrote it, used as it is
+    (capture passes it: no re-reading); or `lead_id`, and it is locked and read here. `only_activity`:
+    `activity` is the lead's whole activity log (a lead just created), so scoring and the hot-intent checks
+    take their facts from it instead of reading the log.
+    """
+    with transaction.atomic(savepoint=False):
+        if lead is None:
+            lead = Lead.objects.select_for_update(of=("self",)).select_related("owner").get(pk=lead_id)
+        spec = scores.active_spec()
+        log = [ActivityFact(activity.kind, activity.occurred_at, activity.url)] if only_activity else None
+        scores.rescore(lead, spec=spec, activities=log)
+        threshold = lifecycle.mql_threshold(spec)
+        if lead.stage in lifecycle.TRANSITIONS["mark_mql"][0] and (
+            lead.score >= threshold
+            or activity.kind in HOT_INTENT_KINDS
+            or activity.kind == ActivityKind.PRICING_VIEW
+        ):  # otherwise mark_mql's guard cannot pass: skip its queries (imports of cold lists)
+            lifecycle.try_mark_mql(
+                lead=lead, locked=True, threshold=threshold, hot_intent=_known_hot_intent(lead, activity, log)
+            )
+        alert_hot_intent(lead=lead, activity=activity, only_activity=only_activity)
 
 
-def alert_hot_intent(*, lead_id: int, activity: Activity) -> int:
+def _known_hot_intent(lead: Lead, activity: Activity, log: list[ActivityFact] | None) -> bool | None:
+    """Whether the lead shows hot intent, when that follows from what is in hand; None: ask the database."""
+    if log is not None:
+        return lifecycle.has_hot_intent(lead, activities=[(fact.kind, fact.occurred_at) for fact in log])
+    if activity.kind in HOT_INTENT_KINDS and activity.occurred_at >= lead.stage_entered_at:
+        return True  # the query would find this very activity
+    return None
+
+
+def alert_hot_intent(*, lead: Lead, activity: Activity, only_activity: bool = False) -> int:
     """A demo or contact request, or repeated pricing views: tell the owner at once (or the managers who
-    watch the pool), in the app and by e-mail. Once per activity."""
+    watch the pool), in the app and by e-mail. Once per activity. `only_activity`: the lead has no other
+    activity (nothing to count)."""
     if activity.kind not in HOT_INTENT_KINDS and activity.kind != ActivityKind.PRICING_VIEW:
         return 0
-    lead = Lead.objects.select_related("owner").get(pk=lead_id)
     if activity.kind == ActivityKind.PRICING_VIEW:
-        recent = lead.activities.filter(
-            kind=ActivityKind.PRICING_VIEW,
-            occurred_at__gte=activity.occurred_at - timezone.timedelta(days=lifecycle.HOT_PRICING_DAYS),
-        ).count()
+        if only_activity:
+            recent = 1
+        else:
+            recent = lead.activities.filter(
+                kind=ActivityKind.PRICING_VIEW,
+                occurred_at__gte=activity.occurred_at - timezone.timedelta(days=lifecycle.HOT_PRICING_DAYS),
+            ).count()
         if recent != lifecycle.HOT_PRICING_VIEWS:  # alert when the third view arrives, not on every later one
             return 0
         message = _("%(lead)s looked at the pricing page %(count)s times this week.")

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from routing import policy, selectors
@@ -34,18 +35,24 @@ def route(
     `exclude_user_ids`: users who must not get it (the current owner when an SLA escalation reassigns).
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction (two statements saved per route): nothing here is
+    # caught and retried, so an error rolls back the caller's transaction as it should.
+    with transaction.atomic(savepoint=False):
         rules = selectors.rule_specs()
         rule, _phrases = policy.first_match(facts, rules)
-        lock_teams(selectors.team_ids_for(rule, facts))
+        teams = {team.pk: team for team in lock_teams(selectors.team_ids_for(rule, facts))}
         candidates = selectors.candidates_for_rule(rule, facts, {}, now)
         if exclude_user_ids:
             candidates = [c for c in candidates if c.user_id not in set(exclude_user_ids)]
         loads = open_loads([c.user_id for c in candidates]) if candidates else {}
         candidates = [dataclasses.replace(c, open_load=int(loads.get(c.user_id, 0))) for c in candidates]
         decision = policy.choose_owner(facts, candidates, rules, now=now)
-        if decision.rotation is not None:
-            record_assignment(decision.rotation, now=now)
+        update = decision.rotation
+        if update is not None:
+            team = teams.get(update.team_id)
+            if team is None:  # a rotation in a team not locked above (not expected): lock it now
+                team = lock_teams([update.team_id])[0]
+            _store_rotation(update, now=now, team_clock=team.rotation_clock)
     return decision
 
 
@@ -60,18 +67,28 @@ def lock_teams(team_ids: Iterable[int]) -> list[Team]:
 def record_assignment(update: policy.RotationUpdate, *, now: dt.datetime | None = None) -> RotationState:
     """Store a decision's rotation update: the rep's new position and the team's new floor.
 
-    Locks the team row (re-entrant inside `route()`); the floor only ever rises.
+    Locks the team row (`route()` stores its own decision under the lock it already holds); the floor only
+    ever rises.
     """
     with transaction.atomic():
         team = Team.objects.select_for_update().get(pk=update.team_id)
-        state, _created = RotationState.objects.select_for_update().get_or_create(
-            team_id=update.team_id, rep_id=update.rep_id
+        _store_rotation(update, now=now or timezone.now(), team_clock=team.rotation_clock)
+        return RotationState.objects.get(team_id=update.team_id, rep_id=update.rep_id)
+
+
+def _store_rotation(update: policy.RotationUpdate, *, now: dt.datetime, team_clock: float) -> None:
+    """Write a rotation update while holding the team's row lock (read as `team_clock` under that lock).
+
+    The lock serialises every writer of the team's rotation, so a plain UPDATE (or the first INSERT for a
+    rep new to the team) cannot race; one or two statements.
+    """
+    moved = RotationState.objects.filter(team_id=update.team_id, rep_id=update.rep_id).update(
+        assigned=F("assigned") + 1, virtual_time=update.virtual_time, last_assigned_at=now
+    )
+    if not moved:
+        RotationState.objects.create(
+            team_id=update.team_id, rep_id=update.rep_id, assigned=1, virtual_time=update.virtual_time,
+            last_assigned_at=now,
         )
-        state.assigned += 1
-        state.virtual_time = update.virtual_time
-        state.last_assigned_at = now or timezone.now()
-        state.save(update_fields=["assigned", "virtual_time", "last_assigned_at"])
-        if update.clock > team.rotation_clock:
-            team.rotation_clock = update.clock
-            team.save(update_fields=["rotation_clock"])
-    return state
+    if update.clock > team_clock:
+        Team.objects.filter(pk=update.team_id).update(rotation_clock=update.clock)

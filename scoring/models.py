@@ -13,6 +13,9 @@ from django.utils.translation import gettext_lazy as _
 
 from scoring import defaults, policy
 
+# (id, version, activated_at) of the active model -> its spec; see `ScoringModel.active_spec()`.
+_active_spec_cache: tuple[tuple | None, policy.ModelSpec | None] = (None, None)
+
 
 class ScoringModel(models.Model):
     name = models.CharField(_("name"), max_length=200)
@@ -84,8 +87,26 @@ class ScoringModel(models.Model):
 
     @classmethod
     def active_spec(cls) -> policy.ModelSpec | None:
-        model = cls.active()
-        return model.to_spec() if model else None
+        """The active model as a spec, built once per process and version: one small query per call.
+
+        A model stops being editable when it is activated (only drafts are edited), so its id, version and
+        activation time name its rules for good. Each call reads just those from the database, in the
+        caller's transaction, and rebuilds the spec only when they differ from the cached ones: an
+        activation in any process is seen by the next call everywhere, and nothing needs invalidating.
+        """
+        global _active_spec_cache
+        marker = cls.objects.filter(is_active=True).values_list("pk", "version", "activated_at").first()
+        if marker is None:
+            return None
+        cached_marker, cached_spec = _active_spec_cache
+        if cached_marker == marker:
+            return cached_spec
+        model = cls.objects.filter(pk=marker[0]).prefetch_related("rules").first()
+        if model is None:  # deleted since the marker was read: nothing active to cache
+            return None
+        spec = model.to_spec()
+        _active_spec_cache = (marker, spec)
+        return spec
 
     def to_spec(self, *, rules: list[policy.RuleSpec] | None = None) -> policy.ModelSpec:
         """This model for `policy.score()`: its enabled rules in order (or the `rules` given, for forms)."""
