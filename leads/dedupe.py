@@ -25,8 +25,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz, utils
 
-from leads import roles
-from leads.models import Activity, Lead, LeadTransition, SlaClock
+from leads import roles, scores
+from leads.models import Activity, Lead, LeadScore, LeadTransition, SlaClock
 from leads.stages import ConsentStatus, Outcome, Stage
 from leads.validation import FREE_MAIL_DOMAINS
 
@@ -178,8 +178,9 @@ def _snapshot(lead: Lead) -> dict:
 
 def _lead_relations():
     """Every foreign key to Lead (activities, transitions, consents, submissions, visitors, notifications,
-    SLA clocks, and whatever is added later)."""
-    yield from Lead._meta.related_objects
+    SLA clocks, and whatever is added later), except the score record: it describes one lead's current score,
+    goes with the merged lead, and both leads are rescored after a merge or an undo."""
+    yield from (r for r in Lead._meta.related_objects if r.related_model is not LeadScore)
 
 
 def _moved_label(model) -> str:
@@ -273,6 +274,7 @@ def merge(*, survivor_id: int, merged_id: int, by, keep_from_merged=(), reason: 
     merged.delete()  # before the survivor's save: it may take over the merged lead's e-mail address
     if changes:
         survivor.save(update_fields=[*changes, "updated_at"])
+    scores.rescore(survivor)  # it has the merged lead's activities and fields now
     return entry
 
 
@@ -366,6 +368,8 @@ def unmerge(*, transition_id: int, by) -> Lead:
             "restored_fields": restored_fields, "kept_fields": kept_fields,
         },
     )
+    scores.rescore(survivor)
+    scores.rescore(restored)
     return restored
 
 

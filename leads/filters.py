@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 
 from leads import selectors, sla
 from leads.models import Campaign, Lead
+from leads.search import filter_leads
 from leads.stages import Channel, LeadType, Stage, Temperature
 
 ORDERING = {
@@ -108,13 +109,7 @@ class LeadFilter(django_filters.FilterSet):
         return queryset
 
     def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(email_normalized__contains=value.lower()) | Q(first_name__icontains=value)
-            | Q(last_name__icontains=value) | Q(company__icontains=value)
-        )
+        return filter_leads(queryset, value)
 
     def by_owner(self, queryset, name, value):
         if value == "none":

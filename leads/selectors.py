@@ -26,7 +26,7 @@ def visible_leads(user) -> QuerySet[Lead]:
 
 def get_visible_lead(user, lead_id) -> Lead | None:
     try:
-        return visible_leads(user).get(pk=lead_id)
+        return visible_leads(user).select_related("score_details").get(pk=lead_id)
     except (Lead.DoesNotExist, ValueError, TypeError):
         return None
 

@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from leads import dedupe
+from leads import dedupe, scores
 from leads.models import Activity, Consent, Lead, LeadTransition, Notification, Submission, Visitor
 from leads.stages import Stage
 from tests.factories import ActivityFactory, LeadFactory
@@ -304,3 +304,23 @@ def test_undo_through_the_page(client, manager, twins):
     response = client.post(reverse("leads:unmerge", args=[entry.pk]))
     assert response.status_code == 302 and response.url == reverse("leads:detail", args=[merged_id])
     assert Lead.objects.filter(pk=merged_id).exists()
+
+
+def test_merge_and_undo_rescore_both_leads(twins, manager):
+    survivor, merged = twins
+    ActivityFactory(lead=merged, kind="demo_request")
+    scores.rescore(survivor)
+    scores.rescore(merged)
+    before = reload(survivor).score
+    merged_score = reload(merged).score
+    assert merged_score > 0
+
+    entry = dedupe.merge(survivor_id=survivor.pk, merged_id=merged.pk, by=manager)
+    survivor = reload(survivor)
+    assert survivor.score > before  # the demo request counts for the survivor now
+    assert survivor.score == scores.evaluate(survivor.pk, spec=scores.active_spec(), at=survivor.scored_at).score
+    assert survivor.score_breakdown and survivor.score_model_version
+
+    restored = dedupe.unmerge(transition_id=entry.pk, by=manager)
+    assert reload(survivor).score == before
+    assert reload(restored).score == merged_score and reload(restored).score_model_version
