@@ -75,10 +75,10 @@ def _report(request, *, name: str, template: str, build, form_class=ReportFilter
 def dashboard(request):
     def build(f, form, request):
         bands = benchmarks.current()
-        funnel = selectors.funnel(f, bands=bands)
+        sources = selectors.sources(f)
+        funnel = selectors.funnel(f, bands=bands, reached=sources["reached"])  # one read of the cohort
         speed = selectors.speed_to_lead(f)
         acceptance = selectors.acceptance(f)
-        sources = selectors.sources(f)
         stalls = selectors.stalls(f, bands=bands)
         sla = selectors.sla_compliance(f)
         stalled_total = sum(s["stalled"] for s in stalls["stages"])

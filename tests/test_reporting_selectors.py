@@ -526,3 +526,78 @@ def test_filtered_figures_equal_the_figures_of_a_history_holding_only_the_filter
         filtered = _scope_figures(f)
         assert filtered == _figures_of_only([h[name].pk for name in names]), names
         assert filtered["flow"]["known"] == sum(1 for name in names if name != "f")
+
+
+# --- long ranges: one pass over the transition log instead of a lookup per lead ---------------------------
+
+
+def test_a_range_longer_than_the_threshold_is_large_unless_it_selects_a_reps_leads(sdr):
+    days = selectors.LARGE_RANGE_DAYS
+    start = dt.date(2026, 1, 1)
+    assert not selectors._is_large(filters.build(start=start, end=start + dt.timedelta(days=days - 1)))
+    assert selectors._is_large(filters.build(start=start, end=start + dt.timedelta(days=days)))
+    assert selectors._is_large(filters.build(start=start, end=start + dt.timedelta(days=days), source="event"))
+    assert not selectors._is_large(filters.build(start=start, end=start + dt.timedelta(days=days), rep_id=sdr.pk))
+
+
+def test_two_years_count_every_lead_created_in_them_on_the_large_path(history):
+    two_years = filters.build(start=dt.date(2025, 1, 1), end=dt.date(2026, 12, 31))
+    assert selectors._is_large(two_years)
+    # F, created 1 February, joins the March cohort; owner changes (C's assignment) still do not count
+    assert counts(selectors.funnel(two_years)) == {
+        "visitors": 0, "known": 6, "mql": 5, "sal": 3, "sql": 2, "opportunity": 2, "customer": 1,
+    }
+    total = selectors.sources(two_years)["total"]
+    assert (total["leads"], total["mqls"], total["sqls"], total["customers"], total["revenue"]) == (
+        6, 5, 2, 1, Decimal("10000.00")
+    )
+
+
+def test_the_large_path_gives_the_figures_of_the_per_lead_lookups(owned_history, sdr, other_sdr, monkeypatch):
+    h = owned_history
+    # two owner changes at the same moment: the first written (lower id) is the first assignment on both paths
+    twice = new_lead(stage=Stage.MQL, source=Channel.PAID_SEARCH)
+    walk(twice, ("mark_mql", Stage.MQL, at(3)))
+    assign(twice, other_sdr, at(3, minutes=1))
+    assign(twice, sdr, at(3, minutes=1), name="claim", actor=sdr)
+    Activity.objects.create(lead=twice, kind="call", occurred_at=at(3, minutes=9), created_by=sdr)
+    cases = [
+        march(), march(source=Channel.PAID_SEARCH), march(campaign_id=h["ads"].pk),
+        filters.build(start=dt.date(2025, 1, 1), end=dt.date(2026, 12, 31)),
+    ]
+    for f in cases:
+        monkeypatch.setattr(selectors, "LARGE_RANGE_DAYS", 10_000)
+        assert not selectors._is_large(f)
+        per_lead = _scope_figures(f)
+        monkeypatch.setattr(selectors, "LARGE_RANGE_DAYS", 1)
+        assert selectors._is_large(f)
+        assert _scope_figures(f) == per_lead, f
+    assert per_lead["speed"]["overall"]["assigned"] == 5  # B, C, handed_on, theirs, twice
+    # the first assignee counts: B, C and handed_on for sdr1; theirs and twice (assigned before claimed) for sdr2
+    by_rep = {row["key"]: row["leads"] for row in per_lead["speed"]["by_rep"] if row["key"]}
+    assert by_rep == {"sdr1": 3, "sdr2": 2}
+
+
+def test_the_sources_cohort_gives_the_cohort_funnel_the_overview_shows(owned_history, sdr):
+    cases = [
+        march(), march(source=Channel.PAID_SEARCH), march(rep_id=sdr.pk),
+        filters.build(start=dt.date(2025, 1, 1), end=dt.date(2026, 12, 31)),  # the large path
+        march(source=Channel.PARTNER),  # nobody: every stage 0
+    ]
+    for f in cases:
+        alone = counts(selectors.funnel(f))
+        for attribution in ("first", "last"):
+            reached = selectors.sources(f, attribution=attribution)["reached"]
+            assert counts(selectors.funnel(f, reached=reached)) == alone, (f, attribution)
+    assert alone["known"] == 0
+    assert counts(selectors.funnel(cases[0]))["known"] == 7
+
+
+def test_the_cohort_columns_have_a_covering_index_for_long_ranges(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'leads_lead' AND indexname = %s",
+                       ["reporting_lead_created_cover"])
+        (definition,) = cursor.fetchone()
+    assert "(created_at) INCLUDE (id, stage, stage_entered_at, source, campaign_id, deal_value)" in definition
