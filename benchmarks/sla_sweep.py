@@ -4,13 +4,15 @@ Reports "not available yet" while `leads.sla` (the sweep) does not exist.
 
 `make_clocks` writes the clocks set-based (`generate._insert`, model defaults for columns it does not
 name) under a bench-only policy ("Bench: SLA sweep", around the clock, one step: warn the owner at the
-due; active only while this benchmark runs): one running clock for every lead, those of every 64th
-known lead (~10,000 at a million) due ten minutes ago, the others due within the next 1,000 hours.
+due; active only while this benchmark runs): one running clock for every lead. 10,000 of them are due ten
+minutes ago whatever the size (every k-th known lead, k = known leads / 10,000: every 64th at a million;
+at 20,000 leads nearly every known one), the others due within the next 1,000 hours.
 Then `leads.sla.sweep()`, the function the minute schedule runs, is timed as it is: it records each due
-clock's breach and runs its step, one transaction per clock, in batches, for at most its time budget per
-run (`SWEEP_BUDGET_SECONDS`). Two sweeps are timed (figure: the first), the clocks still due after them
-are set aside, and one more sweep shows an idle sweep over a million running clocks. The clocks are
-removed afterwards.
+clock's breach and runs its step (a notification to the owner, or to the managers when there is none),
+set-based in batches of `SWEEP_BATCH` clocks per transaction, for at most its time budget per run
+(`SWEEP_BUDGET_SECONDS`). Sweeps are repeated until nothing is due (at most `MAX_SWEEPS`; figure: the
+first), anything still due is set aside, and one more sweep shows an idle sweep over all running clocks.
+The clocks are removed afterwards.
 
 Reference, same run: finding the due clocks alone (`SELECT count(*)` through the sweep's partial index).
 """
@@ -26,8 +28,8 @@ NAME = "sla_sweep"
 TITLE = "SLA sweep"
 GOAL = "< 200 ms per sweep (1,000,000 open clocks, 10,000 due)"
 POLICY = "Bench: SLA sweep"
-DUE_EVERY = 64  # every 64th known lead has a due clock (~10,000 of a million leads)
-SWEEPS = 2  # sweeps timed with due clocks; each works for up to the sweep's own budget (45 s)
+DUE_TARGET = 10_000  # due clocks, whatever the size (fewer only when there are fewer known leads)
+MAX_SWEEPS = 5  # sweeps timed while clocks are due; each works for up to the sweep's own budget (45 s)
 
 
 def _policy():
@@ -59,13 +61,26 @@ def remove_clocks(policy_id: int) -> None:
         cursor.execute(f"DELETE FROM {SlaClock._meta.db_table} WHERE policy_id = %s", [policy_id])
 
 
-def make_clocks(policy_id: int) -> tuple[int, int]:
+def _due_condition(cursor) -> tuple[str, int]:
+    """SQL for "this lead's clock is due": every k-th known lead by id, the first DUE_TARGET of them."""
+    cursor.execute("SELECT count(*) FROM leads_lead WHERE stage = 'known'")
+    every = max(1, cursor.fetchone()[0] // DUE_TARGET)
+    due = f"mod(l.id, {every}) = 0 AND l.stage = 'known'"
+    cursor.execute(f"SELECT l.id FROM leads_lead l WHERE {due} ORDER BY l.id OFFSET {DUE_TARGET} LIMIT 1")
+    first_not_due = cursor.fetchone()
+    if first_not_due:
+        due += f" AND l.id < {first_not_due[0]}"
+    return f"({due})", every
+
+
+def make_clocks(policy_id: int) -> tuple[int, int, int]:
     from django.db import connection, transaction
 
     from benchmarks.generate import _insert
     from leads.models import SlaClock
 
-    due = f"(mod(l.id, {DUE_EVERY}) = 0 AND l.stage = 'known')"
+    with connection.cursor() as cursor:
+        due, every = _due_condition(cursor)
     due_at = (f"CASE WHEN {due} THEN now() - interval '10 minutes' "
               "ELSE now() + (1 + mod(l.id, 1000)) * interval '1 hour' END")
     provided = {
@@ -82,7 +97,7 @@ def make_clocks(policy_id: int) -> tuple[int, int]:
         due_count = cursor.fetchone()[0]
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {SlaClock._meta.db_table}")
-    return written, due_count
+    return written, due_count, every
 
 
 def _due_count_ms() -> tuple[float, int]:
@@ -96,6 +111,14 @@ def _due_count_ms() -> tuple[float, int]:
                        "AND next_step_at IS NOT NULL AND next_step_at <= now()")
         count = cursor.fetchone()[0]
     return (time.perf_counter() - start) * 1000, count
+
+
+def _manager_count() -> int:
+    from django.contrib.auth import get_user_model
+
+    from leads.stages import Role
+
+    return get_user_model().objects.filter(is_active=True, groups__name=Role.MANAGER).distinct().count()
 
 
 def _skip_remaining() -> int:
@@ -119,12 +142,12 @@ def run(ctx: Context) -> Result:
     policy = _policy()
     remove_clocks(policy.pk)
     start = time.perf_counter()
-    clocks, due = make_clocks(policy.pk)
+    clocks, due, every = make_clocks(policy.pk)
     setup_seconds = time.perf_counter() - start
     try:
         find_ms, found = _due_count_ms()
         sweeps = []
-        for _ in range(SWEEPS):
+        for _ in range(MAX_SWEEPS):
             t0 = time.perf_counter()
             outcome = sla.sweep()
             sweeps.append(((time.perf_counter() - t0) * 1000, outcome.as_dict()))
@@ -141,13 +164,15 @@ def run(ctx: Context) -> Result:
     handled = sum(o.get("breaches", 0) for _ms, o in sweeps)
     busy_ms = sum(ms for ms, _o in sweeps)
     per_clock = busy_ms / handled if handled else None
+    managers = _manager_count()
     details = [
         Figure("running clocks", clocks),
         Figure("due clocks", due),
         Figure("sweeps timed", len(sweeps)),
         Figure("due clocks left after them (set aside before the idle sweep)", left),
         Figure("breaches recorded (and steps run)", f"{handled:,} ({sum(o.get('steps', 0) for _m, o in sweeps):,})"),
-        Figure("time per due clock (breach + step, own transaction)", per_clock, "ms"),
+        Figure("managers told when a lead has no owner", managers),
+        Figure("time per due clock (breach + step, all sweeps)", per_clock, "ms"),
         Figure("idle sweep (nothing due) over all running clocks", idle_ms, "ms"),
         Figure("finding the due clocks (reference)", find_ms, "ms"),
         Figure("finding them when none is due", idle_find_ms, "ms"),
@@ -162,6 +187,7 @@ def run(ctx: Context) -> Result:
         details=details,
         notes=[f"idle sweep {idle_ms:.0f} ms; {idle.as_dict()}",
                f"the sweep works for at most {getattr(sla, 'SWEEP_BUDGET_SECONDS', '?')} s per run and then "
-               "leaves the rest to the next minute"],
-        params={"policy": POLICY, "step": "warn_owner at the due", "due_every": DUE_EVERY},
+               "leaves the rest to the next minute",
+               f"{getattr(sla, 'SWEEP_BATCH', '?')} clocks per transaction"],
+        params={"policy": POLICY, "step": "warn_owner at the due", "due_target": DUE_TARGET, "due_every": every},
     )

@@ -180,6 +180,8 @@ def step_time(policy: PolicySpec, *, due_at: dt.datetime, number: int) -> dt.dat
         return None
     moment = due_at
     for step in policy.steps[:number]:
+        if step.after.amount == 0 and step.after.unit != calendar.DAYS:
+            continue  # no open time after the due is the due itself (0 working days may move it to an opening)
         moment = max(moment, calendar.due_at(due_at, step.after, policy.calendar))
     return moment
 

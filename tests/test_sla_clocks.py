@@ -4,6 +4,8 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from leads import capture, lifecycle, services, sla
 from leads.models import Lead, LeadTransition, SlaClock
@@ -200,6 +202,58 @@ def test_a_policy_change_does_not_move_running_clocks(sdr):
     due = clock_of(lead, SAL).due_at
     SlaPolicy.objects.filter(name=SAL).update(duration=1)
     assert clock_of(lead, SAL).due_at == due
+
+
+# --- policies cached per process -----------------------------------------------------------------------
+
+
+def policy_reads(queries) -> int:
+    return sum(q["sql"].startswith('SELECT "routing_slapolicy"') for q in queries.captured_queries)
+
+
+def test_starting_clocks_reads_the_policies_once_until_they_change(sdr):
+    first, second = LeadFactory(stage=Stage.MQL, owner=sdr), LeadFactory(stage=Stage.MQL, owner=sdr)
+    sla.on_owner_change(first, now=MONDAY_10)  # reads (or re-reads) the policies
+    with CaptureQueriesContext(connection) as queries:
+        sla.on_owner_change(second, now=MONDAY_10)
+    assert policy_reads(queries) == 0
+    # running clocks (1), policies' fingerprint (1), two clocks written: no re-read of the running clocks
+    assert len(queries) == 4
+    assert running_names(second) == {ACCEPT, SPEED}
+
+
+def test_a_policy_changed_without_signals_is_seen_at_the_next_start(sdr):
+    sla.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
+    SlaPolicy.objects.filter(name=ACCEPT).update(duration=2)  # QuerySet.update() sends no signal
+    lead = LeadFactory(stage=Stage.MQL, owner=sdr)
+    with CaptureQueriesContext(connection) as queries:
+        sla.on_owner_change(lead, now=MONDAY_10)
+    assert policy_reads(queries) == 1
+    assert clock_of(lead, ACCEPT).due_at == berlin(2026, 6, 15, 12, 0)
+    SlaPolicy.objects.filter(name=ACCEPT).update(duration=3)  # the same row again, same transaction
+    again = LeadFactory(stage=Stage.MQL, owner=sdr)
+    sla.on_owner_change(again, now=MONDAY_10)
+    assert clock_of(again, ACCEPT).due_at == berlin(2026, 6, 15, 13, 0)
+
+
+def test_a_new_closure_moves_the_due_of_clocks_started_after_it(sdr):
+    from routing.models import CalendarClosure
+
+    sla.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
+    calendar = SlaPolicy.objects.get(name=ACCEPT).calendar
+    CalendarClosure.objects.create(calendar=calendar, name="Offsite", starts_on=dt.date(2026, 6, 15),
+                                   ends_on=dt.date(2026, 6, 15))
+    lead = LeadFactory(stage=Stage.MQL, owner=sdr)
+    sla.on_owner_change(lead, now=MONDAY_10)
+    assert clock_of(lead, ACCEPT).due_at == berlin(2026, 6, 16, 13, 0)  # Monday closed: 4 h from Tuesday 9:00
+
+
+def test_a_switched_off_policy_starts_nothing_even_when_cached(sdr):
+    sla.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
+    SlaPolicy.objects.filter(name=SPEED).update(is_active=False)
+    lead = LeadFactory(stage=Stage.MQL, owner=sdr)
+    sla.on_owner_change(lead, now=MONDAY_10)
+    assert running_names(lead) == {ACCEPT}
 
 
 # --- contact attempts and speed to lead -----------------------------------------------------------------

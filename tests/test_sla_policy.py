@@ -63,6 +63,22 @@ def test_steps_run_after_the_due_in_order_and_never_before_an_earlier_one():
     ]
 
 
+def test_a_step_at_the_due_is_the_due_itself_but_zero_working_days_wait_for_the_opening():
+    nine_to_five = calendar.CalendarSpec.build(time_zone="Europe/Berlin", working_hours={
+        day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")})
+    friday_close = dt.datetime(2026, 6, 12, 15, 0, tzinfo=UTC)  # 17:00 in Berlin
+    for unit in ("minutes", "hours"):
+        subject = PolicySpec(id=1, name="p", stage="mql", starts_on="owner_assigned", stops_on="stage_exit",
+                             duration=calendar.Duration(1), calendar=nine_to_five,
+                             steps=sla_policy.ordered_steps([step(0, unit)]))
+        assert sla_policy.step_time(subject, due_at=friday_close, number=1) == friday_close
+        assert calendar.due_at(friday_close, calendar.Duration(0, unit), nine_to_five) == friday_close
+    subject = PolicySpec(id=1, name="p", stage="mql", starts_on="owner_assigned", stops_on="stage_exit",
+                         duration=calendar.Duration(1), calendar=nine_to_five,
+                         steps=sla_policy.ordered_steps([step(0, "days")]))
+    assert sla_policy.step_time(subject, due_at=friday_close, number=1) == dt.datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
+
+
 def test_the_sweep_looks_at_the_due_first_then_at_each_step():
     subject = policy(step(1), step(3))
     due = NOW

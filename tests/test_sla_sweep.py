@@ -9,6 +9,7 @@ import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_q.models import Schedule
 
 from leads import capture, lifecycle, sla, tasks
@@ -146,19 +147,19 @@ def test_a_clock_without_steps_is_only_marked_breached(sdr):
 @pytest.mark.django_db
 def test_a_step_that_fails_leaves_nothing_and_runs_once_on_the_next_sweep(sdr, monkeypatch):
     lead, clock = overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
-    real_notify = lifecycle.notify
+    real_write = sla._SweepRun._write
 
-    def crash_after_writing(**kwargs):
-        real_notify(**kwargs)  # the notification row is written ...
+    def crash_after_writing(self, cursor, advances, **kwargs):
+        real_write(self, cursor, advances, **kwargs)  # the claim, escalation and notification are written ...
         raise RuntimeError("worker died")  # ... and the worker dies before the commit
 
-    monkeypatch.setattr(lifecycle, "notify", crash_after_writing)
+    monkeypatch.setattr(sla._SweepRun, "_write", crash_after_writing)
     result = sweep_at(berlin(2026, 6, 3, 15, 0))[0]
-    assert (result.failed, result.steps) == (1, 0)
+    assert (result.failed, result.steps, result.breaches) == (1, 0, 0)
     assert SlaEscalation.objects.count() == 0 and notes("sla_warning") == []
-    assert SlaClock.objects.get(pk=clock.pk).step == 0
+    assert SlaClock.objects.filter(pk=clock.pk, step=0, breached=False).exists()
 
-    monkeypatch.setattr(lifecycle, "notify", real_notify)
+    monkeypatch.setattr(sla._SweepRun, "_write", real_write)
     sweep_at(berlin(2026, 6, 3, 15, 1), times=2)
     assert escalations(clock) == [(1, "warn_owner")]
     assert [n.user for n in notes("sla_warning")] == [sdr]
@@ -251,6 +252,172 @@ def test_a_worker_that_dies_holding_a_step_leaves_it_to_be_done_exactly_once(mon
     sweep_at(berlin(2026, 6, 3, 15, 1), times=2)
     assert escalations(clock) == [(1, "warn_owner")]
     assert [n.user for n in notes("sla_warning")] == [sdr]
+
+
+# --- set-based: many clocks per transaction -----------------------------------------------------------
+
+
+WARN_THEN_MANAGER = [(0, "hours", "warn_owner", ""), (2, "hours", "notify_manager", "")]
+
+
+@pytest.mark.django_db
+def test_a_sweep_runs_as_many_statements_for_thirty_due_clocks_as_for_three(manager):
+    sdr1, sdr2 = UserFactory(username="sdr1", role=Role.SDR), UserFactory(username="sdr2", role=Role.SDR)
+    owners = [sdr1, sdr2, None]
+    statements = []
+    sweep_at(berlin(2026, 6, 1, 9, 0))  # nothing due yet: the first run writes its JobRun row
+    for count, day in ((3, 3), (30, 4)):
+        for number in range(count):
+            overdue_clock(owner=owners[number % 3], steps=WARN_THEN_MANAGER)
+        with CaptureQueriesContext(connection) as queries:
+            result = sweep_at(berlin(2026, 6, day, 15, 0))[0]
+        assert (result.breaches, result.steps, result.failed) == (count, 2 * count, 0)
+        statements.append(len(queries))
+    assert statements[0] == statements[1]
+    assert SlaEscalation.objects.count() == 66
+    warned = {(n.user.username, n.lead_id) for n in notes("sla_warning")}
+    assert len(notes("sla_warning")) == 33 == len(warned)
+    assert {user for user, _lead in warned} == {"sdr1", "sdr2", "manager"}
+    assert len(notes("sla_escalation")) == 33 and {n.user for n in notes("sla_escalation")} == {manager}
+    assert not SlaClock.objects.filter(stopped_at__isnull=True, next_step_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_after_an_outage_a_warning_and_a_reassignment_both_run_once_in_order(manager):
+    _team, (sdr1, sdr2) = make_team(manager=manager)
+    lead, clock = overdue_clock(owner=sdr1, steps=[(0, "hours", "warn_owner", ""), (1, "hours", "reassign", "")])
+    results = sweep_at(berlin(2026, 6, 3, 15, 0), times=2)
+    assert [(r.breaches, r.steps) for r in results] == [(1, 2), (0, 0)]
+    assert escalations(clock) == [(1, "warn_owner"), (2, "reassign")]
+    assert [n.user for n in notes("sla_warning", lead)] == [sdr1]
+    assert Lead.objects.get(pk=lead.pk).owner == sdr2
+
+
+@pytest.mark.django_db
+def test_the_sweeps_texts_are_those_of_the_single_clock_path(sdr, manager):
+    """The batch writes the same messages and escalation outcomes as `advance` does for one clock."""
+    lead, clock = overdue_clock(owner=sdr, steps=WARN_THEN_MANAGER)
+    sweep_at(berlin(2026, 6, 3, 15, 0))
+    batch = [(e.step, e.outcome) for e in SlaEscalation.objects.filter(clock=clock).order_by("step")]
+    batch_notes = [(n.kind, n.user, n.message, n.key) for n in Notification.objects.filter(lead=lead).order_by("id")]
+
+    other, single = overdue_clock(owner=sdr, steps=WARN_THEN_MANAGER)
+    other_name = other.display_name
+    for _call in range(3):
+        sla.advance(clock_id=single.pk, now=berlin(2026, 6, 3, 15, 0))
+    expected = [(e.step, e.outcome) for e in SlaEscalation.objects.filter(clock=single).order_by("step")]
+    expected_notes = [(n.kind, n.user, n.message.replace(other_name, lead.display_name),
+                       n.key.replace(f"sla:{single.pk}:", f"sla:{clock.pk}:"))
+                      for n in Notification.objects.filter(lead=other).order_by("id")]
+    assert batch == expected == [(1, "warned sdr1"), (2, "told manager")]
+    assert batch_notes == expected_notes
+    assert "was due at 2026-06-01 14:00" in batch_notes[0][2]
+
+
+@pytest.mark.django_db
+def test_an_unowned_lead_warns_every_active_manager_once(manager):
+    other = UserFactory(username="another-manager", role=Role.MANAGER)
+    UserFactory(username="gone-manager", role=Role.MANAGER, is_active=False)
+    lead, clock = overdue_clock(owner=None, steps=[(0, "hours", "warn_owner", "")])
+    sweep_at(berlin(2026, 6, 3, 15, 0), times=2)
+    assert [n.user for n in notes("sla_warning", lead)] == [other, manager]
+    assert SlaEscalation.objects.get(clock=clock).outcome == "warned another-manager, manager"
+
+
+@pytest.mark.django_db
+def test_a_notification_already_there_is_not_written_twice(sdr):
+    lead, clock = overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
+    Notification.objects.create(user=sdr, lead=lead, kind="sla_warning", key=f"sla:{clock.pk}:1:{sdr.pk}",
+                                message="written before")
+    result = sweep_at(berlin(2026, 6, 3, 15, 0))[0]
+    assert result.steps == 1 and escalations(clock) == [(1, "warn_owner")]
+    assert [n.message for n in notes("sla_warning")] == ["written before"]
+
+
+@pytest.mark.django_db
+def test_one_broken_clock_does_not_hold_up_the_batch(sdr, manager):
+    from routing.models import BusinessCalendar, SlaPolicy
+
+    good_lead, good = overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
+    _broken_lead, broken = overdue_clock(owner=sdr, stage=Stage.SAL, policy_name=SAL, steps=WARN_THEN_MANAGER)
+    SlaPolicy.objects.filter(name__in=[ACCEPT, SAL]).update(is_active=True)
+    closed = BusinessCalendar.objects.create(name="Never open", working_hours={})  # as only a bad edit leaves it
+    SlaPolicy.objects.filter(name=SAL).update(calendar=closed)  # its second step can never be timed
+    for minute in (0, 1):
+        result = sweep_at(berlin(2026, 6, 30, 15, minute))[0]
+        assert (result.failed, result.steps, result.breaches) == (1, 1 - minute, 1 - minute)
+    assert escalations(good) == [(1, "warn_owner")] and escalations(broken) == []
+    assert [n.lead for n in notes("sla_warning")] == [good_lead]
+    assert SlaClock.objects.filter(pk=broken.pk, breached=False, step=0).exists()  # nothing half-done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lead_a_user_is_changing_is_skipped_without_waiting_and_done_next_minute():
+    sdr = UserFactory(username="sdr1", role=Role.SDR)
+    held_lead, held = overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
+    _free_lead, free = overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
+    locked, release = threading.Event(), threading.Event()
+
+    def user_transaction():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                Lead.objects.select_for_update().get(pk=held_lead.pk)  # as the lifecycle locks a lead
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=user_transaction)
+    thread.start()
+    assert locked.wait(30)
+    try:
+        result = sweep_at(berlin(2026, 6, 3, 15, 0))[0]
+    finally:
+        release.set()
+        thread.join(30)
+    assert (result.skipped, result.steps, result.breaches) == (1, 1, 1)
+    assert escalations(free) == [(1, "warn_owner")] and escalations(held) == []
+    sweep_at(berlin(2026, 6, 3, 15, 1), times=2)
+    assert escalations(held) == [(1, "warn_owner")]
+    assert len(notes("sla_warning")) == 2
+
+
+@pytest.mark.django_db
+def test_the_sweeps_emails_go_out_once_each_after_the_commit(sdr, manager, mailoutbox,
+                                                             django_capture_on_commit_callbacks):
+    for _number in range(3):
+        overdue_clock(owner=sdr, steps=WARN_THEN_MANAGER)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        sweep_at(berlin(2026, 6, 3, 15, 0))
+    assert len(callbacks) == 2  # one task per batch (the warnings, then the managers), not one per notification
+    assert sorted(mail.to[0] for mail in mailoutbox) == [manager.email] * 3 + [sdr.email] * 3
+    ids = list(Notification.objects.values_list("pk", flat=True))
+    assert sla.email_notifications(ids) == 0  # a redelivered task sends nothing again
+    assert len(mailoutbox) == 6
+
+
+@pytest.mark.django_db
+def test_the_email_task_hands_what_is_left_after_its_budget_to_a_new_task(sdr, mailoutbox, monkeypatch):
+    for _number in range(3):
+        overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
+    sweep_at(berlin(2026, 6, 3, 15, 0))  # the on-commit e-mail task does not run inside the test transaction
+    monkeypatch.setattr(sla, "EMAIL_TASK_BUDGET_SECONDS", -1)  # every task is over budget after one e-mail
+    enqueued = []
+    real_enqueue = sla._enqueue_emails
+    monkeypatch.setattr(sla, "_enqueue_emails", lambda ids: enqueued.append(list(ids)) or real_enqueue(ids))
+    ids = sorted(Notification.objects.values_list("pk", flat=True))
+    assert sla.email_notifications(ids) == 1
+    assert enqueued == [ids[1:], ids[2:]]  # the queue runs tasks inline in tests
+    assert sorted(mail.to[0] for mail in mailoutbox) == [sdr.email] * 3
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_the_email_task_ignores_ids_that_do_not_exist(mailoutbox):
+    assert sla.email_notifications([987654321, -1]) == 0
+    assert mailoutbox == []
 
 
 # --- the actions ----------------------------------------------------------------------------------------
