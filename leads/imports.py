@@ -2,10 +2,11 @@
 
 `import_csv(data=..., by=..., source=..., campaign_slug=...)` reads the whole file first and refuses it
 as a whole (`ImportFileInvalid`, `ImportOptionInvalid`, both `ImportRefused`) before anything is written
-when it cannot be read, has no header row or no e-mail column, or is too large. Then every non-empty row
-goes through the one capture service (`capture.submit(channel="import", ...)`), so each row is a recorded
-`Submission` with its outcome, validated and deduplicated exactly like a web form or an API call. A bad
-row is reported (row number, column, message) and never stops the others.
+when it cannot be read, has no header row or no e-mail column, or is too large. Then the rows go through
+the bulk capture (`leads.bulk.capture_many(channel="import", ...)`): each row is a recorded `Submission`
+with its outcome, validated, deduplicated, merged, scored and handed off exactly like a web form or an
+API call, in batches of a thousand rows instead of a capture per row. A bad row is reported (row number,
+column, message), nothing of it but its rejected submission is written, and it never stops the others.
 
 Row numbers are line numbers in the file: the header is row 1, the first data row is row 2 (a quoted
 value spanning several lines counts its first line).
@@ -13,17 +14,14 @@ value spanning several lines counts its first line).
 
 import csv
 import io
-import logging
 import re
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
-from leads import capture
+from leads import bulk, capture
 from leads.models import Campaign
 from leads.stages import Channel
-
-logger = logging.getLogger(__name__)
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
@@ -291,8 +289,8 @@ def row_payload(sheet: _Sheet, cells: list[str], *, source: str, campaign_slug: 
 
 
 def import_csv(*, data: bytes, by, source: str = Channel.EVENT, campaign_slug: str | None = None) -> ImportReport:
-    """Import a CSV file row by row through the capture service; see the module docstring."""
-    validate_options(source=source, campaign_slug=campaign_slug)
+    """Import a CSV file through the bulk capture (`leads.bulk`); see the module docstring."""
+    campaign = validate_options(source=source, campaign_slug=campaign_slug)
     if len(data) > MAX_BYTES:
         raise ImportFileInvalid(
             _("The file is larger than %(limit)s MB. Split it into smaller files.")
@@ -302,28 +300,31 @@ def import_csv(*, data: bytes, by, source: str = Channel.EVENT, campaign_slug: s
     sheet, problems = read_sheet(text)
     report = ImportReport(problems=problems, encoding=encoding, delimiter=sheet.delimiter)
     width = len(sheet.headers)
+    payloads, columns_of_rows = [], []
     for line, cells in sheet.rows:
-        report.total += 1
         if len(cells) > width and any(cell.strip() for cell in cells[width:]):
             report.problems.append(
                 Problem(line, "", _("The row has more values than the header has columns; the extra values were "
                                     "ignored."))
             )
         payload, columns = row_payload(sheet, cells, source=source, campaign_slug=campaign_slug)
-        try:
-            result = capture.submit(channel=Channel.IMPORT, payload=payload, by=by)
-        except Exception:  # one broken row must not stop the others
-            logger.exception("CSV import: row %s failed", line)
-            report.rejected += 1
-            report.problems.append(Problem(line, "", _("The row could not be saved because of an internal error.")))
-            continue
+        payloads.append(payload)
+        columns_of_rows.append(columns)
+    results = bulk.capture_many(
+        payloads=payloads, channel=Channel.IMPORT, by=by, campaigns={campaign.slug: campaign} if campaign else {}
+    )
+    row_problems = []
+    for (line, _cells), columns, result in zip(sheet.rows, columns_of_rows, results, strict=True):
+        report.total += 1
         if result.status == 201:
             report.created += 1
         elif result.status == 200:
             report.merged += 1
         else:
             report.rejected += 1
-            report.problems.extend(_row_problems(line, result, sheet, columns))
+            row_problems.extend(_row_problems(line, result, sheet, columns))
+    # Problems in file order: the header's first, then each row's (extra values before rejection reasons).
+    report.problems = sorted(report.problems + row_problems, key=lambda problem: problem.row)
     return report
 
 

@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 
 from leads.stages import MARKETING_KINDS, ActivityKind, Channel
 
+SOURCES = frozenset(Channel.values)  # `Channel.values` builds a new list on every call
+
 TEXT_LIMITS = {
     "first_name": 100,
     "last_name": 100,
@@ -277,7 +279,7 @@ def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | 
     source = payload.get("source")
     if source in (None, ""):
         clean["source"] = ""
-    elif source in Channel.values:
+    elif source in SOURCES:
         clean["source"] = source
     else:
         errors.setdefault("source", []).append(

@@ -1,15 +1,24 @@
-"""CSV import: every row through the capture service, a per-row report, the file refused as a whole."""
+"""CSV import: every row gets what a capture would give it (in bulk), a per-row report, the file refused as a
+whole."""
 
+import datetime as dt
 from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
-from leads import capture, imports
+from leads import bulk, capture, imports, privacy
 from leads.imports import ImportFileInvalid, ImportOptionInvalid, Problem, import_csv
-from leads.models import Activity, Lead, Submission
-from tests.factories import CampaignFactory, LeadFactory
+from leads.models import Activity, Consent, Lead, LeadTransition, Notification, Submission
+from leads.stages import Role, Stage
+from routing.models import Rep, RoutingRule, Team
+from scoring.models import ScoringModel
+from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory
+from tests.test_concurrency import race
 
 SAMPLE = Path(__file__).resolve().parent.parent / "docs" / "sample-import.csv"
 
@@ -229,20 +238,27 @@ def test_an_unknown_source_is_refused(marketing):
     assert not Submission.objects.exists()
 
 
-def test_a_failing_row_does_not_stop_the_others(marketing, monkeypatch):
-    real_submit = capture.submit
+def test_a_failing_batch_is_rolled_back_and_its_rows_captured_one_by_one(marketing, monkeypatch):
+    def broken_batch(rows, **kwargs):
+        real_write_batch(rows, **kwargs)  # writes everything, then fails: nothing of it may remain
+        raise RuntimeError("database went away")
+
+    real_write_batch, real_submit = bulk.write_batch, capture.submit
 
     def submit(**kwargs):
         if kwargs["payload"]["email"].startswith("boom"):
-            raise RuntimeError("database went away")
+            raise RuntimeError("still broken")
         return real_submit(**kwargs)
 
+    monkeypatch.setattr(bulk, "write_batch", broken_batch)
     monkeypatch.setattr(capture, "submit", submit)
     report = run("email\na@firma.de\nboom@firma.de\nc@firma.de\n", by=marketing)
 
-    assert (report.created, report.rejected) == (2, 1)
-    assert [p.row for p in report.problems] == [3]
-    assert Lead.objects.count() == 2
+    assert (report.created, report.merged, report.rejected) == (2, 0, 1)
+    assert [(p.row, p.field) for p in report.problems] == [(3, "")]
+    assert sorted(Lead.objects.values_list("email", flat=True)) == ["a@firma.de", "c@firma.de"]
+    assert Submission.objects.count() == 2
+    assert Activity.objects.count() == 2
 
 
 # --- manage.py import_leads -------------------------------------------------------------------------------
@@ -304,3 +320,217 @@ def test_the_command_fails_on_an_unusable_file(tmp_path, db):
     with pytest.raises(CommandError, match="no e-mail column"):
         call_command("import_leads", str(path), stdout=StringIO())
     assert not Submission.objects.exists()
+
+
+# --- the bulk path: what a capture would give each row, in a fixed number of statements --------------------
+
+
+MIXED = (
+    "E-Mail;Vorname;Firma;Land\n"
+    "neu@firma.de;Nora;;DE\n"  # row 2: new
+    "bekannt@firma.de;Bea;Bekannt GmbH;DE\n"  # row 3: already in the database
+    "NEU@firma.de ;Nina;Neu AG;\n"  # row 4: repeats row 2
+    "kaputt;Karl;;DE\n"  # row 5: bad e-mail
+    "land@firma.de;Lena;;Atlantis\n"  # row 6: bad country
+    "bekannt@firma.de;;Zweite Firma;AT\n"  # row 7: repeats row 3
+)
+
+
+def test_new_known_repeated_and_bad_rows_get_exactly_the_capture_outcomes(marketing):
+    known = LeadFactory(email="bekannt@firma.de", first_name="Berta", company="", country="")
+
+    report = run(MIXED, by=marketing)
+
+    assert (report.total, report.created, report.merged, report.rejected) == (6, 1, 3, 2)
+    assert [(p.row, p.field) for p in report.problems] == [(5, "E-Mail"), (6, "Land")]
+    assert Lead.objects.count() == 2
+    new = Lead.objects.get(email_normalized="neu@firma.de")
+    assert (new.email, new.first_name, new.company, new.country, new.source) == (
+        "neu@firma.de", "Nora", "Neu AG", "DE", "event"
+    )  # the first row created it; the repeat filled what was still empty, and overwrote nothing
+    known = Lead.objects.get(pk=known.pk)
+    assert (known.first_name, known.company, known.country) == ("Berta", "Bekannt GmbH", "DE")
+    submissions = list(Submission.objects.order_by("pk"))
+    assert [(s.payload["email"].strip(), s.outcome, s.response_status, s.lead_id) for s in submissions] == [
+        ("neu@firma.de", "created", 201, new.pk),
+        ("bekannt@firma.de", "merged", 200, known.pk),
+        ("NEU@firma.de", "merged", 200, new.pk),
+        ("kaputt", "rejected", 400, None),
+        ("land@firma.de", "rejected", 400, None),
+        ("bekannt@firma.de", "merged", 200, known.pk),
+    ]
+    assert set(submissions[3].errors) == {"email"} and set(submissions[4].errors) == {"country"}
+    assert submissions[0].response_body == {
+        "id": new.pk, "created": True, "stage": "known", "score": new.score, "owner": None,
+    }
+    assert submissions[2].response_body["created"] is False
+    assert new.activities.count() == 2 and known.activities.count() == 2
+    touchpoint = new.activities.order_by("pk").first()
+    assert (touchpoint.kind, touchpoint.created_by, touchpoint.data) == (
+        "form_submit", marketing,
+        {"submission": submissions[0].pk, "channel": "import", "source": "event", "campaign": None},
+    )
+
+
+def test_a_bad_row_names_its_column_and_nothing_but_its_rejected_submission_is_written(marketing):
+    report = run("E-Mail;Telefon;Mitarbeiter\nanna@firma.de;12;viele\n", by=marketing)
+
+    assert report.rejected == 1
+    assert [(p.row, p.field) for p in report.problems] == [(2, "Telefon"), (2, "Mitarbeiter")]
+    assert all(p.message for p in report.problems)
+    assert not Lead.objects.exists()
+    assert not Activity.objects.exists()
+    submission = Submission.objects.get()
+    assert (submission.outcome, submission.lead, set(submission.errors)) == (
+        "rejected", None, {"phone", "company_size"}
+    )
+
+
+def test_imported_leads_are_scored_like_captured_ones(marketing):
+    row = {"email": "ceo@maschinenbau.de", "job_title": "Geschäftsführer", "company_size": "250",
+           "industry": "Software", "source": "event"}
+    captured = capture.submit(channel="import", payload={**row, "email": "twin@maschinenbau.de"}, by=marketing)
+
+    run("email,job_title,company_size,industry\nceo@maschinenbau.de,Geschäftsführer,250,Software\n", by=marketing)
+
+    imported = Lead.objects.get(email_normalized="ceo@maschinenbau.de")
+    twin = Lead.objects.get(pk=captured.lead.pk)
+    assert imported.score > 0
+    assert (imported.score, imported.fit_score, imported.engagement_score, imported.temperature) == (
+        twin.score, twin.fit_score, twin.engagement_score, twin.temperature
+    )
+    assert imported.score_model_version == twin.score_model_version
+    assert imported.score_breakdown == twin.score_breakdown
+
+
+def test_the_score_a_new_lead_is_inserted_with_is_corrected_by_the_rescoring(marketing, monkeypatch):
+    monkeypatch.setattr(bulk, "_score_estimator", lambda spec, now: lambda first, values, source: (99, 90, 9, "hot"))
+    captured = capture.submit(channel="import", payload={"email": "twin@firma.de", "job_title": "CEO"}, by=marketing)
+
+    run("email,job_title\nceo@firma.de,CEO\n", by=marketing)
+
+    imported = Lead.objects.get(email_normalized="ceo@firma.de")
+    twin = Lead.objects.get(pk=captured.lead.pk)
+    assert (imported.score, imported.fit_score, imported.engagement_score, imported.temperature) == (
+        twin.score, twin.fit_score, twin.engagement_score, twin.temperature
+    ) != (99, 90, 9, "hot")
+    assert imported.score_model_version == twin.score_model_version
+
+
+def make_inside_sales():
+    team = Team.objects.create(name="Inside Sales", slug="inside-sales")
+    rep = Rep.objects.create(user=UserFactory(username="rep1", role=Role.SDR), team=team, capacity=10)
+    RoutingRule.objects.create(name="Everyone to inside sales", position=10, target_type="team", target_team=team,
+                               method="round_robin")
+    return rep
+
+
+def test_an_imported_row_that_lifts_a_lead_over_the_threshold_makes_an_mql_routed_to_a_rep(marketing):
+    rep = make_inside_sales()
+    engaged = LeadFactory(email="engaged@firma.de", company_size=None, industry="", job_title="")
+    cold = LeadFactory(email="cold@firma.de", company_size=None, industry="", job_title="")
+    for days in (1, 3):
+        ActivityFactory(lead=engaged, kind="webinar_attended", occurred_at=timezone.now() - dt.timedelta(days=days))
+    threshold = ScoringModel.active().mql_threshold
+    text = (
+        "email,job_title,company_size,industry\n"
+        "engaged@firma.de,Geschäftsführer,500,Software\n"
+        "cold@firma.de,Geschäftsführer,500,Software\n"
+    )
+
+    report = run(text, by=marketing)
+
+    assert report.merged == 2
+    engaged = Lead.objects.get(pk=engaged.pk)
+    assert engaged.score >= threshold
+    assert (engaged.stage, engaged.owner) == (Stage.MQL, rep.user)
+    assert LeadTransition.objects.get(lead=engaged, name="mark_mql").actor is None
+    assert LeadTransition.objects.get(lead=engaged, name="assign").data["to_owner"] == "rep1"
+    assert Notification.objects.filter(user=rep.user, lead=engaged, kind="assignment").count() == 1
+    assert Submission.objects.get(lead=engaged).response_body["owner"] == "rep1"
+    assert Submission.objects.get(lead=engaged).response_body["stage"] == "mql"
+    cold = Lead.objects.get(pk=cold.pk)
+    assert cold.score < threshold
+    assert (cold.stage, cold.owner) == (Stage.KNOWN, None)
+    assert not LeadTransition.objects.filter(lead=cold).exists()
+
+
+def test_importing_the_same_file_again_merges_every_row_and_duplicates_nothing(marketing, fair):
+    first = run(SAMPLE.read_bytes(), by=marketing, campaign_slug="dmexco")
+    leads = Lead.objects.count()
+
+    again = run(SAMPLE.read_bytes(), by=marketing, campaign_slug="dmexco")
+
+    assert (first.created, again.created, again.merged, again.rejected) == (6, 0, 7, 0)
+    assert Lead.objects.count() == leads == 6
+    assert Submission.objects.filter(outcome="merged").count() == 1 + 7
+    assert Activity.objects.count() == 14
+
+
+def test_an_erased_person_in_the_file_is_rejected_on_consent_and_not_recreated(marketing):
+    lead = capture.submit(channel="api", payload={"email": "weg@firma.de"}).lead
+    privacy.erase(lead_id=lead.pk, by=marketing, reason="Asked by mail")
+
+    report = run("email,first_name\nweg@firma.de,Wieder\nda@firma.de,Neu\n", by=marketing)
+
+    assert (report.created, report.rejected) == (1, 1)
+    assert [(p.row, p.field) for p in report.problems] == [(2, "consent")]
+    assert not Lead.objects.filter(first_name="Wieder").exists()
+    assert Submission.objects.filter(channel="import", outcome="rejected").get().errors.keys() == {"consent"}
+
+
+def test_the_statements_of_an_import_do_not_grow_with_its_rows(marketing, fair):
+    def statements(rows: int, prefix: str) -> int:
+        text = "email,company\n" + "".join(f"{prefix}{i}@firma{i}.de,Firma {i}\n" for i in range(rows))
+        with CaptureQueriesContext(connection) as queries:
+            report = run(text, by=marketing, campaign_slug="dmexco")
+        assert report.created == rows
+        return len(queries)
+
+    assert statements(3, "klein") == statements(60, "gross")
+
+
+def test_batches_split_a_file_and_a_later_batch_merges_into_an_earlier_one(marketing, monkeypatch):
+    monkeypatch.setattr(bulk, "BATCH", 2)
+    text = "email,first_name,company\na@firma.de,Anna,\nb@firma.de,Ben,\nc@firma.de,,\nA@firma.de,,Firma A\n"
+
+    with CaptureQueriesContext(connection) as queries:
+        report = run(text, by=marketing)
+
+    assert sum("email_normalized = ANY" in query["sql"] for query in queries) == 2  # two batches
+    assert (report.created, report.merged) == (3, 1)
+    assert Lead.objects.get(email_normalized="a@firma.de").company == "Firma A"
+    assert Submission.objects.get(payload__email="A@firma.de").outcome == "merged"
+
+
+def test_a_payload_with_consent_still_goes_through_the_capture_service(marketing):
+    results = bulk.capture_many(
+        payloads=[{"email": "ja@firma.de", "consent": "true"}, {"email": "nein@firma.de"}],
+        channel="import", by=marketing,
+    )
+
+    assert [r.status for r in results] == [201, 201]
+    assert Consent.objects.get().lead.email == "ja@firma.de"
+    assert Lead.objects.get(email="nein@firma.de").consents.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_and_a_capture_of_the_same_new_address_at_once_make_one_lead(caplog):
+    for round_ in range(4):
+        email = f"gleichzeitig{round_}@firma.de"
+        rows = "".join(f"vorher{round_}.{i}@firma.de\n" for i in range(30))  # the import locks them too
+        results = race([
+            lambda text=f"email\n{rows}{email}\n": run(text),
+            lambda email=email: capture.submit(channel="api", payload={"email": email}),
+        ])
+        assert not any(isinstance(result, Exception) for result in results), results
+        assert Lead.objects.filter(email_normalized=email).count() == 1
+        outcomes = sorted(Submission.objects.filter(lead__email_normalized=email).values_list("outcome", flat=True))
+        assert outcomes == ["created", "merged"]
+    assert "one by one" not in caplog.text  # the advisory locks serialised them: no batch hit the constraint
+
+
+@pytest.mark.parametrize(("kind", "value"), [("email", " Anna.Schaefer@Firma.de"), ("phone", "+49 89 1234567"),
+                                             ("email", "jörg@straße.de")])
+def test_the_bulk_suppression_hash_is_the_privacy_hash(kind, value):
+    assert bulk.suppression_hasher(kind)(value) == privacy.suppression_hash(kind, value)

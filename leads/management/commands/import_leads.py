@@ -1,8 +1,8 @@
 """`manage.py import_leads FILE --source event --campaign SLUG [--as USERNAME]`: import a CSV lead list.
 
-Every row goes through the capture service (see `leads.imports`). Prints one line per problem
-(row, column, message) and a summary of counts. Exits non-zero when the file cannot be read or an
-option is wrong; rejected rows are reported, not fatal.
+Every row gets what the capture service would give it, written in batches (see `leads.imports`,
+`leads.bulk`). Prints one line per problem (row, column, message) and a summary of counts. Exits non-zero
+when the file cannot be read or an option is wrong; rejected rows are reported, not fatal.
 """
 
 from pathlib import Path
