@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from leads import capture, consent, guards, lifecycle, notifications, roles, selectors, services
+from leads import capture, consent, guards, lifecycle, notifications, roles, search, selectors, services
 from leads.filters import ORDERING, LeadFilter
 from leads.forms import (
     OWNER_CHANGE_LABELS,
@@ -111,7 +111,10 @@ def _sort_columns(current: str) -> dict:
 def lead_list(request):
     leads = selectors.visible_leads(request.user).order_by("-created_at", "-id")
     lead_filter = LeadFilter(request.GET, queryset=leads)
-    page = CappedPaginator(lead_filter.qs, settings.LEADS_PAGE_SIZE).get_page(request.GET.get("page"))
+    searching = lead_filter.is_valid() and search.query_text(lead_filter.form.cleaned_data.get("q") or "")
+    page = CappedPaginator(lead_filter.qs, settings.LEADS_PAGE_SIZE, cap=search.FEW if searching else None).get_page(
+        request.GET.get("page")
+    )
     is_staff_role = roles.is_staff_role(request.user)
     context = {
         "filter": lead_filter,

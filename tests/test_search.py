@@ -115,3 +115,15 @@ def test_an_sdr_finds_only_leads_they_may_see(client, sdr, people):
     assert list(response.context["page"].object_list) == []
     response = client.get("/leads/", {"q": "zeppelin"})
     assert [lead.pk for lead in response.context["page"].object_list] == [people["jens"].pk]
+
+
+def test_a_search_counts_at_most_few_matches(client, manager, people, monkeypatch):
+    monkeypatch.setattr(search, "FEW", 1)
+    client.force_login(manager)
+    response = client.get("/leads/", {"q": "gmbh"})
+    paginator = response.context["page"].paginator
+    assert paginator.CAP == 1 and paginator.is_capped
+    assert {lead.pk for lead in response.context["page"].object_list} == ids(people, "anna", "lea")
+    assert "More than 1 leads" in response.content.decode()
+    unfiltered = client.get("/leads/").context["page"].paginator
+    assert unfiltered.CAP == 10_000 and unfiltered.count == 3
