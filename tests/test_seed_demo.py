@@ -108,7 +108,8 @@ def test_no_timestamp_lies_in_the_future_and_leads_span_90_days(seeded):
     oldest = Lead.objects.order_by("created_at").first().created_at
     newest = Lead.objects.order_by("-created_at").first().created_at
     assert now - dt.timedelta(days=90) <= oldest < now - dt.timedelta(days=75)
-    assert newest > now - dt.timedelta(days=2)
+    # Office work is moved into Mon-Fri hours, so on a weekend or a Monday morning the newest lead is Friday's.
+    assert newest > now - dt.timedelta(days=4)
 
 
 def test_leads_carry_what_their_stage_guards_require(seeded):
