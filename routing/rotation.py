@@ -47,12 +47,9 @@ def route(
         loads = open_loads([c.user_id for c in candidates]) if candidates else {}
         candidates = [dataclasses.replace(c, open_load=int(loads.get(c.user_id, 0))) for c in candidates]
         decision = policy.choose_owner(facts, candidates, rules, now=now)
-        update = decision.rotation
-        if update is not None:
-            team = teams.get(update.team_id)
-            if team is None:  # a rotation in a team not locked above (not expected): lock it now
-                team = lock_teams([update.team_id])[0]
-            _store_rotation(update, now=now, team_clock=team.rotation_clock)
+        if decision.rotation is not None:
+            # the team is locked above; a rotation in another team (not expected) is locked by record_assignment
+            record_assignment(decision.rotation, now=now, team=teams.get(decision.rotation.team_id))
     return decision
 
 
@@ -64,31 +61,26 @@ def lock_teams(team_ids: Iterable[int]) -> list[Team]:
     return list(Team.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
 
 
-def record_assignment(update: policy.RotationUpdate, *, now: dt.datetime | None = None) -> RotationState:
-    """Store a decision's rotation update: the rep's new position and the team's new floor.
+def record_assignment(
+    update: policy.RotationUpdate, *, now: dt.datetime | None = None, team: Team | None = None
+) -> None:
+    """Store a decision's rotation update: the rep's new position and the team's new floor (it only rises).
 
-    Locks the team row (`route()` stores its own decision under the lock it already holds); the floor only
-    ever rises.
+    Under the team's row lock: `team` as the caller locked and read it in this transaction (`route()`),
+    otherwise it is locked here. The lock serialises every writer of the team's rotation, so a plain UPDATE
+    (or the first INSERT for a rep new to the team) cannot race; one or two statements.
     """
-    with transaction.atomic():
-        team = Team.objects.select_for_update().get(pk=update.team_id)
-        _store_rotation(update, now=now or timezone.now(), team_clock=team.rotation_clock)
-        return RotationState.objects.get(team_id=update.team_id, rep_id=update.rep_id)
-
-
-def _store_rotation(update: policy.RotationUpdate, *, now: dt.datetime, team_clock: float) -> None:
-    """Write a rotation update while holding the team's row lock (read as `team_clock` under that lock).
-
-    The lock serialises every writer of the team's rotation, so a plain UPDATE (or the first INSERT for a
-    rep new to the team) cannot race; one or two statements.
-    """
-    moved = RotationState.objects.filter(team_id=update.team_id, rep_id=update.rep_id).update(
-        assigned=F("assigned") + 1, virtual_time=update.virtual_time, last_assigned_at=now
-    )
-    if not moved:
-        RotationState.objects.create(
-            team_id=update.team_id, rep_id=update.rep_id, assigned=1, virtual_time=update.virtual_time,
-            last_assigned_at=now,
+    now = now or timezone.now()
+    with transaction.atomic(savepoint=False):
+        if team is None:
+            team = Team.objects.select_for_update().get(pk=update.team_id)
+        moved = RotationState.objects.filter(team_id=update.team_id, rep_id=update.rep_id).update(
+            assigned=F("assigned") + 1, virtual_time=update.virtual_time, last_assigned_at=now
         )
-    if update.clock > team_clock:
-        Team.objects.filter(pk=update.team_id).update(rotation_clock=update.clock)
+        if not moved:
+            RotationState.objects.create(
+                team_id=update.team_id, rep_id=update.rep_id, assigned=1, virtual_time=update.virtual_time,
+                last_assigned_at=now,
+            )
+        if update.clock > team.rotation_clock:
+            Team.objects.filter(pk=update.team_id).update(rotation_clock=update.clock)
