@@ -40,7 +40,6 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 from psycopg.types.json import Jsonb
 
@@ -260,24 +259,12 @@ def _lock_emails(emails: list[str]) -> None:
         )
 
 
-def suppression_hasher(kind: str):
-    """`privacy.suppression_hash` for many values: the keyed HMAC is derived once, not per value (a test
-    checks that both agree)."""
-    keyed = salted_hmac(f"leadwerk.suppression.{kind}", b"", algorithm="sha256")
-
-    def digest(value: str) -> str:
-        hashed = keyed.copy()
-        hashed.update(privacy.normalise(kind, value).encode())
-        return hashed.hexdigest()
-
-    return digest
-
-
 def _reject_suppressed(rows: list[_Row]) -> None:
     """An erased person is not captured again without fresh consent (bulk rows never carry consent)."""
     if not rows:
         return
-    email_hash, phone_hash = suppression_hasher(Suppression.Kind.EMAIL), suppression_hasher(Suppression.Kind.PHONE)
+    email_hash = privacy.suppression_hasher(Suppression.Kind.EMAIL)
+    phone_hash = privacy.suppression_hasher(Suppression.Kind.PHONE)
     hashes = {
         row.index: (email_hash(row.clean["email"]), phone_hash(row.clean["phone"]) if row.clean["phone"] else "")
         for row in rows

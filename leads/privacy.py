@@ -211,7 +211,19 @@ def _rows(table: Table, lead: Lead):
 
 def suppression_hash(kind: str, value: str) -> str:
     """A keyed one-way hash (HMAC-SHA256, key derived from SECRET_KEY) of a normalised e-mail or phone."""
-    return salted_hmac(f"leadwerk.suppression.{kind}", normalise(kind, value), algorithm="sha256").hexdigest()
+    return suppression_hasher(kind)(value)
+
+
+def suppression_hasher(kind: str):
+    """`suppression_hash` for many values of one kind (an import): the keyed HMAC is derived once."""
+    keyed = salted_hmac(f"leadwerk.suppression.{kind}", b"", algorithm="sha256")
+
+    def digest(value: str) -> str:
+        hashed = keyed.copy()
+        hashed.update(normalise(kind, value).encode())
+        return hashed.hexdigest()
+
+    return digest
 
 
 def normalise(kind: str, value: str) -> str:

@@ -38,11 +38,9 @@ from scoring.models import ScoringModel
 BATCH = 5000
 WORKERS = 2  # processes rescore_all splits a big run into (one per core here)
 PARALLEL_FROM = 50_000  # leads; below this one process is quicker than starting another
-LOCK_RETRIES = 3
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # passes over leads whose row another transaction held
+LOCK_RETRIES = 3  # passes over leads whose row another transaction held
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # activity times are read as microseconds since then
 STUDENT_DOMAIN = re.compile(r"(^|\.)(edu|ac\.[a-z]{2}|edu\.[a-z]{2})$|(^|\.)(uni-|stud\.|student)")
-FACT_FIELDS = ("id", "email_normalized", "company_size", "industry", "country", "job_title", "source",
-               "campaign__slug")
 # The lead columns scoring reads, then the four score values stored on the lead (to write only changes).
 LEADS_SQL = """
 SELECT l.id, l.email_normalized, l.company_size, l.industry, l.country, l.job_title, l.source, c.slug,
