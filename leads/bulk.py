@@ -47,13 +47,12 @@ from leads import capture, lifecycle, privacy, scores
 from leads.capture import FILLABLE, CaptureResult
 from leads.models import Activity, Lead, Submission, Suppression
 from leads.stages import ActivityKind, Channel
-from leads.validation import CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
+from leads.validation import SOURCES, CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
 from scoring import policy
 
 logger = logging.getLogger(__name__)
 
 BATCH = 5000
-_CHANNELS = frozenset(Channel.values)
 _TEXT_FILLABLE = tuple(name for name in FILLABLE if name != "company_size")
 _LEAD_COLUMNS = (
     "email", "email_normalized", "source", "campaign_id", "company_domain", "account_id", "first_touch_at",
@@ -287,7 +286,7 @@ def _reject_suppressed(rows: list[_Row]) -> None:
 
 def _source(row: _Row, channel: str) -> str:
     source = row.clean["source"] or channel
-    return source if source in _CHANNELS else Channel.OTHER.value
+    return source if source in SOURCES else Channel.OTHER.value
 
 
 def _first_values(group: list[_Row]) -> dict:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from leads import consent, privacy, services
 from leads.models import Account, Activity, Campaign, CaptureForm, Consent, ConsentEvent, Lead, Submission, Visitor
 from leads.stages import ActivityKind, Channel
-from leads.validation import CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
+from leads.validation import SOURCES, CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
 
 # Fields a later submission may fill on an existing lead when they are still empty.
 FILLABLE = (
@@ -186,7 +186,7 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
         .filter(email_normalized=clean["email_normalized"]).first()
     )
     source = clean["source"] or (form.source if form else "") or submission.channel
-    if source not in Channel.values:
+    if source not in SOURCES:
         source = Channel.OTHER
     campaign = clean["campaign"] or (form.campaign if form else None)
     activity = clean["activity"]
