@@ -99,7 +99,7 @@ def _users(reps: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from leads.stages import Role
+    from core.vocabulary import Role
 
     user_model = get_user_model()
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in Role.ALL}

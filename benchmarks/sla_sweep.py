@@ -116,7 +116,7 @@ def _due_count_ms() -> tuple[float, int]:
 def _manager_count() -> int:
     from django.contrib.auth import get_user_model
 
-    from leads.stages import Role
+    from core.vocabulary import Role
 
     return get_user_model().objects.filter(is_active=True, groups__name=Role.MANAGER).distinct().count()
 

@@ -43,10 +43,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg.types.json import Jsonb
 
+from core.vocabulary import ActivityKind, Channel
 from leads import capture, lifecycle, privacy, scores
 from leads.capture import FILLABLE, CaptureResult
 from leads.models import Activity, Lead, Submission, Suppression
-from leads.stages import ActivityKind, Channel
 from leads.validation import SOURCES, CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
 from scoring import policy
 

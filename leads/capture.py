@@ -15,9 +15,9 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.vocabulary import ActivityKind, Channel
 from leads import consent, privacy, services
 from leads.models import Account, Activity, Campaign, CaptureForm, Consent, ConsentEvent, Lead, Submission, Visitor
-from leads.stages import ActivityKind, Channel
 from leads.validation import SOURCES, CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
 
 # Fields a later submission may fill on an existing lead when they are still empty.

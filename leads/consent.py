@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.vocabulary import ConsentStatus
 from leads.models import ConsentEvent, ConsentPurpose, ConsentWording, Lead, OptInRequest
-from leads.stages import ConsentStatus
 
 MARKETING_PURPOSES = (ConsentPurpose.NEWSLETTER, ConsentPurpose.MARKETING_EMAIL)
 EMAIL_PURPOSES = (ConsentPurpose.NEWSLETTER, ConsentPurpose.MARKETING_EMAIL, ConsentPurpose.SALES_EMAIL)

@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz, utils
 
+from core.vocabulary import WORKED_STAGES, ConsentStatus, Outcome
 from leads import roles, scores
 from leads.models import Activity, Lead, LeadScore, LeadTransition, SlaClock
-from leads.stages import ConsentStatus, Outcome, Stage
 from leads.validation import FREE_MAIL_DOMAINS
 
 # --- duplicate candidates -------------------------------------------------------------------------------
@@ -44,8 +44,6 @@ REASON_LABELS = {
     SAME_NAME_AT_COMPANY: gettext_lazy("Same name at the same company"),
     SIMILAR_NAME_AT_COMPANY: gettext_lazy("Near-identical name at the same company"),
 }
-# Stages in which a lead is someone's open work: merging must not take it from its owner.
-OPEN_STAGES = (Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
 
 
 @dataclass(frozen=True)
@@ -207,7 +205,7 @@ def merge(*, survivor_id: int, merged_id: int, by, keep_from_merged=(), reason: 
     if len(locked) != 2:
         raise MergeLeadNotFound(_("No such lead."))
     survivor, merged = locked[survivor_id], locked[merged_id]
-    if merged.owner_id is not None and merged.stage in OPEN_STAGES and merged.owner_id != survivor.owner_id:
+    if merged.owner_id is not None and merged.stage in WORKED_STAGES and merged.owner_id != survivor.owner_id:
         raise MergeRefused(
             _("%(lead)s is open work of %(owner)s: keep it as the surviving lead, or reassign it first.")
             % {"lead": merged.display_name, "owner": merged.owner.get_username()}

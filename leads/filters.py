@@ -12,10 +12,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.vocabulary import Channel, LeadType, Stage, Temperature
 from leads import selectors, sla
 from leads.models import Campaign, Lead
 from leads.search import filter_leads
-from leads.stages import Channel, LeadType, Stage, Temperature
 
 ORDERING = {
     "created_at": _("Created"),

@@ -11,9 +11,9 @@ from django import forms
 from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
 
+from core.vocabulary import ActivityKind, Channel, Outcome
 from leads import guards
 from leads.models import Campaign
-from leads.stages import ActivityKind, Channel, Outcome
 
 # What people click: transition names (part of the API) shown as verbs.
 TRANSITION_LABELS = {

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from core.vocabulary import Channel
 from leads import bulk, capture
 from leads.models import Campaign
-from leads.stages import Channel
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000

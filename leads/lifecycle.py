@@ -16,9 +16,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, Outcome, Role, Stage
 from leads import guards, roles, sla
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
-from leads.stages import HOT_INTENT_KINDS, ActivityKind, Outcome, Role, Stage
 from leads.validation import email_domain, website_domain
 from routing import policy as routing_policy
 from routing import rotation as routing_rotation

@@ -13,8 +13,18 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
+from core.vocabulary import (
+    ActivityKind,
+    Channel,
+    ConsentPurpose,
+    ConsentStatus,
+    NotificationKind,
+    Outcome,
+    Stage,
+    Temperature,
+    TransitionName,
+)
 from leads import search
-from leads.stages import ActivityKind, Channel, ConsentStatus, Outcome, Stage
 
 
 def new_form_key() -> str:
@@ -148,7 +158,9 @@ class Lead(models.Model):
     score = models.IntegerField(_("score"), default=0)
     fit_score = models.IntegerField(_("fit score"), default=0)
     engagement_score = models.IntegerField(_("engagement score"), default=0)
-    temperature = models.CharField(_("temperature"), max_length=8, default="cold", db_index=True)
+    temperature = models.CharField(
+        _("temperature"), max_length=8, choices=Temperature.choices, default=Temperature.COLD, db_index=True
+    )
     # Which model version made the score, its breakdown and when: `LeadScore` (a narrow table of its own,
     # so rescoring a million leads rewrites small rows; the lead row changes only when these four do).
     assignment = models.JSONField(
@@ -217,7 +229,7 @@ class Lead(models.Model):
     def lead_type(self) -> str:
         """cold / engaged / iql before MQL (by engagement and content consumed), else from the stage.
         Lists annotate `consumed_content` (`leads.filters`); a single lead asks the database."""
-        from leads.stages import CONTENT_KINDS, LeadType
+        from core.vocabulary import CONTENT_KINDS, LeadType
 
         if self.stage in (Stage.DISQUALIFIED, Stage.LOST):
             return LeadType.CLOSED
@@ -231,7 +243,7 @@ class Lead(models.Model):
         return LeadType.ENGAGED if self.engagement_score > 0 else LeadType.COLD
 
     def get_lead_type_display(self) -> str:
-        from leads.stages import LeadType
+        from core.vocabulary import LeadType
 
         return LeadType(self.lead_type).label
 
@@ -398,10 +410,8 @@ class Activity(models.Model):
 class LeadTransition(models.Model):
     """The audit log: every stage change and every owner change, written in the same transaction."""
 
-    OWNER_CHANGES = ("assign", "claim", "release")
-
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="transitions")
-    name = models.CharField(_("transition"), max_length=32)
+    name = models.CharField(_("transition"), max_length=32, choices=TransitionName.choices)
     source = models.CharField(_("from"), max_length=16, choices=Stage.choices)
     target = models.CharField(_("to"), max_length=16, choices=Stage.choices)
     actor = models.ForeignKey(
@@ -513,7 +523,9 @@ class Notification(models.Model):
     key = models.CharField(
         max_length=120, unique=True, help_text=_("What the notification is about; a retry never doubles it.")
     )
-    kind = models.CharField(_("kind"), max_length=32, default="assignment")
+    kind = models.CharField(
+        _("kind"), max_length=32, choices=NotificationKind.choices, default=NotificationKind.ASSIGNMENT
+    )
     message = models.CharField(_("message"), max_length=300)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
@@ -636,13 +648,6 @@ class JobRun(models.Model):
 
 
 # --- privacy: consent with proof, double opt-in, data subject rights -----------------------------------
-
-
-class ConsentPurpose(models.TextChoices):
-    NEWSLETTER = "newsletter", _("Newsletter")
-    MARKETING_EMAIL = "marketing_email", _("Marketing e-mail")
-    SALES_EMAIL = "sales_email", _("Sales e-mail")
-    SALES_PHONE = "sales_phone", _("Sales phone calls")
 
 
 class ConsentWording(models.Model):

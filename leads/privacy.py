@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
+from core.vocabulary import ActivityKind
 from leads import consent
 from leads.models import (
     Activity,
@@ -40,7 +41,6 @@ from leads.models import (
     Suppression,
     Visitor,
 )
-from leads.stages import ActivityKind
 
 ERASED = "erased"
 EXPORT_SALT = "leadwerk.export"

@@ -1,6 +1,6 @@
 """Who may see and do what. Roles are Django groups (created by a migration); admin is the superuser."""
 
-from leads.stages import Role
+from core.vocabulary import Role
 
 # Transitions each role may fire on leads it can see. SDRs only on their own leads (see may_fire).
 _ROLE_TRANSITIONS = {

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Count, DateField, F, Min, OuterRef, Q, QuerySet, Subquery, TextField
 from django.utils import timezone
 
+from core.vocabulary import CAPACITY_STAGES, WORKED_STAGES, ActivityKind, Stage
 from leads import roles, sla
 from leads.models import Activity, Lead, LeadTransition, Notification
-from leads.stages import ActivityKind, Stage
 from routing import policy as routing_policy
 from routing.models import Rep
 
@@ -73,10 +73,6 @@ def activities_of(lead: Lead) -> QuerySet[Activity]:
 
 # --- the SDR's queue, by urgency ------------------------------------------------------------------------
 
-# Stages in which a lead still needs its owner's work (follow-ups count there).
-OPEN_STAGES = (Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
-# Stages that count against a rep's capacity (as `lifecycle.open_loads` counts them).
-LOAD_STAGES = (Stage.MQL, Stage.SAL)
 # Kinds people log by hand; the latest of them says what the next step is.
 _WORK_KINDS = (ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.LINKEDIN, ActivityKind.MEETING, ActivityKind.NOTE)
 # Most urgent first: the SLA clock due soonest (leads without a running clock after those with one), then
@@ -115,7 +111,7 @@ def work_queue(user, *, today: dt.date | None = None, now: dt.datetime | None = 
         "waiting": own.filter(stage=Stage.MQL).order_by(*URGENCY),
         "working": own.filter(stage=Stage.SAL).order_by(*URGENCY),
         "later": own.filter(stage__in=[Stage.SQL, Stage.OPPORTUNITY]).order_by(*URGENCY),
-        "follow_ups": own.filter(stage__in=OPEN_STAGES, follow_up_on__lte=today).order_by(
+        "follow_ups": own.filter(stage__in=WORKED_STAGES, follow_up_on__lte=today).order_by(
             "follow_up_on", "-score", "id"
         ),
     }
@@ -152,7 +148,7 @@ class RepLoad:
 def rep_loads(user_ids) -> dict[int, RepLoad]:
     """Open load, waiting MQLs and the oldest waiting MQL per owner, in one query."""
     rows = (
-        Lead.objects.filter(owner_id__in=list(user_ids), stage__in=LOAD_STAGES)
+        Lead.objects.filter(owner_id__in=list(user_ids), stage__in=CAPACITY_STAGES)
         .values("owner_id")
         .annotate(
             open_load=Count("id"),
@@ -222,7 +218,7 @@ def open_leads_of(user) -> QuerySet[Lead]:
     """A rep's leads that count against capacity (MQL, SAL), the waiting MQLs first, oldest first."""
     return (
         Lead.objects.select_related("campaign")
-        .filter(owner=user, stage__in=LOAD_STAGES)
+        .filter(owner=user, stage__in=CAPACITY_STAGES)
         .order_by("stage", "stage_entered_at", "id")  # "mql" < "sal": the waiting MQLs come first
     )
 
@@ -238,7 +234,7 @@ def with_lead_type(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
     """Annotate `consumed_content` so `Lead.lead_type` needs no query per lead."""
     from django.db.models import Exists, OuterRef
 
-    from leads.stages import CONTENT_KINDS
+    from core.vocabulary import CONTENT_KINDS
 
     return queryset.annotate(
         consumed_content=Exists(Activity.objects.filter(lead=OuterRef("pk"), kind__in=CONTENT_KINDS))

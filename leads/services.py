@@ -6,9 +6,9 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, TRACKED_KINDS, ActivityKind, Outcome, Role
 from leads import lifecycle, roles, scores, sla
 from leads.models import Activity, CaptureForm, Lead, Visitor
-from leads.stages import CONTACT_KINDS, HOT_INTENT_KINDS, TRACKED_KINDS, ActivityKind, Outcome, Role
 from leads.validation import CaptureInvalid, clean_activity, clean_datetime, clean_url, clean_visitor_id
 from scoring.policy import ActivityFact
 

@@ -45,8 +45,8 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.vocabulary import CLOSED_STAGES, CONTACT_KINDS, WORKED_STAGES, Outcome, Role, Stage
 from leads.models import Activity, JobRun, Lead, Notification, SlaClock, SlaEscalation
-from leads.stages import CONTACT_KINDS, Outcome, Role, Stage
 from routing import calendar as routing_calendar
 from routing import sla_policy
 from routing.models import RecyclingRule, Rep, SlaPolicy, StallThreshold
@@ -101,7 +101,7 @@ def on_contact_attempt(*, lead_id: int, activity: Activity) -> None:
         return
     now = timezone.now()
     lead = Lead.objects.get(pk=lead_id)
-    if lead.first_contact_at is None and lead.stage not in sla_policy.CLOSED_STAGES:
+    if lead.first_contact_at is None and lead.stage not in CLOSED_STAGES:
         Lead.objects.filter(pk=lead.pk, first_contact_at__isnull=True).update(first_contact_at=activity.occurred_at)
     running = _running(lead)
     stops = sla_policy.stops_for_contact_attempt([_running_spec(clock) for clock in running])
@@ -151,7 +151,7 @@ class PolicySet:
 
     def starting(self, *, starts_on: str, stage: str, any_stage: bool = True) -> list[SlaPolicy]:
         """Active policies started by this event in this stage (owner-assigned ones without a stage too)."""
-        if starts_on == sla_policy.OWNER_ASSIGNED and stage in sla_policy.CLOSED_STAGES:
+        if starts_on == sla_policy.OWNER_ASSIGNED and stage in CLOSED_STAGES:
             return []
         stages = {stage, ""} if starts_on == sla_policy.OWNER_ASSIGNED and any_stage else {stage}
         return [
@@ -292,7 +292,7 @@ def backfill_clocks(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     started = 0
     open_leads = Lead.objects.filter(
-        stage__in=[Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY]
+        stage__in=WORKED_STAGES
     ).exclude(sla_clocks__isnull=False)
     policies = load_policies()
     for lead in open_leads.iterator():

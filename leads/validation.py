@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from leads.stages import MARKETING_KINDS, ActivityKind, Channel
+from core.vocabulary import MARKETING_KINDS, ActivityKind, Channel
 
 SOURCES = frozenset(Channel.values)  # `Channel.values` builds a new list on every call
 

@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.vocabulary import Channel, ConsentStatus, LeadType, Stage, Temperature
 from leads import capture, consent, guards, lifecycle, notifications, roles, search, selectors, services
 from leads.filters import ORDERING, LeadFilter
 from leads.forms import (
@@ -41,7 +42,6 @@ from leads.forms import (
 from leads.http import client_ip
 from leads.models import Campaign, CaptureForm, ConsentPurpose
 from leads.pagination import CappedPaginator
-from leads.stages import Channel, ConsentStatus, LeadType, Stage, Temperature
 from leads.validation import VISITOR_ID, CaptureInvalid
 from routing.models import Method
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core.vocabulary import WORKED_STAGES
 from leads import dedupe
 from leads.models import Lead
 
@@ -30,7 +31,7 @@ def _require_data_role(user) -> None:
 def _default_survivor(first: Lead, second: Lead) -> Lead:
     """Suggest the lead someone works (open work with an owner), else the older one."""
     for lead in (first, second):
-        if lead.owner_id is not None and lead.stage in dedupe.OPEN_STAGES:
+        if lead.owner_id is not None and lead.stage in WORKED_STAGES:
             return lead
     return first if (first.created_at, first.pk) <= (second.created_at, second.pk) else second
 

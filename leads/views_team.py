@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.vocabulary import Channel, Stage
 from leads import lifecycle, presence, roles, selectors
 from leads.forms import PresenceForm, ReassignForm, RoutingTestForm
 from leads.models import Account, Campaign, Lead
-from leads.stages import Channel, Stage
 from leads.validation import email_domain, is_free_mail, normalize_email, website_domain
 from routing import selectors as routing_selectors
 from routing.models import Method, Rep

@@ -13,10 +13,10 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.vocabulary import Channel
 from leads import roles
 from leads.api.errors import InvalidRequest
 from leads.api.serializers import DetailSerializer, ErrorsSerializer
-from leads.stages import Channel
 from reporting import selectors
 from reporting.forms import FunnelFilterForm, ReportFilterForm, SourcesFilterForm
 

@@ -8,7 +8,7 @@ queue flag the same leads. `current()` reads them once per report.
 
 from dataclasses import dataclass, replace
 
-from leads.stages import Stage
+from core.vocabulary import Stage
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ import datetime as dt
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.vocabulary import Channel
 from leads import lifecycle, roles
 from leads.models import Campaign
-from leads.stages import Channel
 from reporting import filters
 from reporting.models import Frequency, ReportSubscription, Scope
 from routing.models import Team

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads.stages import Stage
+from core.vocabulary import Stage
 from reporting import benchmarks
 
 

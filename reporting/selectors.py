@@ -34,21 +34,22 @@ from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import vocabulary
+from core.vocabulary import CONTACT_KINDS, FUNNEL, Channel, Stage
 from leads.models import Activity, Campaign, Lead, LeadTransition, SlaClock, Visitor
-from leads.stages import CONTACT_KINDS, Channel, Stage
 from reporting import benchmarks
 from reporting.filters import Filters, day_start
 from routing.models import Rep, Team
 
-OWNER_CHANGES = list(LeadTransition.OWNER_CHANGES)
-ASSIGNMENTS = ["assign", "claim"]
-FUNNEL_STAGES = [Stage.KNOWN, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER]
+OWNER_CHANGES = [name.value for name in vocabulary.OWNER_CHANGES]
+ASSIGNMENTS = [name.value for name in vocabulary.ASSIGNMENTS]
+FUNNEL_STAGES = FUNNEL
 # How far along the main path a stage is; lost leads were opportunities.
 RANK = {
     Stage.KNOWN: 0, Stage.MQL: 1, Stage.SAL: 2, Stage.SQL: 3, Stage.OPPORTUNITY: 4, Stage.LOST: 4, Stage.CUSTOMER: 5,
 }
 HANDED_OVER = [s for s, r in RANK.items() if r >= 1]  # stages that mean sales got the lead
-REASON_KINDS = ["reject", "recycle", "disqualify", "lose"]
+REASON_KINDS = [name.value for name in vocabulary.REASON_TRANSITIONS]
 TOP_REASONS = 15
 CENT = Decimal("0.01")
 

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.vocabulary import OPEN_STAGES
 from routing import calendar, policy, sla_policy
 
 
@@ -342,14 +343,8 @@ class Unit(models.TextChoices):
     DAYS = calendar.DAYS, _("working days")
 
 
-class SlaStage(models.TextChoices):
-    """The lifecycle's stage values (routing never imports leads; a test keeps the two in step)."""
-
-    KNOWN = "known", _("Known lead")
-    MQL = "mql", _("MQL")
-    SAL = "sal", _("SAL")
-    SQL = "sql", _("SQL")
-    OPPORTUNITY = "opportunity", _("Opportunity")
+# The stages an SLA policy or a stall threshold can name: the open ones.
+OPEN_STAGE_CHOICES = [(stage.value, stage.label) for stage in OPEN_STAGES]
 
 
 class SlaStart(models.TextChoices):
@@ -383,7 +378,7 @@ class SlaPolicy(models.Model):
     name = models.CharField(_("name"), max_length=160, unique=True)
     is_active = models.BooleanField(_("active"), default=True)
     stage = models.CharField(
-        _("stage"), max_length=16, choices=SlaStage.choices, blank=True,
+        _("stage"), max_length=16, choices=OPEN_STAGE_CHOICES, blank=True,
         help_text=_("Empty only for owner-assigned clocks that start in any stage."),
     )
     starts_on = models.CharField(_("the clock starts when"), max_length=24, choices=SlaStart.choices)
@@ -493,7 +488,7 @@ class RecyclingRule(models.Model):
 class StallThreshold(models.Model):
     """A lead in this stage for longer than this is flagged stalled (seed benchmarks as defaults)."""
 
-    stage = models.CharField(_("stage"), max_length=16, choices=SlaStage.choices, unique=True)
+    stage = models.CharField(_("stage"), max_length=16, choices=OPEN_STAGE_CHOICES, unique=True)
     days = models.PositiveIntegerField(_("days"), validators=[MinValueValidator(1)])
 
     class Meta:

@@ -3,8 +3,7 @@ when the recycling rule recycles and when a lead is stalled. Pure: no database, 
 
 The leads app describes an event (a stage change, an owner change, a logged contact attempt) and its
 running clocks in the small dataclasses below, asks these functions, and writes what they decide.
-Stage values are the lifecycle's (part of the API, never renamed); routing keeps its own copy of them
-because it never imports leads (a test checks that the two lists agree).
+Stage values and their groups come from `core.vocabulary`.
 """
 
 from __future__ import annotations
@@ -14,13 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from core.vocabulary import CLOSED_STAGES, Stage, TransitionName
 from routing import calendar
 
 # --- vocabulary -----------------------------------------------------------------------------------------
-
-STAGES = ("known", "mql", "sal", "sql", "opportunity", "customer", "recycled", "disqualified", "lost")
-OPEN_STAGES = ("known", "mql", "sal", "sql", "opportunity")
-CLOSED_STAGES = frozenset(STAGES) - frozenset(OPEN_STAGES)
 
 # What starts a clock
 STAGE_ENTERED = "stage_entered"  # the lead enters the policy's stage
@@ -46,7 +42,10 @@ RECYCLE = "recycle"
 ACTIONS = (WARN_OWNER, NOTIFY_MANAGER, REASSIGN, RELEASE, RECYCLE)
 
 # Which transition recycles a lead from a stage (an MQL is rejected back to marketing)
-RECYCLE_TRANSITION = {"mql": "reject", "sal": "recycle", "sql": "recycle", "opportunity": "recycle"}
+RECYCLE_TRANSITION = {
+    Stage.MQL: TransitionName.REJECT, Stage.SAL: TransitionName.RECYCLE, Stage.SQL: TransitionName.RECYCLE,
+    Stage.OPPORTUNITY: TransitionName.RECYCLE,
+}
 
 # Why a running clock stopped without being met
 CANCEL_OWNER_CHANGED = "owner_changed"
@@ -244,10 +243,10 @@ def policy_problems(
         problems["stage"] = "Choose a stage a lead works through (known, MQL, SAL, SQL or opportunity)."
     if counts_from == FROM_CLOSE_DATE and (stage != "opportunity" or starts_on != STAGE_ENTERED):
         problems["counts_from"] = "Only a policy that starts when a lead becomes an opportunity has a close date."
-    if RELEASE in actions and stage != "mql":
+    if RELEASE in actions and stage != Stage.MQL:
         problems["steps"] = "Only an MQL can be released to the pool: set the stage to MQL or remove the step."
     if RECYCLE in actions and stage not in RECYCLE_TRANSITION:
         problems["steps"] = "Only MQL, SAL, SQL and opportunity policies can recycle: set one or remove the step."
-    if REASSIGN in actions and stage == "known":
+    if REASSIGN in actions and stage == Stage.KNOWN:
         problems["steps"] = "Known leads are not routed: a reassigning step needs MQL, SAL, SQL or opportunity."
     return problems

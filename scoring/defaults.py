@@ -1,12 +1,13 @@
 """The vocabulary scoring rules are written in: groups, lead fields, operators, activity kinds.
 
-`scoring` never imports `leads`, so the activity kinds a rule can count are listed here as plain
-strings; a test in `leads` checks that they match `leads.stages.MARKETING_KINDS`. The default model
+The activity kinds and temperatures are the shared vocabulary's (`core.vocabulary`). The default model
 itself is frozen in the data migration `0002_default_model` (a migration must give the same result
 forever); admins change it in the Django admin.
 """
 
 from django.utils.translation import gettext_lazy as _
+
+from core.vocabulary import MARKETING_KINDS, ActivityKind, Temperature
 
 # Rule groups.
 FIT = "fit"
@@ -14,10 +15,9 @@ ENGAGEMENT = "engagement"
 GROUP_CHOICES = [(FIT, _("Fit (lead fields)")), (ENGAGEMENT, _("Engagement (activities)"))]
 
 # Temperature bands.
-COLD = "cold"
-WARM = "warm"
-HOT = "hot"
-TEMPERATURE_CHOICES = [(COLD, _("Cold")), (WARM, _("Warm")), (HOT, _("Hot"))]
+COLD = Temperature.COLD.value
+WARM = Temperature.WARM.value
+HOT = Temperature.HOT.value
 
 # Lead fields a fit rule can test, with their type ("number" or "text"); `policy.LeadFacts` has one
 # attribute per field. `campaign` is the campaign's slug; `email_domain_type` is one of
@@ -65,35 +65,9 @@ OPERATOR_CHOICES = [
     (IS_NOT_EMPTY, _("is not empty")),
 ]
 
-# Activity kinds an engagement rule can count: the marketing kinds of `leads.stages.ActivityKind`.
-ACTIVITY_KINDS = (
-    "page_view",
-    "pricing_view",
-    "download",
-    "webinar_registered",
-    "webinar_attended",
-    "email_open",
-    "email_click",
-    "form_submit",
-    "demo_request",
-    "contact_request",
-    "newsletter_signup",
-    "chat",
-)
-ACTIVITY_KIND_CHOICES = [
-    ("page_view", _("Page view")),
-    ("pricing_view", _("Pricing page view")),
-    ("download", _("Download")),
-    ("webinar_registered", _("Webinar registration")),
-    ("webinar_attended", _("Webinar attended")),
-    ("email_open", _("E-mail opened")),
-    ("email_click", _("E-mail link clicked")),
-    ("form_submit", _("Form submitted")),
-    ("demo_request", _("Demo request")),
-    ("contact_request", _("Contact request")),
-    ("newsletter_signup", _("Newsletter sign-up")),
-    ("chat", _("Chat conversation")),
-]
+# Activity kinds an engagement rule can count: the marketing kinds, in the vocabulary's order.
+ACTIVITY_KINDS = tuple(kind.value for kind in ActivityKind if kind in MARKETING_KINDS)
+ACTIVITY_KIND_CHOICES = [(kind.value, kind.label) for kind in ActivityKind if kind in MARKETING_KINDS]
 
 # Model life cycle.
 DRAFT = "draft"

@@ -3,7 +3,7 @@ import os
 import pytest
 from rest_framework.test import APIClient
 
-from leads.stages import Role, Stage
+from core.vocabulary import Role, Stage
 from tests.factories import LeadFactory, UserFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -3,8 +3,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
+from core.vocabulary import Stage
 from leads.models import Activity, Campaign, CaptureForm, Lead
-from leads.stages import Stage
 
 
 class UserFactory(factory.django.DjangoModelFactory):

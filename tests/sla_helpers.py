@@ -3,8 +3,8 @@
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from core.vocabulary import Role
 from leads.models import SlaClock
-from leads.stages import Role
 from routing.models import BusinessCalendar, Rep, RoutingRule, SlaPolicy, Team
 from tests.factories import UserFactory
 

@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from core.vocabulary import Role
 from leads.capture import payload_hash
 from leads.models import Activity, Consent, Lead, Submission
-from leads.stages import Role
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory, UserFactory
 
 URL = "/api/v1/capture/"

@@ -11,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from core import vocabulary
+from core.vocabulary import Role, Stage
 from leads import lifecycle
 from leads.models import Activity, Lead, LeadTransition
-from leads.stages import Role, Stage
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory
 
 DETAIL_KEYS = {
@@ -318,7 +319,7 @@ def assert_fired(response, lead, *, name, target, actor):
     assert response.json()["stage"] == target
     lead = reload(lead)
     assert lead.stage == target
-    entry = LeadTransition.objects.filter(lead=lead).exclude(name__in=LeadTransition.OWNER_CHANGES).get()
+    entry = LeadTransition.objects.filter(lead=lead).exclude(name__in=vocabulary.OWNER_CHANGES).get()
     assert (entry.name, entry.target, entry.actor) == (name, target, actor)
     return lead
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from leads.stages import Role, Stage
+from core.vocabulary import Role, Stage
 from routing.models import Rep, Team
 from tests.factories import LeadFactory, UserFactory
 

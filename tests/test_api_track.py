@@ -7,8 +7,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from core.vocabulary import Role
 from leads.models import Activity, Lead, Visitor
-from leads.stages import Role
 from tests.factories import CaptureFormFactory, UserFactory
 
 URL = "/api/v1/track/"

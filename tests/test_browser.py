@@ -16,8 +16,8 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from core.vocabulary import Role, Stage
 from leads.models import Lead, LeadTransition, SlaClock
-from leads.stages import Role, Stage
 from routing.models import Rep, SlaPolicy, Team
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory
 

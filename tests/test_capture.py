@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from core.vocabulary import ConsentStatus, Stage
 from leads import capture
 from leads.models import Activity, Consent, Lead, LeadTransition, Submission, Visitor
-from leads.stages import ConsentStatus, Stage
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

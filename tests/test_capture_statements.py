@@ -14,9 +14,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.vocabulary import Role, Stage
 from leads import capture, lifecycle
 from leads.models import Activity, Lead, LeadTransition, Notification, SlaClock, Submission, Visitor
-from leads.stages import Role, Stage
 from routing.models import Rep, RoutingRule, Team
 from scoring import versioning
 from scoring.models import ScoringModel, ScoringRule

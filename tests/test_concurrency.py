@@ -5,9 +5,9 @@ import threading
 import pytest
 from django.db import connection
 
+from core.vocabulary import Role, Stage
 from leads import lifecycle
 from leads.models import Lead, LeadTransition
-from leads.stages import Role, Stage
 from tests.factories import LeadFactory, UserFactory
 
 CLAIMANTS = 8

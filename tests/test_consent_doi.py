@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from core.vocabulary import ConsentStatus
 from leads import capture, consent, tasks
 from leads.models import ConsentEvent, Lead, OptInRequest
-from leads.stages import ConsentStatus
 from tests.factories import CaptureFormFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,9 +1,9 @@
 import pytest
 from django.urls import reverse
 
+from core.vocabulary import ConsentStatus
 from leads import dedupe
 from leads.models import Lead
-from leads.stages import ConsentStatus
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

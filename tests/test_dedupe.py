@@ -1,9 +1,9 @@
 import pytest
 from django.urls import reverse
 
+from core.vocabulary import Stage
 from leads import dedupe, scores
 from leads.models import Activity, Consent, Lead, LeadTransition, Notification, Submission, Visitor
-from leads.stages import Stage
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

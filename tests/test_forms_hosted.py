@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from core.vocabulary import Stage
 from leads.models import Activity, Consent, Lead, Submission, Visitor
-from leads.stages import Stage
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from core.vocabulary import Role, Stage
 from leads import bulk, capture, imports, privacy
 from leads.imports import ImportFileInvalid, ImportOptionInvalid, Problem, import_csv
 from leads.models import Activity, Consent, Lead, LeadTransition, Notification, Submission
-from leads.stages import Role, Stage
 from routing.models import Rep, RoutingRule, Team
 from scoring.models import ScoringModel
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory

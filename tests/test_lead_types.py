@@ -2,9 +2,9 @@
 
 import pytest
 
+from core.vocabulary import Stage
 from leads import scores
 from leads.models import Lead
-from leads.stages import Stage
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.vocabulary import Stage
 from leads import lifecycle
 from leads.models import Lead, LeadTransition
-from leads.stages import Stage
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

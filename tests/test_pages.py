@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core.vocabulary import Stage
 from leads.models import Activity, Lead, LeadTransition, SlaClock, Submission
-from leads.stages import Stage
 from routing.models import Rep, SlaPolicy, Team
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory
 

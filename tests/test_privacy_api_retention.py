@@ -8,9 +8,9 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
+from core.vocabulary import Stage
 from leads import capture, consent, tasks
 from leads.models import Lead, PrivacyRequest, Submission
-from leads.stages import Stage
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -9,9 +9,9 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from core.vocabulary import ConsentStatus, Stage
 from leads import consent, privacy, tasks
 from leads.models import ActivityKind, ConsentEvent, Lead, OptInRequest, PrivacyRequest
-from leads.stages import ConsentStatus, Stage
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

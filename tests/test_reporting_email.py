@@ -17,8 +17,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from core.vocabulary import Stage
 from leads.models import LeadTransition
-from leads.stages import Stage
 from reporting import email as report_email
 from reporting import tasks
 from reporting.models import Frequency, ReportRun, ReportSubscription

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
+from core.vocabulary import Stage
 from leads.models import LeadTransition
-from leads.stages import Stage
 from reporting import filters, selectors
 from reporting.models import ReportSubscription
 from tests.factories import CampaignFactory, LeadFactory, UserFactory

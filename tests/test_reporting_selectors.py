@@ -11,8 +11,8 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from core.vocabulary import Channel, Stage
 from leads.models import Activity, Lead, LeadTransition, Visitor
-from leads.stages import Channel, Stage
 from reporting import filters, selectors
 from reporting.models import StageBenchmark
 from routing.models import Rep, Team

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Group
 
-from leads.stages import Role
+from core.vocabulary import Role
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ import threading
 import pytest
 from django.db import connection
 
+from core.vocabulary import Role, Stage
 from leads import capture, lifecycle
 from leads.models import Account, Lead, LeadTransition, Notification
-from leads.stages import Role, Stage
 from routing.models import Rep, RoutingRule, Team
 from tests.factories import LeadFactory, UserFactory
 

@@ -6,19 +6,14 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from core.vocabulary import Stage
 from leads import capture, hooks, scores, services
 from leads.models import Lead, Notification
-from leads.stages import MARKETING_KINDS, Stage
-from scoring import defaults as scoring_defaults
 from scoring import versioning
 from scoring.models import ScoringModel, ScoringRule
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def test_scoring_knows_exactly_the_marketing_activity_kinds():
-    assert set(scoring_defaults.ACTIVITY_KINDS) == {str(kind) for kind in MARKETING_KINDS}
 
 
 def test_capture_with_a_demo_request_comes_back_as_an_mql_with_a_breakdown(api, marketing):
@@ -146,7 +141,7 @@ def test_what_if_counts_on_constructed_data():
 
 
 def test_rule_review_counts_fired_leads_and_their_conversion_with_and_without(admin_user, client):
-    from leads.stages import Stage
+    from core.vocabulary import Stage
 
     version = ScoringModel.active().version
     big_stages = (Stage.SQL, Stage.CUSTOMER, Stage.KNOWN, Stage.KNOWN)

@@ -290,7 +290,6 @@ def test_a_valid_fit_rule_and_a_valid_engagement_rule_pass():
 
 def test_every_field_has_operators_and_a_label():
     assert set(policy.OPERATORS_FOR_FIELD) == set(defaults.FIELD_TYPES) == {key for key, _ in defaults.FIELD_CHOICES}
-    assert {key for key, _ in defaults.ACTIVITY_KIND_CHOICES} == set(defaults.ACTIVITY_KINDS)
     operators = {key for key, _ in defaults.OPERATOR_CHOICES}
     assert all(set(ops) <= operators for ops in policy.OPERATORS_FOR_FIELD.values())
 

@@ -10,6 +10,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from core import vocabulary
+from core.vocabulary import ActivityKind, Outcome, Role, Stage
 from leads import lifecycle, scores
 from leads.lifecycle import TRANSITIONS
 from leads.management.commands.seed_demo import build_plan
@@ -24,7 +26,6 @@ from leads.models import (
     Submission,
     Visitor,
 )
-from leads.stages import ActivityKind, Outcome, Role, Stage
 from tests.factories import UserFactory
 
 OWNED_STAGES = {Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER, Stage.LOST}
@@ -73,14 +74,14 @@ def test_every_history_walks_the_declared_transitions_to_the_lead_stage(seeded):
     for lead in Lead.objects.all():
         stage = Stage.KNOWN
         for row in rows[lead.pk]:
-            if row.name in LeadTransition.OWNER_CHANGES:
+            if row.name in vocabulary.OWNER_CHANGES:
                 assert row.source == row.target == stage, (lead.pk, row)
                 continue
             sources, target = TRANSITIONS[row.name]
             assert stage in sources and row.source == stage and row.target == target, (lead.pk, row)
             stage = row.target
         assert stage == lead.stage, lead.pk
-        stage_rows = [row for row in rows[lead.pk] if row.name not in LeadTransition.OWNER_CHANGES]
+        stage_rows = [row for row in rows[lead.pk] if row.name not in vocabulary.OWNER_CHANGES]
         if lead.stage == Stage.KNOWN:
             assert stage_rows == []  # capture writes no transition; the lead has not moved yet
             assert lead.stage_entered_at == lead.created_at

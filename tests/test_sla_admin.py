@@ -93,8 +93,8 @@ def test_a_stage_entry_policy_needs_a_stage(admin_client):
 
 
 def test_the_lead_page_in_the_admin_lists_its_clocks(admin_client, manager, sdr):
+    from core.vocabulary import Stage
     from leads import lifecycle
-    from leads.stages import Stage
     from tests.factories import LeadFactory
 
     lead = LeadFactory(stage=Stage.MQL)

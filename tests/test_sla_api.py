@@ -5,12 +5,11 @@ import datetime as dt
 import pytest
 import time_machine
 
+from core.vocabulary import Stage
 from leads import lifecycle, sla
 from leads.filters import LeadFilter
 from leads.models import Lead
-from leads.stages import Stage
-from routing import sla_policy
-from routing.models import SlaStage, StallThreshold
+from routing.models import StallThreshold
 from tests.factories import LeadFactory
 from tests.sla_helpers import ACCEPT, berlin, munich_business_hours
 
@@ -116,7 +115,3 @@ def test_annotate_gives_the_queue_its_countdown_in_the_same_query(django_assert_
     assert Lead.objects.filter(sla.running_q()).count() == 1
     assert Lead.objects.filter(sla.breached_q(now=MONDAY_10 + dt.timedelta(hours=1))).count() == 1
 
-
-def test_routing_knows_the_lifecycles_stage_values():
-    assert sla_policy.STAGES == tuple(Stage.values)
-    assert set(SlaStage.values) == set(sla_policy.OPEN_STAGES)

@@ -7,9 +7,9 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.vocabulary import Stage
 from leads import capture, lifecycle, services, sla
 from leads.models import Lead, LeadTransition, SlaClock
-from leads.stages import Stage
 from routing.models import SlaPolicy
 from tests.factories import ActivityFactory, LeadFactory
 from tests.sla_helpers import (

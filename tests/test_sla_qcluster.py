@@ -17,9 +17,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from core.vocabulary import Role, Stage
 from leads import sla
 from leads.models import JobRun, Notification, SlaEscalation
-from leads.stages import Role, Stage
 from routing.models import EscalationStep
 from tests.factories import LeadFactory, UserFactory
 from tests.sla_helpers import ACCEPT, clock_of, only_policies, policy

@@ -5,9 +5,9 @@ import datetime as dt
 import pytest
 import time_machine
 
+from core.vocabulary import Stage
 from leads import capture, lifecycle, services
 from leads.models import Lead, LeadTransition
-from leads.stages import Stage
 from routing.models import RecyclingRule
 from tests.factories import ActivityFactory, LeadFactory
 from tests.sla_helpers import SAL, berlin, clock_of

@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_q.models import Schedule
 
+from core.vocabulary import Role, Stage
 from leads import capture, lifecycle, sla, tasks
 from leads.models import JobRun, Lead, LeadTransition, Notification, SlaClock, SlaEscalation
-from leads.stages import Role, Stage
 from routing.models import EscalationStep
 from tests.factories import LeadFactory, UserFactory
 from tests.sla_helpers import (

@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from core.vocabulary import Role, Stage
 from leads import lifecycle
 from leads.models import Account, Lead, LeadTransition, Notification
-from leads.stages import Role, Stage
 from routing.models import Rep, RotationState, RoutingRule, Team
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
 

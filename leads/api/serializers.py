@@ -9,11 +9,12 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core import vocabulary
+from core.vocabulary import ActivityKind, Channel, LeadType, Outcome, Stage
 from leads import lifecycle, selectors, sla
 from leads.models import Activity, Lead, LeadTransition
-from leads.stages import ActivityKind, Channel, LeadType, Outcome, Stage
 
-HISTORY_NAMES = [*lifecycle.TRANSITIONS, *LeadTransition.OWNER_CHANGES]
+HISTORY_NAMES = [*lifecycle.TRANSITIONS, *vocabulary.OWNER_CHANGES]
 
 
 # --- output ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.vocabulary import Channel
 from leads import capture, lifecycle, presence, roles, selectors, services
 from leads.api import reps as rep_serializers
 from leads.api import serializers as s
@@ -37,7 +38,6 @@ from leads.api.throttling import CaptureThrottle, TrackThrottle
 from leads.filters import LeadFilter
 from leads.http import client_ip
 from leads.models import Lead
-from leads.stages import Channel
 
 
 def json_object(request) -> dict:

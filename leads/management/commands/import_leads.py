@@ -10,8 +10,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from core.vocabulary import Channel
 from leads import imports
-from leads.stages import Channel
 
 
 class Command(BaseCommand):

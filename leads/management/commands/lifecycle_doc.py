@@ -5,10 +5,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from core.vocabulary import Stage
 from leads import guards
 from leads.lifecycle import TRANSITIONS
 from leads.roles import _ROLE_TRANSITIONS
-from leads.stages import Stage
 
 GUARD_TEXT = {
     "mark_mql": "score at or above the MQL threshold, or a hot-intent activity (demo or contact request since "

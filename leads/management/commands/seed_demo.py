@@ -28,11 +28,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from core.vocabulary import ActivityKind as K
+from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
 from leads import scores
 from leads.capture import payload_hash
 from leads.models import Account, Activity, Campaign, CaptureForm, Consent, Lead, LeadTransition, Submission, Visitor
-from leads.stages import ActivityKind as K
-from leads.stages import Channel, ConsentStatus, Outcome, Role, Stage
 
 WINDOW = dt.timedelta(days=90)
 DAY = dt.timedelta(days=1)

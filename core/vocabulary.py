@@ -1,4 +1,8 @@
-"""Stage values, transition names, channels and activity kinds: part of the API, never renamed."""
+"""The vocabulary: stage values, transition names, channels, activity kinds and their groups, roles.
+
+Defined once, here; every app (`scoring` and `routing` included) reads it from here. Values are part of
+the API and of the database: never renamed.
+"""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -17,7 +21,41 @@ class Stage(models.TextChoices):
 
 
 # Funnel order of the main path (side states are not in it).
-FUNNEL = [Stage.KNOWN, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER]
+FUNNEL = (Stage.KNOWN, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER)
+# Stages a lead is still on its way in (SLA clocks run, retention waits); the others are closed or done.
+OPEN_STAGES = (Stage.KNOWN, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
+CLOSED_STAGES = frozenset(Stage) - frozenset(OPEN_STAGES)
+# Stages in which a rep works the lead (queue follow-ups, an owner kept through a merge).
+WORKED_STAGES = (Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
+# Stages that count against a rep's capacity.
+CAPACITY_STAGES = (Stage.MQL, Stage.SAL)
+
+
+class TransitionName(models.TextChoices):
+    """`LeadTransition.name`: the lifecycle's transitions, the owner changes and merges (all logged alike)."""
+
+    MARK_MQL = "mark_mql", _("Mark as MQL")
+    ACCEPT = "accept", _("Accept")
+    REJECT = "reject", _("Reject")
+    QUALIFY = "qualify", _("Qualify")
+    OPEN_OPPORTUNITY = "open_opportunity", _("Open opportunity")
+    WIN = "win", _("Win")
+    LOSE = "lose", _("Lose")
+    RECYCLE = "recycle", _("Recycle")
+    DISQUALIFY = "disqualify", _("Disqualify")
+    ASSIGN = "assign", _("Assign")
+    CLAIM = "claim", _("Claim")
+    RELEASE = "release", _("Release to the pool")
+    MERGE = "merge", _("Merge")
+    UNMERGE = "unmerge", _("Undo merge")
+
+
+# Owner changes are logged like transitions, with source == target.
+OWNER_CHANGES = (TransitionName.ASSIGN, TransitionName.CLAIM, TransitionName.RELEASE)
+# An owner change that gives the lead an owner (speed to lead, "owned before" filters).
+ASSIGNMENTS = (TransitionName.ASSIGN, TransitionName.CLAIM)
+# Transitions that take a reason (the reasons report groups them).
+REASON_TRANSITIONS = (TransitionName.REJECT, TransitionName.RECYCLE, TransitionName.DISQUALIFY, TransitionName.LOSE)
 
 
 class Channel(models.TextChoices):
@@ -59,7 +97,7 @@ class ActivityKind(models.TextChoices):
 
 
 # What a visitor or a form may report; the rest is logged by staff.
-MARKETING_KINDS = {
+MARKETING_KINDS = frozenset({
     ActivityKind.PAGE_VIEW,
     ActivityKind.PRICING_VIEW,
     ActivityKind.DOWNLOAD,
@@ -72,20 +110,20 @@ MARKETING_KINDS = {
     ActivityKind.CONTACT_REQUEST,
     ActivityKind.NEWSLETTER_SIGNUP,
     ActivityKind.CHAT,
-}
-TRACKED_KINDS = {
+})
+TRACKED_KINDS = frozenset({
     ActivityKind.PAGE_VIEW,
     ActivityKind.PRICING_VIEW,
     ActivityKind.DOWNLOAD,
     ActivityKind.EMAIL_OPEN,
     ActivityKind.EMAIL_CLICK,
-}
-CONTACT_KINDS = {ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.LINKEDIN, ActivityKind.MEETING}
-HOT_INTENT_KINDS = {ActivityKind.DEMO_REQUEST, ActivityKind.CONTACT_REQUEST}
+})
+CONTACT_KINDS = frozenset({ActivityKind.CALL, ActivityKind.EMAIL, ActivityKind.LINKEDIN, ActivityKind.MEETING})
+HOT_INTENT_KINDS = frozenset({ActivityKind.DEMO_REQUEST, ActivityKind.CONTACT_REQUEST})
 
 
 # Content consumption that makes an information-qualified lead (IQL, seed 001).
-CONTENT_KINDS = {ActivityKind.DOWNLOAD, ActivityKind.WEBINAR_REGISTERED, ActivityKind.WEBINAR_ATTENDED}
+CONTENT_KINDS = frozenset({ActivityKind.DOWNLOAD, ActivityKind.WEBINAR_REGISTERED, ActivityKind.WEBINAR_ATTENDED})
 
 
 class LeadType(models.TextChoices):
@@ -124,7 +162,25 @@ class ConsentStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
+class ConsentPurpose(models.TextChoices):
+    NEWSLETTER = "newsletter", _("Newsletter")
+    MARKETING_EMAIL = "marketing_email", _("Marketing e-mail")
+    SALES_EMAIL = "sales_email", _("Sales e-mail")
+    SALES_PHONE = "sales_phone", _("Sales phone calls")
+
+
+class NotificationKind(models.TextChoices):
+    ASSIGNMENT = "assignment", _("Assigned to you")
+    REASSIGNED = "reassigned", _("Taken from you")
+    POOL = "pool", _("Waiting in the pool")
+    HOT_INTENT = "hot_intent", _("Hot intent")
+    SLA_WARNING = "sla_warning", _("SLA warning")
+    SLA_ESCALATION = "sla_escalation", _("SLA escalation")
+
+
 class Role:
+    """Roles are Django groups of these names (admin is the superuser)."""
+
     MARKETING = "marketing"
     SDR = "sdr"
     MANAGER = "manager"
