@@ -49,6 +49,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -139,7 +140,7 @@ REST_FRAMEWORK = {
         "capture": env.rate("CAPTURE_RATE", "120/minute"),
         "track": env.rate("TRACK_RATE", "600/minute"),
     },
-    "EXCEPTION_HANDLER": "leads.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Leadwerk API",

@@ -43,11 +43,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg.types.json import Jsonb
 
+from core.errors import Invalid
 from core.vocabulary import ActivityKind, Channel
 from leads import capture, lifecycle, privacy, scores
 from leads.capture import FILLABLE, CaptureResult
 from leads.models import Activity, Lead, Submission, Suppression
-from leads.validation import SOURCES, CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
+from leads.validation import SOURCES, clean_capture, email_domain, is_free_mail, website_domain
 from scoring import policy
 
 logger = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ def _validated(index: int, payload: dict, campaigns: dict, now) -> _Row:
     named = {slug: campaigns[slug]} if isinstance(slug, str) and slug in campaigns else {}
     try:
         return _Row(index, payload, clean=clean_capture(payload, campaigns=named, now=now))
-    except CaptureInvalid as invalid:
+    except Invalid as invalid:
         return _Row(index, payload, errors=invalid.errors)
 
 

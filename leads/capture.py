@@ -15,10 +15,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import Invalid
 from core.vocabulary import ActivityKind, Channel
 from leads import consent, privacy, services
 from leads.models import Account, Activity, Campaign, CaptureForm, Consent, ConsentEvent, Lead, Submission, Visitor
-from leads.validation import SOURCES, CaptureInvalid, clean_capture, email_domain, is_free_mail, website_domain
+from leads.validation import SOURCES, clean_capture, email_domain, is_free_mail, website_domain
 
 # Fields a later submission may fill on an existing lead when they are still empty.
 FILLABLE = (
@@ -118,7 +119,7 @@ def process(submission: Submission) -> CaptureResult:
     payload = submission.payload
     try:
         clean = clean_capture(payload, campaigns=_campaigns_named(payload))
-    except CaptureInvalid as invalid:
+    except Invalid as invalid:
         body = {"errors": invalid.errors}
         Submission.objects.filter(pk=submission.pk).update(
             outcome=Submission.Outcome.REJECTED, errors=invalid.errors, response_status=400, response_body=body,

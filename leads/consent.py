@@ -17,6 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import Refused, Unmet
 from core.vocabulary import ConsentStatus
 from leads.models import ConsentEvent, ConsentPurpose, ConsentWording, Lead, OptInRequest
 
@@ -240,11 +241,11 @@ def _enqueue(func: str, *args) -> None:
 # --- double opt-in ----------------------------------------------------------------------------------------
 
 
-class ConfirmRefused(Exception):
-    """The link cannot confirm: unknown, used, expired. `reason` is one of those words."""
+class ConfirmRefused(Refused):
+    """The link cannot confirm: unknown, used, expired. `reason` is one of those words (the page says more)."""
 
     def __init__(self, reason: str):
-        super().__init__(reason)
+        super().__init__(reason, [Unmet(reason, reason)])
         self.reason = reason
 
 

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz, utils
 
+from core.errors import NotFound, NotPermitted, Refused
 from core.vocabulary import WORKED_STAGES, ConsentStatus, Outcome
 from leads import roles, scores
 from leads.models import Activity, Lead, LeadScore, LeadTransition, SlaClock
@@ -140,26 +141,6 @@ FILL_FIELDS = tuple(name for name in CHOOSABLE_FIELDS if name != "email") + (
 )
 
 
-class MergeError(Exception):
-    """Base of merge refusals; `message` is a sentence for the user."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class MergeNotPermitted(MergeError):
-    pass
-
-
-class MergeLeadNotFound(MergeError):
-    pass
-
-
-class MergeRefused(MergeError):
-    pass
-
-
 def can_merge(user) -> bool:
     """Marketing, managers and admins."""
     return roles.is_staff_role(user)
@@ -190,23 +171,23 @@ def merge(*, survivor_id: int, merged_id: int, by, keep_from_merged=(), reason: 
     """Merge lead `merged_id` into lead `survivor_id`. `keep_from_merged` names the fields in
     `CHOOSABLE_FIELDS` whose value the merged lead gives where both differ. Returns the "merge" row."""
     if not can_merge(by):
-        raise MergeNotPermitted(_("Only marketing, managers and admins may merge leads."))
+        raise NotPermitted(_("Only marketing, managers and admins may merge leads."))
     try:
         survivor_id, merged_id = int(survivor_id), int(merged_id)
     except (TypeError, ValueError):
-        raise MergeLeadNotFound(_("No such lead."))
+        raise NotFound(_("No such lead."))
     if survivor_id == merged_id:
-        raise MergeRefused(_("A lead cannot be merged with itself."))
+        raise Refused(_("A lead cannot be merged with itself."))
     unknown = sorted(set(keep_from_merged) - set(CHOOSABLE_FIELDS))
     if unknown:
-        raise MergeRefused(_("These fields cannot be chosen: %(fields)s.") % {"fields": ", ".join(unknown)})
+        raise Refused(_("These fields cannot be chosen: %(fields)s.") % {"fields": ", ".join(unknown)})
     locked = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=[survivor_id, merged_id])
               .order_by("pk")}
     if len(locked) != 2:
-        raise MergeLeadNotFound(_("No such lead."))
+        raise NotFound(_("No such lead."))
     survivor, merged = locked[survivor_id], locked[merged_id]
     if merged.owner_id is not None and merged.stage in WORKED_STAGES and merged.owner_id != survivor.owner_id:
-        raise MergeRefused(
+        raise Refused(
             _("%(lead)s is open work of %(owner)s: keep it as the surviving lead, or reassign it first.")
             % {"lead": merged.display_name, "owner": merged.owner.get_username()}
         )
@@ -214,7 +195,7 @@ def merge(*, survivor_id: int, merged_id: int, by, keep_from_merged=(), reason: 
         if not relation.one_to_many:
             accessor = relation.get_accessor_name()
             if relation.related_model.objects.filter(**{relation.field.name: merged}).exists():
-                raise MergeRefused(_("The lead has linked %(rows)s that cannot be moved.") % {"rows": accessor})
+                raise Refused(_("The lead has linked %(rows)s that cannot be moved.") % {"rows": accessor})
 
     now = timezone.now()
     snapshot = _snapshot(merged)
@@ -313,19 +294,19 @@ def unmerge(*, transition_id: int, by) -> Lead:
     merge moved (those still on the survivor), restore the survivor's changed fields where nobody edited
     them since, restart stopped SLA clocks, and write an "unmerge" row on the survivor."""
     if not can_merge(by):
-        raise MergeNotPermitted(_("Only marketing, managers and admins may undo merges."))
+        raise NotPermitted(_("Only marketing, managers and admins may undo merges."))
     try:
         entry = LeadTransition.objects.get(pk=int(transition_id), name="merge")
     except (LeadTransition.DoesNotExist, TypeError, ValueError):
-        raise MergeLeadNotFound(_("No such merge."))
+        raise NotFound(_("No such merge."))
     survivor = Lead.objects.select_for_update().get(pk=entry.lead_id)
     # Lock the merge row too, so two undos of the same merge serialise on it.
     entry = LeadTransition.objects.select_for_update().get(pk=entry.pk)
     if LeadTransition.objects.filter(name="unmerge", data__merge_transition_id=entry.pk).exists():
-        raise MergeRefused(_("This merge has already been undone."))
+        raise Refused(_("This merge has already been undone."))
     snapshot = entry.data["merged_lead"]
     if Lead.objects.filter(pk=snapshot["pk"]).exists():
-        raise MergeRefused(_("A lead with the merged lead's id exists already."))
+        raise Refused(_("A lead with the merged lead's id exists already."))
 
     restored_fields, kept_fields = [], []
     for name, (before, after) in entry.data.get("survivor_changes", {}).items():
@@ -338,7 +319,7 @@ def unmerge(*, transition_id: int, by) -> Lead:
         survivor.save(update_fields=[*restored_fields, "updated_at"])
     email = snapshot["fields"]["email_normalized"]
     if Lead.objects.filter(email_normalized=email).exists():
-        raise MergeRefused(_("Another lead now has the e-mail address %(email)s.") % {"email": email})
+        raise Refused(_("Another lead now has the e-mail address %(email)s.") % {"email": email})
 
     for obj in serializers.deserialize("json", json.dumps([snapshot])):
         obj.save()

@@ -9,18 +9,11 @@ from decimal import Decimal
 
 from django.utils.translation import gettext as _
 
+from core.errors import Unmet
+
 BANT_FIELDS = ("budget", "authority", "need", "timeline")
 MEDDIC_FIELDS = ("metrics", "economic_buyer", "decision_criteria", "decision_process", "identify_pain", "champion")
 FRAMEWORK_FIELDS = {"bant": BANT_FIELDS, "meddic": MEDDIC_FIELDS}
-
-
-@dataclass(frozen=True)
-class Unmet:
-    code: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """CSV import of lead lists (trade-fair scans, business cards, lists from partners).
 
 `import_csv(data=..., by=..., source=..., campaign_slug=...)` reads the whole file first and refuses it
-as a whole (`ImportFileInvalid`, `ImportOptionInvalid`, both `ImportRefused`) before anything is written
+as a whole (`core.errors.Invalid` naming `file`, `source` or `campaign`) before anything is written
 when it cannot be read, has no header row or no e-mail column, or is too large. Then the rows go through
 the bulk capture (`leads.bulk.capture_many(channel="import", ...)`): each row is a recorded `Submission`
 with its outcome, validated, deduplicated, merged, scored and handed off exactly like a web form or an
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from core.errors import Invalid
 from core.vocabulary import Channel
 from leads import bulk, capture
 from leads.models import Campaign
@@ -96,26 +97,6 @@ class ImportReport:
     delimiter: str = ","
 
 
-class ImportRefused(Exception):
-    """The import was refused as a whole; nothing was written."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class ImportFileInvalid(ImportRefused):
-    """The file cannot be imported: unreadable, empty, no header or e-mail column, too large."""
-
-
-class ImportOptionInvalid(ImportRefused, ValueError):
-    """An option of the import (source, campaign) is invalid; `option` names it."""
-
-    def __init__(self, option: str, message: str):
-        super().__init__(message)
-        self.option = option
-
-
 def normalize_header(value: str) -> str:
     return re.sub(r"[^0-9a-zäöüß]", "", value.strip().lower())
 
@@ -131,9 +112,10 @@ def decode(data: bytes) -> tuple[str, str]:
         try:
             return data.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
-            raise ImportFileInvalid(_("The file cannot be read as text. Save it as CSV (UTF-8) and try again."))
+            raise Invalid.field("file", _("The file cannot be read as text. Save it as CSV (UTF-8) and try again."))
     if b"\x00" in data:
-        raise ImportFileInvalid(
+        raise Invalid.field(
+            "file",
             _("This is not a CSV text file (an Excel workbook?). Save it as CSV (UTF-8) and try again.")
         )
     try:
@@ -143,9 +125,9 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
-        raise ImportFileInvalid(_("The file is not UTF-8 text. Save it as CSV (UTF-8) and try again."))
+        raise Invalid.field("file", _("The file is not UTF-8 text. Save it as CSV (UTF-8) and try again."))
     if re.search(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
-        raise ImportFileInvalid(_("The file is not UTF-8 text. Save it as CSV (UTF-8) and try again."))
+        raise Invalid.field("file", _("The file is not UTF-8 text. Save it as CSV (UTF-8) and try again."))
     return text, "cp1252"
 
 
@@ -159,7 +141,7 @@ def sniff_delimiter(first_line: str) -> str:
 
 def validate_options(*, source: str, campaign_slug: str | None) -> Campaign | None:
     if source not in Channel.values:
-        raise ImportOptionInvalid(
+        raise Invalid.field(
             "source", _("Unknown source %(source)r. Use one of: %(sources)s.")
             % {"source": source, "sources": ", ".join(Channel.values)},
         )
@@ -167,7 +149,7 @@ def validate_options(*, source: str, campaign_slug: str | None) -> Campaign | No
         return None
     campaign = Campaign.objects.filter(slug=campaign_slug).first()
     if campaign is None:
-        raise ImportOptionInvalid("campaign", _("No campaign has the slug %(slug)r.") % {"slug": campaign_slug})
+        raise Invalid.field("campaign", _("No campaign has the slug %(slug)r.") % {"slug": campaign_slug})
     return campaign
 
 
@@ -187,10 +169,10 @@ class _Sheet:
 
 
 def read_sheet(text: str) -> tuple[_Sheet, list[Problem]]:
-    """Parse the CSV text and map its header; raises ImportFileInvalid when it cannot be imported."""
+    """Parse the CSV text and map its header; raises Invalid when it cannot be imported."""
     first = next((line for line in io.StringIO(text) if line.strip()), None)
     if first is None:
-        raise ImportFileInvalid(_("The file is empty."))
+        raise Invalid.field("file", _("The file is empty."))
     delimiter = sniff_delimiter(first)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header_line = 0
@@ -201,7 +183,7 @@ def read_sheet(text: str) -> tuple[_Sheet, list[Problem]]:
             start = reader.line_num + 1
             cells = next(reader, None)
             if cells is None:
-                raise ImportFileInvalid(_("The file is empty."))
+                raise Invalid.field("file", _("The file is empty."))
             if any(cell.strip() for cell in cells):
                 headers, header_line = [cell.strip() for cell in cells], start
         for line, values in reader_with_lines(reader):
@@ -209,22 +191,26 @@ def read_sheet(text: str) -> tuple[_Sheet, list[Problem]]:
                 continue
             rows.append((line, values))
             if len(rows) > MAX_ROWS:
-                raise ImportFileInvalid(
+                raise Invalid.field(
+                    "file",
                     _("The file has more than %(limit)s rows. Split it into smaller files.") % {"limit": MAX_ROWS}
                 )
     except csv.Error as error:
-        raise ImportFileInvalid(
+        raise Invalid.field(
+            "file",
             _("The file is not valid CSV near line %(line)s: %(error)s") % {"line": reader.line_num, "error": error}
         )
 
     fields = [field_for_header(header) for header in headers]
     if "email" not in fields:
         if any("@" in header for header in headers):
-            raise ImportFileInvalid(
+            raise Invalid.field(
+                "file",
                 _("The first line must be a header row naming the columns (e.g. E-Mail, Vorname, Nachname, "
                   "Firma); it looks like data.")
             )
-        raise ImportFileInvalid(
+        raise Invalid.field(
+            "file",
             _("The file has no e-mail column. Name one column E-Mail or email. Columns found: %(columns)s.")
             % {"columns": ", ".join(header for header in headers if header) or "-"}
         )
@@ -292,7 +278,8 @@ def import_csv(*, data: bytes, by, source: str = Channel.EVENT, campaign_slug: s
     """Import a CSV file through the bulk capture (`leads.bulk`); see the module docstring."""
     campaign = validate_options(source=source, campaign_slug=campaign_slug)
     if len(data) > MAX_BYTES:
-        raise ImportFileInvalid(
+        raise Invalid.field(
+            "file",
             _("The file is larger than %(limit)s MB. Split it into smaller files.")
             % {"limit": MAX_BYTES // (1024 * 1024)}
         )

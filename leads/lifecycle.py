@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
 from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, Outcome, Role, Stage
 from leads import guards, roles, sla
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
@@ -28,39 +29,12 @@ from scoring.models import ScoringModel
 from scoring.policy import ModelSpec as ScoringModelSpec
 
 
-class LifecycleError(Exception):
-    """Base of the errors the lifecycle raises; interfaces map them to 400/403/404/409."""
+class LeadNotFound(NotFound):
+    """No such lead (or transition), or one the caller may not see."""
 
 
-class LeadNotFound(LifecycleError):
-    pass
-
-
-class NotPermitted(LifecycleError):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidInput(LifecycleError):
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(str(errors))
-        self.errors = errors
-
-
-class TransitionRefused(LifecycleError):
+class TransitionRefused(Refused):
     """The transition exists and is permitted, but guards are unmet (or the lead is in the wrong stage)."""
-
-    def __init__(self, detail: str, unmet: list[guards.Unmet]):
-        super().__init__(detail)
-        self.detail = detail
-        self.unmet = unmet
-
-
-class OwnerConflict(LifecycleError):
-    def __init__(self, detail: str):
-        super().__init__(detail)
-        self.detail = detail
 
 
 def _declared_transitions() -> dict[str, tuple[tuple[str, ...], str]]:
@@ -148,7 +122,7 @@ def _facts(lead: Lead, name: str, by, *, threshold: int | None = None, hot_inten
 
 
 def parse_inputs(name: str, raw: dict | None) -> dict:
-    """Turn a request body into typed transition inputs; unknown or malformed fields raise InvalidInput."""
+    """Turn a request body into typed transition inputs; unknown or malformed fields raise Invalid."""
     raw = dict(raw or {})
     allowed = set(guards.INPUTS[name])
     errors: dict[str, list[str]] = {}
@@ -184,7 +158,7 @@ def parse_inputs(name: str, raw: dict | None) -> dict:
                 continue
             parsed[key] = value.strip()
     if errors:
-        raise InvalidInput(errors)
+        raise Invalid(errors)
     return parsed
 
 
@@ -384,13 +358,13 @@ def assign(*, lead_id: int, owner_username: str | None, by) -> Lead:
     if owner_username:
         new_owner = eligible_owners().filter(username=owner_username).first()
         if new_owner is None:
-            raise InvalidInput({"owner": [_("No active SDR or manager has this username.")]})
+            raise Invalid({"owner": [_("No active SDR or manager has this username.")]})
     lead = _lock(lead_id)
     if lead.owner_id == (new_owner.pk if new_owner else None):
         return lead
     if new_owner is None and lead.stage != Stage.MQL:
         # The pool holds MQLs; a released SAL or later would be visible to no SDR. Reassign it instead.
-        raise InvalidInput({"owner": [_("Only MQLs can be released to the pool; assign this lead to a rep.")]})
+        raise Invalid({"owner": [_("Only MQLs can be released to the pool; assign this lead to a rep.")]})
     _change_owner(lead, new_owner=new_owner, by=by, name="assign" if new_owner else "release", now=timezone.now())
     return lead
 
@@ -415,13 +389,13 @@ def claim(*, lead_id: int, by) -> Lead:
     if lead.owner_id == by.pk:
         return lead
     if lead.owner_id is not None:
-        raise OwnerConflict(_("Someone else already owns this lead."))
+        raise Conflict(_("Someone else already owns this lead."))
     if lead.stage != Stage.MQL:
-        raise OwnerConflict(_("Only MQLs waiting in the pool can be claimed."))
+        raise Conflict(_("Only MQLs waiting in the pool can be claimed."))
     if rep is not None:
         load = open_loads([by.pk]).get(by.pk, 0)
         if load >= rep.capacity:
-            raise OwnerConflict(
+            raise Conflict(
                 _("You are at capacity (%(load)s of %(capacity)s open MQLs and SALs): work some first.")
                 % {"load": load, "capacity": rep.capacity}
             )

@@ -10,7 +10,8 @@ import datetime as dt
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from leads import lifecycle, roles
+from core.errors import Invalid, NotPermitted
+from leads import roles
 from routing.models import Rep
 
 FIELDS = ("available", "capacity", "out_of_office_from", "out_of_office_until")  # as the API names them
@@ -27,10 +28,10 @@ def update_presence(*, rep_id: int, by, changes: dict) -> Rep:
     until the 4th". Raises NotPermitted, or InvalidInput naming the field.
     """
     if not roles.is_manager(by):
-        raise lifecycle.NotPermitted(_("Only managers and admins can change a rep's presence."))
+        raise NotPermitted(_("Only managers and admins can change a rep's presence."))
     unknown = sorted(set(changes) - set(FIELDS))
     if unknown:
-        raise lifecycle.InvalidInput({key: [_("Unknown field.")] for key in unknown})
+        raise Invalid({key: [_("Unknown field.")] for key in unknown})
     rep = Rep.objects.select_for_update().select_related("user", "team").get(pk=rep_id)
     values = dict(changes)
     if "out_of_office_from" in values or "out_of_office_until" in values:
@@ -38,7 +39,7 @@ def update_presence(*, rep_id: int, by, changes: dict) -> Rep:
         values.setdefault("out_of_office_until", None)
     errors = _errors(values)
     if errors:
-        raise lifecycle.InvalidInput(errors)
+        raise Invalid(errors)
     fields = [_MODEL_FIELD.get(name, name) for name in values]
     for field, value in zip(fields, values.values(), strict=True):
         setattr(rep, field, value)

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
+from core.errors import Conflict, Refused
 from core.vocabulary import ActivityKind
 from leads import consent
 from leads.models import (
@@ -307,17 +308,13 @@ def lead_of_export_token(token: str) -> Lead | None:
 # --- erasure and objection --------------------------------------------------------------------------------
 
 
-class AlreadyErased(Exception):
-    pass
-
-
 def erase(*, lead_id: int, by=None, reason: str, via: str = "page", kind: str = PrivacyRequest.Kind.ERASE) -> Lead:
     """Anonymise the person everywhere in the registry (GDPR Art. 17), suppress their e-mail and phone, log it."""
     now = timezone.now()
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead_id)
         if lead.erased_at:
-            raise AlreadyErased(_("This lead was already erased."))
+            raise Conflict(_("This lead was already erased."))
         for kind_, value in ((Suppression.Kind.EMAIL, lead.email), (Suppression.Kind.PHONE, lead.phone)):
             if value:
                 Suppression.objects.get_or_create(
@@ -411,7 +408,7 @@ def apply_retention(now=None, limit: int = 1000) -> dict:
             erase(
                 lead_id=lead_id, reason=_("Retention period expired."), via="system", kind=PrivacyRequest.Kind.RETENTION
             )
-        except AlreadyErased:
+        except Conflict:
             continue
         erased += 1
     ip_cutoff = now - timezone.timedelta(days=settings.RETENTION_IP_DAYS)
@@ -505,19 +502,15 @@ def purge_phone_evidence(now=None) -> int:
 # --- the person's export link by e-mail ---------------------------------------------------------------------
 
 
-class ExportLinkRefused(Exception):
-    pass
-
-
 def request_export_link(*, lead_id: int, by) -> PrivacyRequest:
     """Staff send the person a signed link to their own export (valid EXPORT_LINK_DAYS days). Logged now; the
     mail goes on commit through the worker."""
     with transaction.atomic():
         lead = Lead.objects.select_for_update().get(pk=lead_id)
         if lead.erased_at:
-            raise ExportLinkRefused(_("This lead was erased; there is nothing to export."))
+            raise Refused(_("This lead was erased; there is nothing to export."))
         if not lead.email:
-            raise ExportLinkRefused(_("This lead has no e-mail address."))
+            raise Refused(_("This lead has no e-mail address."))
         logged = PrivacyRequest.objects.create(
             lead=lead,
             kind=PrivacyRequest.Kind.EXPORT,

@@ -6,10 +6,11 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import Invalid, NotPermitted
 from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, TRACKED_KINDS, ActivityKind, Outcome, Role
 from leads import lifecycle, roles, scores, sla
 from leads.models import Activity, CaptureForm, Lead, Visitor
-from leads.validation import CaptureInvalid, clean_activity, clean_datetime, clean_url, clean_visitor_id
+from leads.validation import clean_activity, clean_datetime, clean_url, clean_visitor_id
 from scoring.policy import ActivityFact
 
 LOGGABLE_KINDS = set(ActivityKind)
@@ -19,7 +20,7 @@ def parse_activity(raw: dict) -> dict:
     """Validate an activity logged by staff: kind, outcome, note, occurred_at, next_step_on, url."""
     errors: dict[str, list[str]] = {}
     if not isinstance(raw, dict):
-        raise CaptureInvalid({"non_field_errors": [_("Send a JSON object.")]})
+        raise Invalid({"non_field_errors": [_("Send a JSON object.")]})
     allowed = {"kind", "outcome", "note", "occurred_at", "next_step_on", "url"}
     for key in sorted(set(raw) - allowed):
         errors[key] = [_("Unknown field.")]
@@ -46,7 +47,7 @@ def parse_activity(raw: dict) -> dict:
             errors.setdefault("next_step_on", []).append(_("Enter a date as YYYY-MM-DD."))
     url = clean_url(raw.get("url"), "url", errors)
     if errors:
-        raise CaptureInvalid(errors)
+        raise Invalid(errors)
     return {
         "kind": kind, "outcome": outcome, "note": note.strip(), "occurred_at": occurred_at,
         "next_step_on": next_step_on, "url": url,
@@ -64,7 +65,7 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
     if lead is None:
         raise lifecycle.LeadNotFound(_("No such lead."))
     if not may_log_activity(by, lead):
-        raise lifecycle.NotPermitted(_("You may not log activities on this lead."))
+        raise NotPermitted(_("You may not log activities on this lead."))
     values = parse_activity(raw)
     activity = Activity.objects.create(lead=lead, created_by=by, **values)
     if values["kind"] in CONTACT_KINDS:
@@ -149,7 +150,7 @@ def track(*, form: CaptureForm, raw: dict) -> Visitor:
     """Record a page view (or other tracked event) of an anonymous or known visitor."""
     errors: dict[str, list[str]] = {}
     if not isinstance(raw, dict):
-        raise CaptureInvalid({"non_field_errors": [_("Send a JSON object.")]})
+        raise Invalid({"non_field_errors": [_("Send a JSON object.")]})
     for key in sorted(set(raw) - {"visitor_id", "kind", "url", "occurred_at", "title", "referrer"}):
         errors[key] = [_("Unknown field.")]
     anonymous_id = clean_visitor_id(raw.get("visitor_id"), "visitor_id", errors)
@@ -169,7 +170,7 @@ def track(*, form: CaptureForm, raw: dict) -> Visitor:
     if referrer:
         referrer = clean_url(referrer, "referrer", errors)
     if errors:
-        raise CaptureInvalid({key.replace("activity.", ""): value for key, value in errors.items()})
+        raise Invalid({key.replace("activity.", ""): value for key, value in errors.items()})
     visitor, created = Visitor.objects.get_or_create(
         anonymous_id=anonymous_id, defaults={"capture_form": form, "first_seen_at": now, "last_seen_at": now}
     )

@@ -1,6 +1,6 @@
 """Normalise and validate what arrives from every capture channel.
 
-`clean_capture(payload)` returns typed, normalised values or raises `CaptureInvalid` naming every bad
+`clean_capture(payload)` returns typed, normalised values or raises `core.errors.Invalid` naming every bad
 field. Forms post strings, JSON clients post typed values: both are accepted where the meaning is clear.
 """
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from core.errors import Invalid
 from core.vocabulary import MARKETING_KINDS, ActivityKind, Channel
 
 SOURCES = frozenset(Channel.values)  # `Channel.values` builds a new list on every call
@@ -49,12 +50,6 @@ MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
 
 _email_validator = EmailValidator()
 _url_validator = URLValidator(schemes=["http", "https"])
-
-
-class CaptureInvalid(Exception):
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(str(errors))
-        self.errors = errors
 
 
 @dataclass
@@ -263,7 +258,7 @@ def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | 
     now = now or timezone.now()
     errors: dict[str, list[str]] = {}
     if not isinstance(payload, dict):
-        raise CaptureInvalid({"non_field_errors": [_("Send a JSON object.")]})
+        raise Invalid({"non_field_errors": [_("Send a JSON object.")]})
     for key in sorted(set(payload) - set(CAPTURE_FIELDS)):
         errors.setdefault(key, []).append(_("Unknown field."))
     clean: dict = {}
@@ -294,6 +289,6 @@ def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | 
             clean["campaign"] = campaigns[slug]
     clean["activity"] = clean_activity(payload.get("activity"), errors, now=now)
     if errors:
-        raise CaptureInvalid(errors)
+        raise Invalid(errors)
     clean["email_normalized"] = normalize_email(clean["email"])
     return clean

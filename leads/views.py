@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from core.errors import Conflict, Invalid
 from core.vocabulary import Channel, ConsentStatus, LeadType, Stage, Temperature
 from leads import capture, consent, guards, lifecycle, notifications, roles, search, selectors, services
 from leads.filters import ORDERING, LeadFilter
@@ -42,7 +43,7 @@ from leads.forms import (
 from leads.http import client_ip
 from leads.models import Campaign, CaptureForm, ConsentPurpose
 from leads.pagination import CappedPaginator
-from leads.validation import VISITOR_ID, CaptureInvalid
+from leads.validation import VISITOR_ID
 from routing.models import Method
 
 METHOD_LABELS = dict(Method.choices)
@@ -273,11 +274,7 @@ def transition(request, lead_id: int, name: str):
         return _render_lead(request, lead, status=400, bound={name: form})
     try:
         lead = lifecycle.fire(lead_id=lead.pk, name=name, by=request.user, inputs=form.inputs())
-    except lifecycle.LeadNotFound:
-        raise Http404(_("No such lead."))
-    except lifecycle.NotPermitted as refused:
-        raise PermissionDenied(refused.message)
-    except lifecycle.InvalidInput as invalid:
+    except Invalid as invalid:
         form.add_service_errors(invalid.errors)
         return _render_lead(request, lead, status=400, bound={name: form})
     except lifecycle.TransitionRefused as refused:
@@ -295,11 +292,7 @@ def claim(request, lead_id: int):
     target = (request.htmx.target or "") if request.htmx else ""
     try:
         lead = lifecycle.claim(lead_id=lead_id, by=request.user)
-    except lifecycle.LeadNotFound:
-        raise Http404(_("No such lead."))
-    except lifecycle.NotPermitted as refused:
-        raise PermissionDenied(refused.message)
-    except lifecycle.OwnerConflict as conflict:
+    except Conflict as conflict:
         visible = selectors.get_visible_lead(request.user, lead_id)
         if target.startswith("pool-row-"):
             context = {"lead": visible, "lead_id": lead_id, "conflict": conflict.detail}
@@ -328,11 +321,7 @@ def assign(request, lead_id: int):
     username = form.cleaned_data["owner"].strip() or None
     try:
         lead = lifecycle.assign(lead_id=lead.pk, owner_username=username, by=request.user)
-    except lifecycle.NotPermitted as refused:
-        raise PermissionDenied(refused.message)
-    except lifecycle.LeadNotFound:
-        raise Http404(_("No such lead."))
-    except lifecycle.InvalidInput as invalid:
+    except Invalid as invalid:
         for message in invalid.errors.get("owner", []):
             form.add_error("owner", message)
         return _render_lead(request, lead, status=400, assign_form=form)
@@ -353,12 +342,8 @@ def log_activity(request, lead_id: int):
     if form.is_valid():
         try:
             activity = services.log_activity(lead_id=lead.pk, by=request.user, raw=form.raw())
-        except CaptureInvalid as invalid:
+        except Invalid as invalid:
             form.add_service_errors(invalid.errors)
-        except lifecycle.NotPermitted as refused:
-            raise PermissionDenied(refused.message)
-        except lifecycle.LeadNotFound:
-            raise Http404(_("No such lead."))
         else:
             notice = _("%(kind)s logged.") % {"kind": activity.get_kind_display()}
             return _after_change(request, lead.pk, notice)
@@ -463,10 +448,10 @@ def import_leads(request):
                     data=data["file"].read(), by=request.user, source=data["source"],
                     campaign_slug=data["campaign"] or None,
                 )
-            except imports.ImportOptionInvalid as invalid:
-                form.add_error(invalid.option if invalid.option in form.fields else None, invalid.message)
-            except imports.ImportRefused as invalid:
-                form.add_error("file", invalid.message)
+            except Invalid as invalid:
+                for field, field_messages in invalid.errors.items():
+                    for message in field_messages:
+                        form.add_error(field if field in form.fields else None, message)
             else:
                 return render(request, "leads/import_report.html", {"report": report, "file_name": data["file"].name})
         status = 400

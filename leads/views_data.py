@@ -8,12 +8,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from core.errors import Refused
 from core.vocabulary import WORKED_STAGES
 from leads import dedupe
 from leads.models import Lead
@@ -85,11 +85,7 @@ def merge(request):
     keep = [name for name in dedupe.CHOOSABLE_FIELDS if request.POST.get(f"keep_{name}") == merged_id]
     try:
         entry = dedupe.merge(survivor_id=survivor_id, merged_id=merged_id, by=request.user, keep_from_merged=keep)
-    except dedupe.MergeNotPermitted as error:
-        raise PermissionDenied(error.message)
-    except dedupe.MergeLeadNotFound as error:
-        raise Http404(error.message)
-    except dedupe.MergeRefused as error:
+    except Refused as error:
         messages.error(request, error.message)
         return redirect("leads:merge_candidates")
     messages.success(
@@ -104,11 +100,7 @@ def unmerge(request, transition_id: int):
     _require_data_role(request.user)
     try:
         restored = dedupe.unmerge(transition_id=transition_id, by=request.user)
-    except dedupe.MergeNotPermitted as error:
-        raise PermissionDenied(error.message)
-    except dedupe.MergeLeadNotFound as error:
-        raise Http404(error.message)
-    except dedupe.MergeRefused as error:
+    except Refused as error:
         messages.error(request, error.message)
         return redirect("leads:merge_candidates")
     messages.success(request, _("The merge was undone: %(lead)s is back.") % {"lead": restored.display_name})

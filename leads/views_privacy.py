@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import Conflict, Refused
 from leads import consent, privacy, selectors
 from leads.forms_privacy import RecordConsentForm
 from leads.http import client_ip, user_agent
@@ -92,7 +93,7 @@ def send_export_link(request, lead_id: int):
     lead = _privacy_lead_or_403(request, lead_id)
     try:
         privacy.request_export_link(lead_id=lead.pk, by=request.user)
-    except privacy.ExportLinkRefused as refused:
+    except Refused as refused:
         messages.error(request, str(refused))
     else:
         messages.success(
@@ -134,7 +135,7 @@ def erase(request, lead_id: int):
         return redirect("leads:consent_proof", lead_id=lead.pk)
     try:
         privacy.erase(lead_id=lead.pk, by=request.user, reason=reason)
-    except privacy.AlreadyErased as done:
+    except Conflict as done:
         messages.info(request, str(done))
     else:
         messages.success(request, _("The lead's personal data was erased; its stage history stays."))

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.errors import Invalid, NotPermitted
 from core.vocabulary import Channel, Stage
 from leads import lifecycle, presence, roles, selectors
 from leads.forms import PresenceForm, ReassignForm, RoutingTestForm
@@ -143,7 +144,7 @@ def rep_presence(request, username: str):
     if form.is_valid():
         try:
             rep = presence.update_presence(rep_id=rep.pk, by=request.user, changes=dict(form.cleaned_data))
-        except lifecycle.InvalidInput as invalid:
+        except Invalid as invalid:
             form.add_service_errors(invalid.errors)
         else:
             messages.success(request, _("Presence of %(rep)s saved.") % {"rep": rep.user.get_username()})
@@ -175,9 +176,9 @@ def _move(lead: Lead, target: str | None, *, by) -> MoveResult:
         lifecycle.assign(lead_id=lead.pk, owner_username=target, by=by)
     except lifecycle.LeadNotFound:
         return MoveResult(lead.pk, name, False, _("The lead no longer exists."))
-    except lifecycle.NotPermitted as refused:
+    except NotPermitted as refused:
         return MoveResult(lead.pk, name, False, refused.message)
-    except lifecycle.InvalidInput as invalid:
+    except Invalid as invalid:
         return MoveResult(lead.pk, name, False, " ".join(invalid.errors.get("owner", [])) or _("Refused."))
     if target is None:
         return MoveResult(lead.pk, name, True, _("back in the pool"))

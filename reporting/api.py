@@ -13,9 +13,9 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import Invalid
 from core.vocabulary import Channel
 from leads import roles
-from leads.api.errors import InvalidRequest
 from leads.api.serializers import DetailSerializer, ErrorsSerializer
 from reporting import selectors
 from reporting.forms import FunnelFilterForm, ReportFilterForm, SourcesFilterForm
@@ -172,7 +172,7 @@ class ReportView(APIView):
     def filters(self, request):
         form = self.form_class(request.query_params, user=request.user)
         if not form.is_valid():
-            raise InvalidRequest({field: list(errors) for field, errors in form.errors.items()})
+            raise Invalid({field: list(errors) for field, errors in form.errors.items()})
         data = form.cleaned_data
         echo = {
             "start": data["start"], "end": data["end"], "source": data.get("source") or "",

@@ -33,6 +33,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from core.errors import Invalid
 from scoring.defaults import (
     ACTIVITY_KINDS,
     BETWEEN,
@@ -165,7 +166,7 @@ class Problem:
     message: str
 
 
-class InvalidModel(ValueError):
+class InvalidModel(Invalid):
     """Raised by `score()` for a model with invalid rules (activation refuses such models)."""
 
 
@@ -293,7 +294,7 @@ def _compiled(model: ModelSpec) -> _Compiled:
     for rule in model.rules:
         problems = rule_problems(rule)
         if problems:
-            raise InvalidModel(f"Rule {rule.name!r}: " + " ".join(p.message for p in problems))
+            raise InvalidModel({"rules": [f"Rule {rule.name!r}: " + " ".join(p.message for p in problems)]})
         if rule.group == FIT:
             fit.append((rule, rule.field, _matcher(rule.field, rule.operator, rule.value)))
         else:

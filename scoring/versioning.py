@@ -20,6 +20,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import Refused, Unmet
 from scoring import defaults, policy
 from scoring.models import ScoringModel, ScoringRule
 
@@ -27,10 +28,12 @@ from scoring.models import ScoringModel, ScoringRule
 ACTIVATION_LOCK = 0x5C0121
 
 
-class ActivationRefused(Exception):
+class ActivationRefused(Refused):
+    """Activation refused; `problems` are the sentences (also as `unmet`)."""
+
     def __init__(self, problems: Sequence[str]):
-        self.problems = list(problems)
-        super().__init__(" ".join(self.problems))
+        self.problems = [str(problem) for problem in problems]
+        super().__init__(" ".join(self.problems), [Unmet("problem", problem) for problem in self.problems])
 
 
 _on_activated: list[Callable[..., None]] = []

@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection
 
+from core.errors import Conflict, NotPermitted
 from core.vocabulary import Role, Stage
 from leads import lifecycle
 from leads.models import Lead, LeadTransition
@@ -42,7 +43,7 @@ def test_eight_concurrent_claims_give_exactly_one_owner_every_time():
         lead = LeadFactory(stage=Stage.MQL, owner=None)
         results = race([lambda sdr=sdr, lead=lead: lifecycle.claim(lead_id=lead.pk, by=sdr) for sdr in sdrs])
         winners = [r for r in results if isinstance(r, Lead)]
-        conflicts = [r for r in results if isinstance(r, lifecycle.OwnerConflict)]
+        conflicts = [r for r in results if isinstance(r, Conflict)]
         assert (len(winners), len(conflicts)) == (1, CLAIMANTS - 1), results
         owner = Lead.objects.get(pk=lead.pk).owner
         assert owner == winners[0].owner
@@ -55,7 +56,7 @@ def test_concurrent_accepts_of_a_pool_lead_leave_one_owner_and_one_accept():
     lead = LeadFactory(stage=Stage.MQL, owner=None)
     results = race([lambda sdr=sdr: lifecycle.fire(lead_id=lead.pk, name="accept", by=sdr) for sdr in sdrs])
     assert len([r for r in results if isinstance(r, Lead)]) == 1
-    assert all(isinstance(r, (Lead, lifecycle.NotPermitted, lifecycle.TransitionRefused)) for r in results)
+    assert all(isinstance(r, (Lead, NotPermitted, lifecycle.TransitionRefused)) for r in results)
     lead = Lead.objects.get(pk=lead.pk)
     assert lead.stage == Stage.SAL
     assert LeadTransition.objects.filter(lead=lead, name="accept").count() == 1

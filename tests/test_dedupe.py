@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from core.errors import NotFound, NotPermitted, Refused
 from core.vocabulary import Stage
 from leads import dedupe, scores
 from leads.models import Activity, Consent, Lead, LeadTransition, Notification, Submission, Visitor
@@ -169,7 +170,7 @@ def _nothing_written(survivor, merged):
 def test_merge_with_itself_is_refused(twins, manager):
     survivor, merged = twins
     _rows_of(merged)
-    with pytest.raises(dedupe.MergeRefused):
+    with pytest.raises(Refused):
         dedupe.merge(survivor_id=survivor.pk, merged_id=survivor.pk, by=manager)
     _nothing_written(survivor, merged)
 
@@ -177,7 +178,7 @@ def test_merge_with_itself_is_refused(twins, manager):
 def test_merge_with_an_unknown_lead_is_refused(twins, manager):
     survivor, merged = twins
     _rows_of(merged)
-    with pytest.raises(dedupe.MergeLeadNotFound):
+    with pytest.raises(NotFound):
         dedupe.merge(survivor_id=survivor.pk, merged_id=999_999, by=manager)
     _nothing_written(survivor, merged)
 
@@ -185,7 +186,7 @@ def test_merge_with_an_unknown_lead_is_refused(twins, manager):
 def test_merge_by_an_sdr_is_refused(twins, sdr):
     survivor, merged = twins
     _rows_of(merged)
-    with pytest.raises(dedupe.MergeNotPermitted):
+    with pytest.raises(NotPermitted):
         dedupe.merge(survivor_id=survivor.pk, merged_id=merged.pk, by=sdr)
     _nothing_written(survivor, merged)
 
@@ -194,7 +195,7 @@ def test_merge_refuses_to_take_open_work_from_its_owner(twins, manager, other_sd
     survivor, merged = twins
     Lead.objects.filter(pk=merged.pk).update(owner=other_sdr, stage=Stage.MQL)
     _rows_of(merged)
-    with pytest.raises(dedupe.MergeRefused):
+    with pytest.raises(Refused):
         dedupe.merge(survivor_id=survivor.pk, merged_id=merged.pk, by=manager)
     _nothing_written(survivor, merged)
 
@@ -225,7 +226,7 @@ def test_unmerge_twice_is_refused(twins, manager):
     survivor, merged = twins
     entry = dedupe.merge(survivor_id=survivor.pk, merged_id=merged.pk, by=manager)
     dedupe.unmerge(transition_id=entry.pk, by=manager)
-    with pytest.raises(dedupe.MergeRefused):
+    with pytest.raises(Refused):
         dedupe.unmerge(transition_id=entry.pk, by=manager)
     assert LeadTransition.objects.filter(name="unmerge").count() == 1
 

@@ -12,9 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from core.errors import Invalid
 from core.vocabulary import Role, Stage
 from leads import bulk, capture, imports, privacy
-from leads.imports import ImportFileInvalid, ImportOptionInvalid, Problem, import_csv
+from leads.imports import Problem, import_csv
 from leads.models import Activity, Consent, Lead, LeadTransition, Notification, Submission
 from routing.models import Rep, RoutingRule, Team
 from scoring.models import ScoringModel
@@ -198,10 +199,10 @@ def test_a_row_with_more_values_than_columns_is_imported_and_reported(marketing)
     ],
 )
 def test_an_unusable_file_is_refused_and_nothing_is_written(marketing, data):
-    with pytest.raises(ImportFileInvalid) as refused:
+    with pytest.raises(Invalid) as refused:
         run(data, by=marketing)
 
-    assert refused.value.message
+    assert refused.value.errors["file"]
     assert not Submission.objects.exists()
     assert not Lead.objects.exists()
 
@@ -209,7 +210,7 @@ def test_an_unusable_file_is_refused_and_nothing_is_written(marketing, data):
 def test_a_file_with_too_many_rows_is_refused_before_any_row(marketing, monkeypatch):
     monkeypatch.setattr(imports, "MAX_ROWS", 2)
 
-    with pytest.raises(ImportFileInvalid, match="more than 2 rows"):
+    with pytest.raises(Invalid, match="more than 2 rows"):
         run("email\na@firma.de\nb@firma.de\nc@firma.de\n", by=marketing)
     assert not Submission.objects.exists()
 
@@ -217,25 +218,24 @@ def test_a_file_with_too_many_rows_is_refused_before_any_row(marketing, monkeypa
 def test_a_file_over_the_size_limit_is_refused(marketing, monkeypatch):
     monkeypatch.setattr(imports, "MAX_BYTES", 20)
 
-    with pytest.raises(ImportFileInvalid, match="larger than"):
+    with pytest.raises(Invalid, match="larger than"):
         run(GOOD, by=marketing)
     assert not Submission.objects.exists()
 
 
 def test_an_unknown_campaign_is_refused_before_any_row(marketing):
-    with pytest.raises(ImportOptionInvalid) as refused:
+    with pytest.raises(Invalid) as refused:
         run(GOOD, by=marketing, campaign_slug="no-such-fair")
 
-    assert refused.value.option == "campaign"
-    assert isinstance(refused.value, ValueError)
+    assert list(refused.value.errors) == ["campaign"]
     assert not Submission.objects.exists()
 
 
 def test_an_unknown_source_is_refused(marketing):
-    with pytest.raises(ImportOptionInvalid) as refused:
+    with pytest.raises(Invalid) as refused:
         run(GOOD, by=marketing, source="fax")
 
-    assert refused.value.option == "source"
+    assert list(refused.value.errors) == ["source"]
     assert not Submission.objects.exists()
 
 

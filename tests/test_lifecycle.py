@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.errors import Conflict, Invalid, NotPermitted
 from core.vocabulary import Stage
 from leads import lifecycle
 from leads.models import Lead, LeadTransition
@@ -84,7 +85,7 @@ def test_system_may_fire_mark_mql_and_is_logged_without_actor():
 
 def test_sdr_may_not_mark_mql(sdr):
     lead = LeadFactory(score=500, owner=sdr)
-    with pytest.raises(lifecycle.NotPermitted):
+    with pytest.raises(NotPermitted):
         lifecycle.fire(lead_id=lead.pk, name="mark_mql", by=sdr)
     assert reload(lead).stage == Stage.KNOWN
     assert not LeadTransition.objects.filter(lead=lead).exists()
@@ -106,7 +107,7 @@ def test_accepting_a_pool_lead_claims_it_in_the_same_step(pool_mql, sdr):
 
 
 def test_another_sdr_may_not_accept_an_owned_lead(own_mql, other_sdr):
-    with pytest.raises(lifecycle.NotPermitted):
+    with pytest.raises(NotPermitted):
         lifecycle.fire(lead_id=own_mql.pk, name="accept", by=other_sdr)
     assert reload(own_mql).stage == Stage.MQL
     assert not LeadTransition.objects.filter(lead=own_mql).exists()
@@ -180,7 +181,7 @@ def test_open_opportunity(sdr):
 
 def test_malformed_inputs_are_invalid_input_not_a_refusal(sdr):
     lead = LeadFactory(stage=Stage.SQL, owner=sdr)
-    with pytest.raises(lifecycle.InvalidInput) as invalid:
+    with pytest.raises(Invalid) as invalid:
         lifecycle.fire(lead_id=lead.pk, name="open_opportunity", by=sdr,
                        inputs={"deal_value": "lots", "close_date": "31.12.2026", "colour": "red"})
     assert set(invalid.value.errors) == {"deal_value", "close_date", "colour"}
@@ -281,20 +282,20 @@ def test_sdr_claims_a_pool_lead_and_it_is_logged(pool_mql, sdr):
 
 
 def test_claiming_someone_elses_lead_is_a_conflict(own_mql, other_sdr):
-    with pytest.raises(lifecycle.OwnerConflict):
+    with pytest.raises(Conflict):
         lifecycle.claim(lead_id=own_mql.pk, by=other_sdr)
     assert reload(own_mql).owner.username == "sdr1"
 
 
 def test_only_mqls_can_be_claimed(sdr):
     lead = LeadFactory(stage=Stage.KNOWN)
-    with pytest.raises(lifecycle.OwnerConflict):
+    with pytest.raises(Conflict):
         lifecycle.claim(lead_id=lead.pk, by=sdr)
     assert reload(lead).owner is None
 
 
 def test_marketing_may_not_claim(pool_mql, marketing):
-    with pytest.raises(lifecycle.NotPermitted):
+    with pytest.raises(NotPermitted):
         lifecycle.claim(lead_id=pool_mql.pk, by=marketing)
 
 
@@ -314,14 +315,14 @@ def test_manager_assigns_and_releases_and_the_new_owner_is_notified(
 
 def test_assign_refuses_an_unknown_or_non_sdr_owner(pool_mql, manager, marketing):
     for username in ("nobody", "marketing"):
-        with pytest.raises(lifecycle.InvalidInput) as invalid:
+        with pytest.raises(Invalid) as invalid:
             lifecycle.assign(lead_id=pool_mql.pk, owner_username=username, by=manager)
         assert "owner" in invalid.value.errors
     assert not LeadTransition.objects.filter(lead=pool_mql).exists()
 
 
 def test_sdr_may_not_assign(pool_mql, sdr, other_sdr):
-    with pytest.raises(lifecycle.NotPermitted):
+    with pytest.raises(NotPermitted):
         lifecycle.assign(lead_id=pool_mql.pk, owner_username="sdr2", by=sdr)
     assert reload(pool_mql).owner is None
 

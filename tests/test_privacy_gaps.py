@@ -9,6 +9,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
+from core.errors import Refused
 from core.vocabulary import ConsentStatus, Stage
 from leads import consent, privacy, tasks
 from leads.models import ActivityKind, ConsentEvent, Lead, OptInRequest, PrivacyRequest
@@ -201,7 +202,7 @@ def test_no_export_link_for_erased_leads_or_leads_without_e_mail(
     with django_capture_on_commit_callbacks(execute=True):
         for lead in (erased, without):
             assert client.post(f"/leads/{lead.pk}/export-link/").status_code == 302
-            with pytest.raises(privacy.ExportLinkRefused):
+            with pytest.raises(Refused):
                 privacy.request_export_link(lead_id=lead.pk, by=marketing)
     assert mail.outbox == []
     assert not PrivacyRequest.objects.filter(kind="export").exists()

@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import connection
 
+from core.errors import Conflict
 from core.vocabulary import Role, Stage
 from leads import capture, lifecycle
 from leads.models import Account, Lead, LeadTransition, Notification
@@ -100,7 +101,7 @@ def test_claims_stop_at_capacity(pool_mql):
     user = UserFactory(username="busy", role=Role.SDR)
     Rep.objects.create(user=user, team=team, capacity=1)
     LeadFactory(stage=Stage.SAL, owner=user)
-    with pytest.raises(lifecycle.OwnerConflict, match="capacity"):
+    with pytest.raises(Conflict, match="capacity"):
         lifecycle.claim(lead_id=pool_mql.pk, by=user)
     assert Lead.objects.get(pk=pool_mql.pk).owner is None
 

@@ -14,6 +14,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import Conflict
 from leads import consent, privacy, selectors
 from leads.api import serializers as s
 from leads.api.views import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, parse_body
@@ -129,7 +130,7 @@ class LeadEraseView(APIView):
         body = parse_body(request, EraseRequest)
         try:
             lead = privacy.erase(lead_id=lead.pk, by=request.user, reason=body["reason"], via="api")
-        except privacy.AlreadyErased as done:
+        except Conflict as done:
             return Response({"detail": str(done)}, status=status.HTTP_409_CONFLICT)
         return Response({"id": lead.pk, "erased_at": lead.erased_at})
 

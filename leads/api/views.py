@@ -20,6 +20,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.errors import Invalid
 from core.vocabulary import Channel
 from leads import capture, lifecycle, presence, roles, selectors, services
 from leads.api import reps as rep_serializers
@@ -32,7 +33,6 @@ from leads.api.cors import (
     OriginAllowed,
     form_of,
 )
-from leads.api.errors import InvalidRequest
 from leads.api.pagination import LeadCursorPagination
 from leads.api.throttling import CaptureThrottle, TrackThrottle
 from leads.filters import LeadFilter
@@ -46,7 +46,7 @@ def json_object(request) -> dict:
     if isinstance(data, QueryDict):  # no body at all
         return data.dict()
     if not isinstance(data, dict):
-        raise InvalidRequest({"non_field_errors": [_("Send a JSON object.")]})
+        raise Invalid({"non_field_errors": [_("Send a JSON object.")]})
     return data
 
 
@@ -58,7 +58,7 @@ def parse_body(request, serializer_class) -> dict:
     if not serializer.is_valid():
         errors.update(serializer.errors)
     if errors:
-        raise InvalidRequest(errors)
+        raise Invalid(errors)
     return serializer.validated_data
 
 
@@ -80,7 +80,7 @@ class LeadFilterBackend(DjangoFilterBackend):
         try:
             return super().filter_queryset(request, queryset, view)
         except ValidationError as invalid:
-            raise InvalidRequest(invalid.detail)
+            raise Invalid(invalid.detail)
 
 
 NOT_VISIBLE = OpenApiResponse(s.DetailSerializer, description="No such lead, or not visible to the caller.")

@@ -10,6 +10,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from core.errors import Invalid
 from core.vocabulary import Channel
 from leads import imports
 
@@ -41,10 +42,9 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {file}: {error.strerror or error}.")
         try:
             report = imports.import_csv(data=data, by=user, source=source, campaign_slug=campaign)
-        except imports.ImportOptionInvalid as invalid:
-            raise CommandError(f"--{invalid.option}: {invalid.message}")
-        except imports.ImportFileInvalid as invalid:
-            raise CommandError(f"{file}: {invalid.message}")
+        except Invalid as invalid:
+            field, messages = next(iter(invalid.errors.items()))
+            raise CommandError(f"{file}: {messages[0]}" if field == "file" else f"--{field}: {messages[0]}")
 
         for problem in report.problems:
             column = problem.field or "-"
