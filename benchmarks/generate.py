@@ -469,7 +469,7 @@ def _insert_submissions(cursor, *, anchor) -> int:
 def _insert_consents(cursor) -> int:
     import hashlib
 
-    from leads.models import Consent
+    from privacy.models import Consent
 
     provided = {
         "lead_id": "lead_id",
@@ -593,7 +593,7 @@ def max_ids() -> dict[str, int]:
     from django.apps import apps
 
     found = {}
-    for label in ("leads.Lead", "leads.Activity", "leads.LeadTransition", "leads.Submission", "leads.Consent",
+    for label in ("leads.Lead", "leads.Activity", "leads.LeadTransition", "leads.Submission", "privacy.Consent",
                   "leads.Notification", "leads.Visitor"):
         model = apps.get_model(label)
         found[label] = model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
@@ -657,7 +657,7 @@ def reset_to_generated(meta: dict) -> None:
     highest = meta.get("max_ids", {})
     lead_model = apps.get_model("leads.Lead")
     lead_model.objects.filter(pk__gt=highest.get("leads.Lead", 0)).delete()
-    for label in ("leads.Activity", "leads.LeadTransition", "leads.Submission", "leads.Consent",
+    for label in ("leads.Activity", "leads.LeadTransition", "leads.Submission", "privacy.Consent",
                   "leads.Notification", "leads.Visitor"):
         model = apps.get_model(label)
         model.objects.filter(pk__gt=highest.get(label, 0)).delete()

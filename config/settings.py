@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "leads",
+    "privacy",
     "scoring",
     "routing",
     "reporting",

@@ -45,10 +45,12 @@ from psycopg.types.json import Jsonb
 
 from core.errors import Invalid
 from core.vocabulary import ActivityKind, Channel
-from leads import capture, lifecycle, privacy, scores
+from leads import capture, lifecycle, scores
 from leads.capture import FILLABLE, CaptureResult
-from leads.models import Activity, Lead, Submission, Suppression
+from leads.models import Activity, Lead, Submission
 from leads.validation import SOURCES, clean_capture, email_domain, is_free_mail, website_domain
+from privacy import suppression
+from privacy.models import Suppression
 from scoring import policy
 
 logger = logging.getLogger(__name__)
@@ -263,8 +265,8 @@ def _reject_suppressed(rows: list[_Row]) -> None:
     """An erased person is not captured again without fresh consent (bulk rows never carry consent)."""
     if not rows:
         return
-    email_hash = privacy.suppression_hasher(Suppression.Kind.EMAIL)
-    phone_hash = privacy.suppression_hasher(Suppression.Kind.PHONE)
+    email_hash = suppression.suppression_hasher(Suppression.Kind.EMAIL)
+    phone_hash = suppression.suppression_hasher(Suppression.Kind.PHONE)
     hashes = {
         row.index: (email_hash(row.clean["email"]), phone_hash(row.clean["phone"]) if row.clean["phone"] else "")
         for row in rows

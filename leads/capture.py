@@ -17,9 +17,11 @@ from django.utils.translation import gettext as _
 
 from core.errors import Invalid
 from core.vocabulary import ActivityKind, Channel
-from leads import consent, privacy, services
-from leads.models import Account, Activity, Campaign, CaptureForm, Consent, ConsentEvent, Lead, Submission, Visitor
+from leads import services
+from leads.models import Account, Activity, Campaign, CaptureForm, Lead, Submission, Visitor
 from leads.validation import SOURCES, clean_capture, email_domain, is_free_mail, website_domain
+from privacy import consent, suppression
+from privacy.models import Consent, ConsentEvent
 
 # Fields a later submission may fill on an existing lead when they are still empty.
 FILLABLE = (
@@ -127,11 +129,11 @@ def process(submission: Submission) -> CaptureResult:
         )
         return CaptureResult(400, body, submission)
     with transaction.atomic():
-        blocked = privacy.suppressed(email=clean["email"], phone=clean["phone"])
+        blocked = suppression.suppressed(email=clean["email"], phone=clean["phone"])
         if blocked and not clean["consent"]:
             return _reject_suppressed(submission)
         if blocked:
-            privacy.lift(blocked)  # fresh consent brings the person back
+            suppression.lift(blocked)  # fresh consent brings the person back
         lead, created, activity, only_activity = _create_or_merge(submission, clean)
         # The lead stays locked and current in memory from here on: scoring, mark_mql and routing work on it.
         services.after_activity(lead=lead, activity=activity, only_activity=only_activity)

@@ -326,6 +326,11 @@ def unmerge(*, transition_id: int, by) -> Lead:
     restored = Lead.objects.get(pk=snapshot["pk"])
 
     by_label = {_moved_label(r.related_model): r for r in _lead_relations() if r.one_to_many}
+    # Merges recorded before a model moved to another app name it by its old label, which its table keeps.
+    by_label |= {
+        r.related_model._meta.db_table.replace("_", ".", 1): r for r in _lead_relations()
+        if r.one_to_many and r.related_model._meta.db_table.replace("_", ".", 1) not in by_label
+    }
     moved_back: dict[str, list[int]] = {}
     for label, ids in entry.data.get("moved", {}).items():
         relation = by_label.get(label)

@@ -35,7 +35,8 @@ def what_if_rows(spec) -> list[tuple[str, object]]:
 ADMIN_PERMISSIONS = {
     "marketing": {
         "leads": {"campaign": "add change view", "captureform": "add change view", "account": "add change view",
-                  "lead": "view", "submission": "view", "consent": "view", "activity": "view"},
+                  "lead": "view", "submission": "view", "activity": "view"},
+        "privacy": {"consent": "view"},
         "scoring": {"scoringmodel": "add change view", "scoringrule": "add change delete view"},
         "routing": {"routingrule": "view", "team": "view", "rep": "view"},
     },

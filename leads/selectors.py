@@ -8,7 +8,7 @@ from django.db.models import Count, DateField, F, Min, OuterRef, Q, QuerySet, Su
 from django.utils import timezone
 
 from core.vocabulary import CAPACITY_STAGES, WORKED_STAGES, ActivityKind, Stage
-from leads import roles, sla
+from leads import extensions, roles, sla
 from leads.models import Activity, Lead, LeadTransition, Notification
 from routing import policy as routing_policy
 from routing.models import Rep
@@ -51,14 +51,15 @@ def history(lead: Lead) -> QuerySet[LeadTransition]:
 
 
 def timeline(lead: Lead) -> list[dict]:
-    """Activities, transitions and consent of one lead in time order (newest first)."""
+    """Activities, transitions and what the apps above add (consent, messages, ...) in time order (newest
+    first)."""
     entries = []
     for activity in lead.activities.select_related("created_by").order_by("-occurred_at")[:200]:
         entries.append({"type": "activity", "at": activity.occurred_at, "item": activity})
     for change in history(lead):
         entries.append({"type": "transition", "at": change.at, "item": change})
-    for consent in lead.consents.all():
-        entries.append({"type": "consent", "at": consent.requested_at, "item": consent})
+    for entry in extensions.timeline_entries(lead):
+        entries.append({"type": entry.type, "at": entry.at, "item": entry.item, "template": entry.template})
     entries.sort(key=lambda entry: entry["at"], reverse=True)
     return entries
 

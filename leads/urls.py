@@ -26,6 +26,5 @@ urlpatterns = [
     path("team/reps/<str:username>/reassign/", views_team.reassign, name="team_reassign"),
     path("routing/test/", views_team.routing_test, name="routing_test"),
     path("f/<str:key>/", views.hosted_form, name="hosted_form"),
-    path("", include("leads.urls_privacy")),
     path("", include("leads.urls_data")),
 ]

@@ -26,8 +26,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.errors import Conflict, Invalid
-from core.vocabulary import Channel, ConsentStatus, LeadType, Stage, Temperature
-from leads import capture, consent, guards, lifecycle, notifications, roles, search, selectors, services
+from core.http import client_ip
+from core.vocabulary import Channel, LeadType, Stage, Temperature
+from leads import capture, extensions, guards, lifecycle, notifications, roles, search, selectors, services
 from leads.filters import ORDERING, LeadFilter
 from leads.forms import (
     OWNER_CHANGE_LABELS,
@@ -40,8 +41,7 @@ from leads.forms import (
     TransitionForm,
     transition_fields,
 )
-from leads.http import client_ip
-from leads.models import Campaign, CaptureForm, ConsentPurpose
+from leads.models import Campaign, CaptureForm
 from leads.pagination import CappedPaginator
 from leads.validation import VISITOR_ID
 from routing.models import Method
@@ -201,17 +201,8 @@ def _panel_context(request, lead, *, bound=None, refusal=None, activity_form=Non
         "assign_form": assign_form or AssignForm(initial={"owner": lead.owner.username if lead.owner else ""}),
         "activity_form": activity_form or (ActivityForm(prefix="activity") if may_log else None),
         "timeline": selectors.timeline(lead),
-        "consents": _consents(lead),
+        "sections": extensions.sections_for(lead, user),
     }
-
-
-def _consents(lead) -> list[tuple[str, str, str]]:
-    """The consent status per purpose, derived from the log: (purpose label, status value, status label)."""
-    labels = dict(ConsentStatus.choices)
-    return [
-        (ConsentPurpose(purpose).label, status, labels.get(status, status))
-        for purpose, status in consent.statuses(lead.pk).items()
-    ]
 
 
 def _assignment(lead) -> dict | None:

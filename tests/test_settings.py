@@ -83,7 +83,7 @@ def test_env_example_lists_every_variable_the_code_reads():
 
 
 def test_client_ip_trusts_only_the_configured_number_of_proxies(rf, settings):
-    from leads.http import client_ip
+    from core.http import client_ip
 
     request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7", REMOTE_ADDR="10.0.0.2")
     settings.TRUSTED_PROXY_COUNT = 0

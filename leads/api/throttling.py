@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from leads.http import client_ip
+from core.http import client_ip
 from leads.models import CaptureForm
 
 

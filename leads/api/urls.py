@@ -1,6 +1,6 @@
 """API routes, mounted at /api/ by config.urls. Version 1 lives under /api/v1/."""
 
-from django.urls import include, path
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from leads.api import views
@@ -27,7 +27,6 @@ urlpatterns = [
     path("v1/reps/<str:username>/", rep_detail, name="rep-detail"),
     path("v1/capture/", views.CaptureView.as_view(), name="capture"),
     path("v1/track/", views.TrackView.as_view(), name="track"),
-    path("v1/", include("leads.api.urls_privacy")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

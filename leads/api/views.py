@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Invalid
+from core.http import client_ip
 from core.vocabulary import Channel
 from leads import capture, lifecycle, presence, roles, selectors, services
 from leads.api import reps as rep_serializers
@@ -36,7 +37,6 @@ from leads.api.cors import (
 from leads.api.pagination import LeadCursorPagination
 from leads.api.throttling import CaptureThrottle, TrackThrottle
 from leads.filters import LeadFilter
-from leads.http import client_ip
 from leads.models import Lead
 
 

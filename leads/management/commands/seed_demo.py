@@ -32,7 +32,8 @@ from core.vocabulary import ActivityKind as K
 from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
 from leads import scores
 from leads.capture import payload_hash
-from leads.models import Account, Activity, Campaign, CaptureForm, Consent, Lead, LeadTransition, Submission, Visitor
+from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
+from privacy.models import Consent
 
 WINDOW = dt.timedelta(days=90)
 DAY = dt.timedelta(days=1)

@@ -18,8 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import Refused, Unmet
-from core.vocabulary import ConsentStatus
-from leads.models import ConsentEvent, ConsentPurpose, ConsentWording, Lead, OptInRequest
+from core.tasks import enqueue_on_commit
+from core.vocabulary import ConsentPurpose, ConsentStatus
+from leads.models import Lead
+from privacy.models import ConsentEvent, ConsentWording, OptInRequest
 
 MARKETING_PURPOSES = (ConsentPurpose.NEWSLETTER, ConsentPurpose.MARKETING_EMAIL)
 EMAIL_PURPOSES = (ConsentPurpose.NEWSLETTER, ConsentPurpose.MARKETING_EMAIL, ConsentPurpose.SALES_EMAIL)
@@ -216,7 +218,7 @@ def give(
         created_at=now,
         expires_at=now + timezone.timedelta(days=settings.DOI_EXPIRY_DAYS),
     )
-    transaction.on_commit(lambda: _enqueue("leads.tasks.send_opt_in", request.pk))
+    enqueue_on_commit("privacy.tasks.send_opt_in", request.pk)
     return request
 
 
@@ -230,12 +232,6 @@ def withdraw(*, lead: Lead, purposes: Iterable[str], method: str, by=None, note:
         record(lead=lead, purpose=purpose, kind=ConsentEvent.Kind.WITHDRAWN, method=method, by=by, note=note, **proof)
         done.append(purpose)
     return done
-
-
-def _enqueue(func: str, *args) -> None:
-    from django_q.tasks import async_task
-
-    async_task(func, *args)
 
 
 # --- double opt-in ----------------------------------------------------------------------------------------
@@ -356,7 +352,7 @@ def unsubscribe_headers(lead_id: int) -> dict[str, str]:
     from django.urls import reverse
 
     token = unsubscribe_token(lead_id)
-    url = settings.SITE_URL + reverse("leads:unsubscribe", args=[token])
+    url = settings.SITE_URL + reverse("privacy:unsubscribe", args=[token])
     return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
 
 
@@ -411,8 +407,8 @@ def send_opt_in_mail(*, request: OptInRequest, token: str, reminder: bool) -> No
     context = {
         "lead": lead,
         "purposes": [ConsentPurpose(p).label for p in request.purposes],
-        "confirm_url": settings.SITE_URL + reverse("leads:confirm_opt_in", args=[token]),
-        "unsubscribe_url": settings.SITE_URL + reverse("leads:unsubscribe", args=[unsubscribe_token(lead.pk)]),
+        "confirm_url": settings.SITE_URL + reverse("privacy:confirm_opt_in", args=[token]),
+        "unsubscribe_url": settings.SITE_URL + reverse("privacy:unsubscribe", args=[unsubscribe_token(lead.pk)]),
         "expires_at": request.expires_at,
         "reminder": reminder,
     }

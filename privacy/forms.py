@@ -4,8 +4,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from leads import consent
-from leads.models import ConsentEvent, ConsentPurpose
+from core.vocabulary import ConsentPurpose
+from privacy import consent
+from privacy.models import ConsentEvent
 
 # A clock a little ahead of the server's must not make "now" look like the future.
 FUTURE_TOLERANCE = timezone.timedelta(minutes=2)

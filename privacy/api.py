@@ -15,10 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Conflict
-from leads import consent, privacy, selectors
+from leads import selectors
 from leads.api import serializers as s
 from leads.api.views import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, parse_body
-from leads.models import ConsentEvent
+from privacy import consent, rights
+from privacy.models import ConsentEvent
 
 
 class ConsentEventSerializer(serializers.ModelSerializer):
@@ -83,7 +84,7 @@ def _lead_for_request(request, pk: int):
     lead = selectors.get_visible_lead(request.user, pk)
     if lead is None:
         raise Http404(_("No such lead."))
-    if not privacy.may_handle_requests(request.user):
+    if not rights.may_handle_requests(request.user):
         raise PermissionDenied(_("Only marketing and administrators handle data requests."))
     return lead
 
@@ -103,10 +104,10 @@ class LeadExportView(APIView):
     )
     def get(self, request, pk: int):
         lead = _lead_for_request(request, pk)
-        document = privacy.export(lead_id=lead.pk, by=request.user, via="api")
+        document = rights.export(lead_id=lead.pk, by=request.user, via="api")
         if request.query_params.get("as") == "csv":
-            return HttpResponse(privacy.as_csv(document), content_type="text/csv; charset=utf-8")
-        return HttpResponse(privacy.as_json(document), content_type="application/json")
+            return HttpResponse(rights.as_csv(document), content_type="text/csv; charset=utf-8")
+        return HttpResponse(rights.as_json(document), content_type="application/json")
 
 
 class LeadEraseView(APIView):
@@ -129,7 +130,7 @@ class LeadEraseView(APIView):
         lead = _lead_for_request(request, pk)
         body = parse_body(request, EraseRequest)
         try:
-            lead = privacy.erase(lead_id=lead.pk, by=request.user, reason=body["reason"], via="api")
+            lead = rights.erase(lead_id=lead.pk, by=request.user, reason=body["reason"], via="api")
         except Conflict as done:
             return Response({"detail": str(done)}, status=status.HTTP_409_CONFLICT)
         return Response({"id": lead.pk, "erased_at": lead.erased_at})
@@ -147,7 +148,7 @@ class LeadObjectView(APIView):
     def post(self, request, pk: int):
         lead = _lead_for_request(request, pk)
         body = parse_body(request, ObjectRequest)
-        withdrawn = privacy.object_to_marketing(
+        withdrawn = rights.object_to_marketing(
             lead_id=lead.pk, by=request.user, reason=body.get("reason", ""), via="api"
         )
         return Response({"id": lead.pk, "withdrawn": withdrawn})

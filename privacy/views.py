@@ -12,10 +12,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.errors import Conflict, Refused
-from leads import consent, privacy, selectors
-from leads.forms_privacy import RecordConsentForm
-from leads.http import client_ip, user_agent
-from leads.models import ConsentEvent, ConsentPurpose, PrivacyRequest
+from core.http import client_ip, user_agent
+from core.vocabulary import ConsentPurpose
+from leads import selectors
+from privacy import consent, rights
+from privacy.forms import RecordConsentForm
+from privacy.models import ConsentEvent, PrivacyRequest
 
 
 def _visible_lead_or_404(request, lead_id):
@@ -28,7 +30,7 @@ def _visible_lead_or_404(request, lead_id):
 def _privacy_lead_or_403(request, lead_id):
     """Export, erasure and objection: marketing and admins (they answer data-subject requests)."""
     lead = _visible_lead_or_404(request, lead_id)
-    if not privacy.may_handle_requests(request.user):
+    if not rights.may_handle_requests(request.user):
         raise PermissionDenied(_("Only marketing and administrators handle data requests."))
     return lead
 
@@ -52,7 +54,7 @@ def _proof_context(request, lead, record_form=None) -> dict:
         "events": [(event, consent.proof_matches(event)) for event in events],
         "may_send_marketing": consent.may_send_marketing(lead),
         "requests": PrivacyRequest.objects.filter(lead=lead).select_related("actor"),
-        "may_handle": privacy.may_handle_requests(request.user),
+        "may_handle": rights.may_handle_requests(request.user),
         "may_record": may_record,
         "record_form": record_form if may_record else None,
         "purposes": ConsentPurpose.choices,
@@ -76,14 +78,14 @@ def record_consent(request, lead_id: int):
         raise PermissionDenied(_("SDRs record consent only on their own leads."))
     if lead.erased_at:
         messages.error(request, _("This lead was erased; record consent on a new lead."))
-        return redirect("leads:consent_proof", lead_id=lead.pk)
+        return redirect("privacy:consent_proof", lead_id=lead.pk)
     form = RecordConsentForm(request.POST)
     if not form.is_valid():
         return render(request, "privacy/consent_proof.html", _proof_context(request, lead, form), status=400)
     with transaction.atomic():
         form.save(lead=lead, by=request.user)
     messages.success(request, _("The consent event was recorded."))
-    return redirect("leads:consent_proof", lead_id=lead.pk)
+    return redirect("privacy:consent_proof", lead_id=lead.pk)
 
 
 @login_required
@@ -92,16 +94,16 @@ def send_export_link(request, lead_id: int):
     """E-mail the person a signed link to their own export (GDPR Art. 15 and 20)."""
     lead = _privacy_lead_or_403(request, lead_id)
     try:
-        privacy.request_export_link(lead_id=lead.pk, by=request.user)
+        rights.request_export_link(lead_id=lead.pk, by=request.user)
     except Refused as refused:
         messages.error(request, str(refused))
     else:
         messages.success(
             request,
             _("The export link goes to %(email)s; it works %(days)s days.")
-            % {"email": lead.email, "days": privacy.EXPORT_LINK_DAYS},
+            % {"email": lead.email, "days": rights.EXPORT_LINK_DAYS},
         )
-    return redirect("leads:consent_proof", lead_id=lead.pk)
+    return redirect("privacy:consent_proof", lead_id=lead.pk)
 
 
 @login_required
@@ -110,7 +112,7 @@ def export(request, lead_id: int, fmt: str):
     lead = _privacy_lead_or_403(request, lead_id)
     if fmt not in ("json", "csv"):
         raise Http404(_("Export as .json or .csv."))
-    document = privacy.export(lead_id=lead.pk, by=request.user)
+    document = rights.export(lead_id=lead.pk, by=request.user)
     return _download(document, fmt, lead.pk)
 
 
@@ -118,9 +120,9 @@ def _download(document: dict, fmt: str, lead_id: int) -> HttpResponse:
     if fmt not in ("json", "csv"):
         raise Http404(_("Export as .json or .csv."))
     if fmt == "csv":
-        response = HttpResponse(privacy.as_csv(document), content_type="text/csv; charset=utf-8")
+        response = HttpResponse(rights.as_csv(document), content_type="text/csv; charset=utf-8")
     else:
-        response = HttpResponse(privacy.as_json(document), content_type="application/json")
+        response = HttpResponse(rights.as_json(document), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="lead-{lead_id}.{fmt}"'
     return response
 
@@ -132,23 +134,23 @@ def erase(request, lead_id: int):
     reason = request.POST.get("reason", "").strip()
     if not reason:
         messages.error(request, _("Give the reason for the erasure (e.g. the person's request of which date)."))
-        return redirect("leads:consent_proof", lead_id=lead.pk)
+        return redirect("privacy:consent_proof", lead_id=lead.pk)
     try:
-        privacy.erase(lead_id=lead.pk, by=request.user, reason=reason)
+        rights.erase(lead_id=lead.pk, by=request.user, reason=reason)
     except Conflict as done:
         messages.info(request, str(done))
     else:
         messages.success(request, _("The lead's personal data was erased; its stage history stays."))
-    return redirect("leads:consent_proof", lead_id=lead.pk)
+    return redirect("privacy:consent_proof", lead_id=lead.pk)
 
 
 @login_required
 @require_POST
 def object_to_marketing(request, lead_id: int):
     lead = _privacy_lead_or_403(request, lead_id)
-    privacy.object_to_marketing(lead_id=lead.pk, by=request.user, reason=request.POST.get("reason", "").strip())
+    rights.object_to_marketing(lead_id=lead.pk, by=request.user, reason=request.POST.get("reason", "").strip())
     messages.success(request, _("Every marketing purpose is withdrawn."))
-    return redirect("leads:consent_proof", lead_id=lead.pk)
+    return redirect("privacy:consent_proof", lead_id=lead.pk)
 
 
 # --- the person, through signed links -----------------------------------------------------------------------
@@ -195,7 +197,7 @@ def preferences(request, token: str):
             ip_address=client_ip(request),
             user_agent=user_agent(request),
         )
-        return redirect("leads:preferences", token=token)
+        return redirect("privacy:preferences", token=token)
     active = {"given", "pending", "confirmed"}
     current = consent.statuses(lead.pk)
     return render(
@@ -210,9 +212,9 @@ def preferences(request, token: str):
 
 @require_GET
 def my_export(request, token: str, fmt: str):
-    lead = privacy.lead_of_export_token(token)
+    lead = rights.lead_of_export_token(token)
     if lead is None:
         return render(request, "privacy/refused.html", {"reason": "expired"}, status=410)
     if fmt not in ("json", "csv"):
         raise Http404(_("Export as .json or .csv."))
-    return _download(privacy.export(lead_id=lead.pk, via="link"), fmt, lead.pk)
+    return _download(rights.export(lead_id=lead.pk, via="link"), fmt, lead.pk)
