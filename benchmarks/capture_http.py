@@ -73,7 +73,7 @@ def queries_per_capture(form_key: str, run_id: str, existing: list[str]) -> dict
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from leads import capture
+    from capture import submissions as capture
     from leads.models import CaptureForm
 
     form = CaptureForm.objects.select_related("campaign").get(key=form_key)

@@ -67,7 +67,7 @@ def run(ctx: Context) -> Result:
     from django.contrib.auth import get_user_model
 
     from benchmarks.generate import MARKETING
-    from leads import imports
+    from capture import imports
     from leads.models import Lead, LeadTransition
 
     rows = ctx.scaled(5000, 1000)

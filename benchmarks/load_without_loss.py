@@ -133,7 +133,7 @@ def run(ctx: Context, *, requests: int, concurrency: int = 8, workers: int = 4, 
 def _count(run_id, replies, seconds, restart_log, requests, concurrency) -> Result:
     from django.db.models import Count
 
-    from leads import capture
+    from capture import submissions as capture
     from leads.models import Activity, Lead, Submission
 
     acked = [r for r in replies if 200 <= r.status < 300]

@@ -48,7 +48,7 @@ def _one_row_inserts(count: int) -> list[float]:
 def run(ctx: Context) -> Result:
     from django_q.models import OrmQ
 
-    from leads import capture
+    from capture import submissions as capture
     from leads.models import CaptureForm, Lead, Notification, Submission
 
     count = ctx.scaled(300, 60)

@@ -6,9 +6,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/reports/", include("reporting.api_urls")),
+    path("api/v1/", include("capture.api_urls")),
     path("api/v1/", include("privacy.api_urls")),
     path("api/", include("leads.api.urls")),
     path("reports/", include("reporting.urls")),
+    path("", include("capture.urls")),
     path("", include("privacy.urls")),
     path("", include("leads.urls")),
 ]

@@ -5,11 +5,18 @@
 - `Refused` -> 409 `{"detail", "unmet": [{"code", "message"}]}`
 - `Conflict` -> 409 `{"detail"}`
 
+Also the error shapes for the schema (`DetailSerializer`, `ErrorsSerializer`, `RefusedSerializer`) and
+the small request helpers every API view uses (`json_object`, `parse_body`).
+
 DRF's own errors keep DRF's shape (`{"detail": ...}`, or its field dict for query parameters). Every 401
 carries a `WWW-Authenticate` challenge.
 """
 
-from rest_framework import status
+from django.http import QueryDict
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -50,3 +57,63 @@ def domain_response(exc) -> Response | None:
         return None
     code, body = error_body(exc)
     return Response(body, status=code)
+
+
+class DetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ErrorsSerializer(serializers.Serializer):
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text=gettext_lazy("Messages per field; `non_field_errors` for the body as a whole."),
+    )
+
+
+class UnmetSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class RefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    unmet = UnmetSerializer(
+        many=True, help_text=gettext_lazy("Every guard that is not met, in words a user understands.")
+    )
+
+
+def json_object(request) -> dict:
+    """The request body as a dict; anything but a JSON object is a 400 that says so."""
+    data = request.data
+    if isinstance(data, QueryDict):  # no body at all
+        return data.dict()
+    if not isinstance(data, dict):
+        raise Invalid({"non_field_errors": [_("Send a JSON object.")]})
+    return data
+
+
+def parse_body(request, serializer_class) -> dict:
+    """Validate a small body with a serializer; unknown fields are refused like everywhere else."""
+    data = json_object(request)
+    serializer = serializer_class(data=data)
+    errors = {key: [_("Unknown field.")] for key in sorted(set(data) - set(serializer.fields))}
+    if not serializer.is_valid():
+        errors.update(serializer.errors)
+    if errors:
+        raise Invalid(errors)
+    return serializer.validated_data
+
+
+NOT_VISIBLE = OpenApiResponse(DetailSerializer, description="No such lead, or not visible to the caller.")
+
+
+NOT_PERMITTED = OpenApiResponse(DetailSerializer, description="The caller may not do this.")
+
+
+UNAUTHENTICATED = OpenApiResponse(DetailSerializer, description="No or invalid credentials.")
+
+
+INVALID = OpenApiResponse(ErrorsSerializer, description="Invalid input; every bad field is named.")
+
+
+THROTTLED = OpenApiResponse(DetailSerializer, description="Too many requests; see Retry-After.")

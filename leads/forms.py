@@ -45,7 +45,7 @@ def _date_input():
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-def _text_area(rows: int = 2):
+def text_area(rows: int = 2):
     return forms.Textarea(attrs={"rows": rows})
 
 
@@ -99,7 +99,7 @@ class AmountField(forms.DecimalField):
 # --- transitions ----------------------------------------------------------------------------------------
 
 _TRANSITION_FIELDS = {
-    "reason": lambda: forms.CharField(label=_("Reason"), required=False, widget=_text_area()),
+    "reason": lambda: forms.CharField(label=_("Reason"), required=False, widget=text_area()),
     "budget": lambda: forms.CharField(label=_("Budget"), required=False,
                                       help_text=_("Is there a budget, and how much?")),
     "authority": lambda: forms.CharField(label=_("Authority"), required=False,
@@ -181,7 +181,7 @@ class ActivityForm(ErrorsFromService, forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
     )
-    note = forms.CharField(label=_("Note"), required=False, widget=_text_area(3))
+    note = forms.CharField(label=_("Note"), required=False, widget=text_area(3))
     next_step_on = forms.DateField(label=_("Next step on"), required=False, widget=_date_input())
 
     def raw(self) -> dict:
@@ -193,135 +193,6 @@ class ActivityForm(ErrorsFromService, forms.Form):
         if data.get("next_step_on"):
             raw["next_step_on"] = data["next_step_on"].isoformat()
         return raw
-
-
-# --- capture: manual entry, hosted form, import ---------------------------------------------------------
-
-
-def _campaign_choices():
-    return [("", _("(none)")), *Campaign.objects.values_list("slug", "name")]
-
-
-class CaptureFields(ErrorsFromService, forms.Form):
-    """Lead fields as `capture.submit` takes them. Only shapes here: capture validates and normalises."""
-
-    email = forms.CharField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    first_name = forms.CharField(label=_("First name"), required=False,
-                                 widget=forms.TextInput(attrs={"autocomplete": "given-name"}))
-    last_name = forms.CharField(label=_("Last name"), required=False,
-                                widget=forms.TextInput(attrs={"autocomplete": "family-name"}))
-    company = forms.CharField(label=_("Company"), required=False,
-                              widget=forms.TextInput(attrs={"autocomplete": "organization"}))
-    job_title = forms.CharField(label=_("Job title"), required=False,
-                                widget=forms.TextInput(attrs={"autocomplete": "organization-title"}))
-    phone = forms.CharField(label=_("Phone"), required=False,
-                            widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}))
-    country = forms.CharField(label=_("Country"), required=False, help_text=_("Two letters, e.g. DE"),
-                              widget=forms.TextInput(attrs={"autocomplete": "country", "size": 2}))
-    message = forms.CharField(label=_("Message"), required=False, widget=_text_area(4))
-
-    # Fields whose values go into the payload as typed.
-    payload_fields: tuple[str, ...] = ()
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # capture reports a missing e-mail in its own words, next to the field
-        self.fields["email"].required = False
-        self.fields["email"].widget.attrs["required"] = True
-
-    def payload(self) -> dict:
-        """The capture payload: the filled fields only."""
-        data = self.cleaned_data
-        payload = {name: data[name].strip() for name in self.payload_fields if (data.get(name) or "").strip()}
-        if data.get("consent"):
-            payload["consent"] = True
-        return payload
-
-
-class ManualLeadForm(CaptureFields):
-    industry = forms.CharField(label=_("Industry"), required=False)
-    company_size = forms.CharField(label=_("Employees"), required=False,
-                                   widget=forms.TextInput(attrs={"inputmode": "numeric"}))
-    website = forms.CharField(label=_("Website"), required=False)
-    source = forms.ChoiceField(label=_("Source"), required=False,
-                               choices=[("", _("Manual entry")), *Channel.choices])
-    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
-    consent = forms.BooleanField(label=_("The contact agreed to be contacted"), required=False)
-
-    payload_fields = (
-        "email", "first_name", "last_name", "company", "job_title", "phone", "country", "industry",
-        "company_size", "website", "source", "campaign", "message",
-    )
-    field_order = [
-        "email", "first_name", "last_name", "phone", "job_title", "company", "website", "industry",
-        "company_size", "country", "source", "campaign", "message", "consent",
-    ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["campaign"].choices = _campaign_choices()
-        self.fields["message"].label = _("Note")
-
-
-HONEYPOT_FIELD = "website_url"
-
-
-class HostedForm(CaptureFields):
-    """The public web form at /f/<key>/ (and embedded in an iframe)."""
-
-    visitor_id = forms.CharField(required=False, widget=forms.HiddenInput)
-    utm_source = forms.CharField(required=False, widget=forms.HiddenInput)
-    utm_medium = forms.CharField(required=False, widget=forms.HiddenInput)
-    utm_campaign = forms.CharField(required=False, widget=forms.HiddenInput)
-    utm_term = forms.CharField(required=False, widget=forms.HiddenInput)
-    utm_content = forms.CharField(required=False, widget=forms.HiddenInput)
-    consent = forms.BooleanField(required=False)
-    # The honeypot: people never see it, simple bots fill it.
-    website_url = forms.CharField(
-        label=_("Leave this field empty"), required=False,
-        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
-    )
-
-    payload_fields = (
-        "email", "first_name", "last_name", "company", "job_title", "phone", "country", "message",
-        "visitor_id", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    )
-
-    def __init__(self, *args, capture_form, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.capture_form = capture_form
-        if capture_form.consent_wording:
-            self.fields["consent"].label = capture_form.consent_wording
-        else:
-            del self.fields["consent"]
-
-    @property
-    def is_spam(self) -> bool:
-        return bool((self.data.get(HONEYPOT_FIELD) or "").strip())
-
-    @property
-    def visible_fields_in_order(self):
-        return [self[name] for name in ("email", "first_name", "last_name", "company", "job_title", "phone",
-                                        "country", "message")]
-
-
-IMPORT_MAX_BYTES = 10 * 1024 * 1024
-
-
-class ImportForm(forms.Form):
-    file = forms.FileField(label=_("CSV file"), help_text=_("UTF-8 with a header row; at most 10 MB."))
-    source = forms.ChoiceField(label=_("Source"), choices=Channel.choices, initial=Channel.EVENT)
-    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["campaign"].choices = _campaign_choices()
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > IMPORT_MAX_BYTES:
-            raise forms.ValidationError(_("The file is larger than 10 MB; split it into smaller files."))
-        return upload
 
 
 # --- routing dry run, manager board ---------------------------------------------------------------------
@@ -347,7 +218,7 @@ class RoutingTestForm(ErrorsFromService, forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["campaign"].choices = _campaign_choices()
+        self.fields["campaign"].choices = campaign_choices()
 
     def clean(self):
         from leads import validation  # capture's validators: the dry run reads fields as capture stores them
@@ -403,3 +274,7 @@ class PresenceForm(ErrorsFromService, forms.Form):
                                          help_text=_("Empty: from now."))
     out_of_office_until = forms.DateField(label=_("Out of office until"), required=False, widget=_date_input(),
                                           help_text=_("The last day away; empty with an empty start: present."))
+
+
+def campaign_choices():
+    return [("", _("(none)")), *Campaign.objects.values_list("slug", "name")]

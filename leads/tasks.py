@@ -4,9 +4,18 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_q.models import Schedule
 
-from leads import capture
 from leads.models import Notification
+
+# Created or updated by `manage.py setup_schedules` (see config/schedules.py).
+SCHEDULES = [
+    # SLA clocks: breaches and escalation steps, each exactly once; `manage.py health` watches it.
+    {"name": "leads.sla_sweep", "func": "leads.tasks.sla_sweep", "schedule_type": Schedule.MINUTES, "minutes": 1},
+    # Decay: engagement points lose weight with time, so scores are recomputed every night.
+    {"name": "leads.nightly_rescore", "func": "leads.tasks.rescore_all", "schedule_type": Schedule.CRON,
+     "cron": "30 2 * * *"},
+]
 
 
 def email_notification(notification_id: int) -> bool:
@@ -31,11 +40,6 @@ def email_notification(notification_id: int) -> bool:
         Notification.objects.filter(pk=notification_id).update(emailed_at=None)
         raise
     return True
-
-
-def recover_submissions() -> int:
-    """Every minute: finish submissions whose processing died, so no lead is lost."""
-    return capture.recover_stale()
 
 
 def rescore_all(model_id: int | None = None, at: str | None = None, ranges: list | None = None) -> int:

@@ -9,8 +9,6 @@ urlpatterns = [
     path("queue/", views.queue, name="queue"),
     path("pool/", views.pool, name="pool"),
     path("leads/", views.lead_list, name="list"),
-    path("leads/new/", views.create, name="create"),
-    path("leads/import/", views.import_leads, name="import"),
     path("leads/<int:lead_id>/", views.lead_detail, name="detail"),
     path("leads/<int:lead_id>/transitions/<slug:name>/", views.transition, name="transition"),
     path("leads/<int:lead_id>/claim/", views.claim, name="claim"),
@@ -25,6 +23,5 @@ urlpatterns = [
     path("team/reps/<str:username>/presence/", views_team.rep_presence, name="team_presence"),
     path("team/reps/<str:username>/reassign/", views_team.reassign, name="team_reassign"),
     path("routing/test/", views_team.routing_test, name="routing_test"),
-    path("f/<str:key>/", views.hosted_form, name="hosted_form"),
     path("", include("leads.urls_data")),
 ]

@@ -2,9 +2,20 @@
 Tasks take ids, re-read state and tolerate running twice."""
 
 from django.utils import timezone
+from django_q.models import Schedule
 
 from privacy import consent, retention, rights
 from privacy.models import OptInRequest
+
+# Created or updated by `manage.py setup_schedules` (see config/schedules.py).
+SCHEDULES = [
+    # Double opt-in: one reminder, then unconfirmed requests are purged (DOI_REMINDER_DAYS, DOI_PURGE_DAYS).
+    {"name": "privacy.opt_in_housekeeping", "func": "privacy.tasks.opt_in_housekeeping",
+     "schedule_type": Schedule.MINUTES, "minutes": 60},
+    # Retention: anonymise leads whose period has expired (RETENTION_*_MONTHS); see docs/privacy.md.
+    {"name": "privacy.apply_retention", "func": "privacy.tasks.apply_retention",
+     "schedule_type": Schedule.CRON, "cron": "15 3 * * *"},
+]
 
 
 def send_opt_in(request_id: int, reminder: bool = False) -> bool:

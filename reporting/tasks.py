@@ -1,6 +1,19 @@
 """Background work of reporting (django-q2). Safe to run twice: every report is claimed by a unique row."""
 
+from django.conf import settings
+from django_q.models import Schedule
+
 from reporting import email
+
+
+def schedules() -> list[dict]:
+    """Created or updated by `manage.py setup_schedules`: the report time comes from REPORT_SEND_TIME."""
+    hours, minutes = settings.REPORT_SEND_TIME.split(":")
+    return [
+        # One report per recipient and period (ReportRun is unique), whatever runs twice.
+        {"name": "reporting.send_due_reports", "func": "reporting.tasks.send_due_reports",
+         "schedule_type": Schedule.CRON, "cron": f"{int(minutes)} {int(hours)} * * *"},
+    ]
 
 
 def send_due_reports() -> dict[str, int]:

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
 
+from capture.submissions import payload_hash
 from core.vocabulary import Role
-from leads.capture import payload_hash
 from leads.models import Activity, Lead, Submission
 from privacy.models import Consent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory, UserFactory

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from capture import submissions as capture
 from core.vocabulary import ConsentStatus, Stage
-from leads import capture
 from leads.models import Activity, Lead, LeadTransition, Submission, Visitor
 from privacy.models import Consent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory

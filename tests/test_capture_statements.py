@@ -14,8 +14,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from capture import submissions as capture
 from core.vocabulary import Role, Stage
-from leads import capture, lifecycle
+from leads import lifecycle
 from leads.models import Activity, Lead, LeadTransition, Notification, SlaClock, Submission, Visitor
 from routing.models import Rep, RoutingRule, Team
 from scoring import versioning

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from capture import submissions as capture
 from core.vocabulary import ConsentStatus
-from leads import capture
 from leads.models import Lead
 from privacy import consent, tasks
 from privacy.models import ConsentEvent, OptInRequest

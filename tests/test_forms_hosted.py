@@ -22,7 +22,7 @@ def capture_form(db):
 
 
 def url(form, **query) -> str:
-    path = reverse("leads:hosted_form", args=[form.key])
+    path = reverse("capture:hosted_form", args=[form.key])
     if query:
         path += "?" + "&".join(f"{key}={value}" for key, value in query.items())
     return path

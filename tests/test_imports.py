@@ -12,10 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from capture import bulk, imports
+from capture import submissions as capture
+from capture.imports import Problem, import_csv
 from core.errors import Invalid
 from core.vocabulary import Role, Stage
-from leads import bulk, capture, imports
-from leads.imports import Problem, import_csv
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission
 from privacy import rights, suppression
 from privacy.models import Consent

@@ -52,8 +52,8 @@ def others_lead(other_sdr):
         ("leads:queue", []),
         ("leads:pool", []),
         ("leads:list", []),
-        ("leads:create", []),
-        ("leads:import", []),
+        ("capture:create", []),
+        ("capture:import", []),
         ("leads:detail", ["lead"]),
     ],
 )
@@ -125,7 +125,7 @@ def test_work_pages_open_for_every_role(client, users, name, role, expected):
     "role, expected",
     [("marketing", 200), ("manager", 200), ("admin", 200), ("sdr", 403), ("other_sdr", 403)],
 )
-@pytest.mark.parametrize("name", ["leads:create", "leads:import"])
+@pytest.mark.parametrize("name", ["capture:create", "capture:import"])
 def test_manual_entry_and_import_are_for_staff_only(client, users, name, role, expected):
     response = as_user(client, users[role]).get(reverse(name))
     assert response.status_code == expected
@@ -804,7 +804,7 @@ def test_header_shows_the_unread_notification_count(client, manager, sdr, pool_m
 def test_marketing_creates_a_lead_by_hand(client, marketing):
     CampaignFactory(slug="fair", name="Fair")
     response = as_user(client, marketing).post(
-        reverse("leads:create"),
+        reverse("capture:create"),
         {"email": "Jana.Berg@Example-Firma.de", "first_name": "Jana", "last_name": "Berg", "company": "Example",
          "phone": "089 123456", "country": "DE", "campaign": "fair", "source": "event"},
     )
@@ -821,7 +821,7 @@ def test_marketing_creates_a_lead_by_hand(client, marketing):
 def test_manual_entry_of_a_known_address_merges_and_says_so(client, manager):
     existing = LeadFactory(email="known@firma.de", email_normalized="known@firma.de", job_title="")
     response = as_user(client, manager).post(
-        reverse("leads:create"), {"email": "KNOWN@firma.de", "job_title": "CTO"}, follow=True
+        reverse("capture:create"), {"email": "KNOWN@firma.de", "job_title": "CTO"}, follow=True
     )
     assert response.redirect_chain[-1][0] == reverse("leads:detail", args=[existing.pk])
     assert "already belonged to a lead" in text(response)
@@ -831,7 +831,7 @@ def test_manual_entry_of_a_known_address_merges_and_says_so(client, manager):
 
 def test_manual_entry_with_bad_input_shows_errors_keeps_input_and_creates_nothing(client, marketing):
     response = as_user(client, marketing).post(
-        reverse("leads:create"),
+        reverse("capture:create"),
         {"email": "not-an-address", "first_name": "Kept", "phone": "12", "country": "Germany",
          "company_size": "many"},
     )
@@ -844,7 +844,7 @@ def test_manual_entry_with_bad_input_shows_errors_keeps_input_and_creates_nothin
 
 
 def test_manual_entry_without_email_says_it_is_required(client, marketing):
-    response = as_user(client, marketing).post(reverse("leads:create"), {"first_name": "Nomail"})
+    response = as_user(client, marketing).post(reverse("capture:create"), {"first_name": "Nomail"})
     assert response.status_code == 400
     assert "An e-mail address is required." in text(response)
     assert not Lead.objects.exists()
@@ -852,8 +852,8 @@ def test_manual_entry_without_email_says_it_is_required(client, marketing):
 
 def test_sdr_cannot_post_manual_entry_or_import(client, sdr):
     client = as_user(client, sdr)
-    assert client.post(reverse("leads:create"), {"email": "x@firma.de"}).status_code == 403
-    assert client.post(reverse("leads:import"), {}).status_code == 403
+    assert client.post(reverse("capture:create"), {"email": "x@firma.de"}).status_code == 403
+    assert client.post(reverse("capture:import"), {}).status_code == 403
     assert not Lead.objects.exists()
 
 
@@ -870,7 +870,7 @@ def test_import_reports_counts_and_problems(client, marketing):
     CampaignFactory(slug="fair-2026")
     content = "email,first_name,company\nnew@firma.de,Nina,Firma\nknown@firma.de,,\nbroken,Bert,\n"
     response = as_user(client, marketing).post(
-        reverse("leads:import"), {"file": _csv(content), "source": "event", "campaign": "fair-2026"}
+        reverse("capture:import"), {"file": _csv(content), "source": "event", "campaign": "fair-2026"}
     )
     assert response.status_code == 200
     page = text(response)
@@ -884,7 +884,7 @@ def test_import_reports_counts_and_problems(client, marketing):
 
 def test_import_of_an_unreadable_file_shows_the_reason(client, marketing):
     response = as_user(client, marketing).post(
-        reverse("leads:import"), {"file": _csv("first_name,company\nNina,Firma\n"), "source": "event"}
+        reverse("capture:import"), {"file": _csv("first_name,company\nNina,Firma\n"), "source": "event"}
     )
     assert response.status_code == 400
     assert 'aria-invalid="true"' in text(response)
@@ -892,7 +892,7 @@ def test_import_of_an_unreadable_file_shows_the_reason(client, marketing):
 
 
 def test_the_lead_page_shows_consent_per_purpose_and_links_the_proof(client, marketing):
-    from leads import capture
+    from capture import submissions as capture
     from tests.factories import CaptureFormFactory
 
     form = CaptureFormFactory(consent_wording="Ja, Newsletter.", consent_purposes=["newsletter"])

@@ -8,8 +8,8 @@ import time_machine
 from django.conf import settings
 from django.utils import timezone
 
+from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import capture
 from leads.models import Lead, Submission
 from privacy import consent, tasks
 from privacy.models import PrivacyRequest

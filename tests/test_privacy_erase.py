@@ -12,7 +12,9 @@ from django.core import mail
 from django.db import connection
 from django.db.models import Count
 
-from leads import capture, dedupe, imports, lifecycle
+from capture import imports
+from capture import submissions as capture
+from leads import dedupe, lifecycle
 from leads.models import Lead, LeadTransition, Submission
 from privacy import consent, registry, rights
 from privacy.models import PrivacyRequest, Suppression

@@ -6,9 +6,10 @@ import threading
 import pytest
 from django.db import connection
 
+from capture import submissions as capture
 from core.errors import Conflict
 from core.vocabulary import Role, Stage
-from leads import capture, lifecycle
+from leads import lifecycle
 from leads.models import Account, Lead, LeadTransition, Notification
 from routing.models import Rep, RoutingRule, Team
 from tests.factories import LeadFactory, UserFactory

@@ -6,8 +6,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import capture, hooks, scores, services
+from leads import hooks, scores, services
 from leads.models import Lead, Notification
 from scoring import versioning
 from scoring.models import ScoringModel, ScoringRule

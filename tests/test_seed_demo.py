@@ -262,7 +262,7 @@ def test_owned_and_pooled_leads_say_why(seeded):
 
 
 def test_the_demo_team_routes_new_mqls_to_its_reps(seeded):
-    from leads import capture
+    from capture import submissions as capture
 
     body = capture.submit(channel="api", payload={"email": "neu@kunde-beispiel.de", "country": "DE",
                                                   "activity": {"kind": "demo_request"}}).body

@@ -7,8 +7,9 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import capture, lifecycle, services, sla
+from leads import lifecycle, services, sla
 from leads.models import Lead, LeadTransition, SlaClock
 from routing.models import SlaPolicy
 from tests.factories import ActivityFactory, LeadFactory

@@ -5,8 +5,9 @@ import datetime as dt
 import pytest
 import time_machine
 
+from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import capture, lifecycle, services
+from leads import lifecycle, services
 from leads.models import Lead, LeadTransition
 from routing.models import RecyclingRule
 from tests.factories import ActivityFactory, LeadFactory

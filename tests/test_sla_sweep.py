@@ -12,8 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_q.models import Schedule
 
+from capture import submissions as capture
 from core.vocabulary import Role, Stage
-from leads import capture, lifecycle, sla, tasks
+from leads import lifecycle, sla, tasks
 from leads.models import JobRun, Lead, LeadTransition, Notification, SlaClock, SlaEscalation
 from routing.models import EscalationStep
 from tests.factories import LeadFactory, UserFactory
@@ -510,7 +511,7 @@ def test_setup_schedules_adds_the_sweep_every_minute_and_stays_idempotent():
     sweep = Schedule.objects.get(name="leads.sla_sweep")
     assert (sweep.func, sweep.schedule_type, sweep.minutes) == ("leads.tasks.sla_sweep", Schedule.MINUTES, 1)
     assert Schedule.objects.filter(name="leads.sla_sweep").count() == 1
-    assert Schedule.objects.filter(name="leads.recover_submissions").count() == 1
+    assert Schedule.objects.filter(name="capture.recover_submissions").count() == 1
     assert sweep.next_run is not None
 
 

@@ -32,10 +32,10 @@ def test_a_failed_send_leaves_the_notification_for_a_retry(pool_mql, manager, sd
 def test_setup_schedules_is_idempotent():
     call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
     call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
-    schedule = Schedule.objects.get(name="leads.recover_submissions")
+    schedule = Schedule.objects.get(name="capture.recover_submissions")
     assert (schedule.func, schedule.schedule_type, schedule.minutes) == (
-        "leads.tasks.recover_submissions", Schedule.MINUTES, 1)
-    assert Schedule.objects.filter(name="leads.recover_submissions").count() == 1
+        "capture.tasks.recover_submissions", Schedule.MINUTES, 1)
+    assert Schedule.objects.filter(name="capture.recover_submissions").count() == 1
     assert schedule.next_run is not None
 
 
@@ -49,3 +49,13 @@ def test_the_report_schedule_follows_report_send_time(settings):
     schedule.refresh_from_db()
     assert schedule.cron == "5 18 * * *"
     assert timezone.localtime(schedule.next_run).strftime("%H:%M") == "18:05"
+
+
+def test_setup_schedules_removes_a_job_no_app_declares_any_more():
+    Schedule.objects.create(name="leads.recover_submissions", func="leads.tasks.recover_submissions",
+                            schedule_type=Schedule.MINUTES, minutes=1)
+    Schedule.objects.create(name="someone-elses-job", func="other.task", schedule_type=Schedule.MINUTES, minutes=5)
+    call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert not Schedule.objects.filter(name="leads.recover_submissions").exists()
+    assert Schedule.objects.filter(name="someone-elses-job").exists()
+    assert Schedule.objects.filter(name="capture.recover_submissions").exists()

@@ -10,7 +10,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import vocabulary
-from core.vocabulary import ActivityKind, Channel, LeadType, Outcome, Stage
+from core.api import DetailSerializer, ErrorsSerializer, RefusedSerializer, UnmetSerializer  # noqa: F401 - the API's shapes
+from core.vocabulary import ActivityKind, LeadType, Outcome, Stage
 from leads import lifecycle, selectors, sla
 from leads.models import Activity, Lead, LeadTransition
 
@@ -183,27 +184,6 @@ class ActivitySerializer(serializers.ModelSerializer):
 # --- errors ---------------------------------------------------------------------------------------------
 
 
-class DetailSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-
-
-class ErrorsSerializer(serializers.Serializer):
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text=_("Messages per field; `non_field_errors` for the body as a whole."),
-    )
-
-
-class UnmetSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-
-
-class RefusedSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    unmet = UnmetSerializer(many=True, help_text=_("Every guard that is not met, in words a user understands."))
-
-
 # --- requests -------------------------------------------------------------------------------------------
 
 
@@ -244,53 +224,3 @@ class ActivityRequest(serializers.Serializer):
     url = serializers.URLField(required=False, allow_blank=True, max_length=2000)
 
 
-class CaptureActivityRequest(serializers.Serializer):
-    kind = serializers.CharField(required=False, help_text=_("Defaults to form_submit (or the form's kind)."))
-    url = serializers.URLField(required=False, max_length=2000)
-    occurred_at = serializers.DateTimeField(required=False)
-
-
-class CaptureRequest(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
-    first_name = serializers.CharField(required=False, max_length=100)
-    last_name = serializers.CharField(required=False, max_length=100)
-    company = serializers.CharField(required=False, max_length=200)
-    job_title = serializers.CharField(required=False, max_length=150)
-    phone = serializers.CharField(required=False, help_text=_("Any format with a country code; stored as E.164."))
-    country = serializers.CharField(required=False, min_length=2, max_length=2, help_text=_("ISO 3166 alpha-2"))
-    industry = serializers.CharField(required=False, max_length=100)
-    company_size = serializers.IntegerField(required=False, min_value=0)
-    website = serializers.CharField(required=False, max_length=300)
-    source = serializers.ChoiceField(required=False, choices=Channel.choices)
-    campaign = serializers.SlugField(required=False, help_text=_("Slug of an existing campaign."))
-    utm_source = serializers.CharField(required=False, max_length=200)
-    utm_medium = serializers.CharField(required=False, max_length=200)
-    utm_campaign = serializers.CharField(required=False, max_length=200)
-    utm_term = serializers.CharField(required=False, max_length=200)
-    utm_content = serializers.CharField(required=False, max_length=200)
-    visitor_id = serializers.CharField(required=False, min_length=8, max_length=64,
-                                       help_text=_("The id the tracking script set; joins earlier page views."))
-    message = serializers.CharField(required=False, max_length=5000)
-    consent = serializers.BooleanField(required=False, help_text=_("Consent with the form's wording."))
-    activity = CaptureActivityRequest(required=False)
-
-
-class CaptureResponse(serializers.Serializer):
-    id = serializers.IntegerField()
-    created = serializers.BooleanField()
-    stage = serializers.ChoiceField(choices=Stage.choices)
-    score = serializers.IntegerField()
-    owner = serializers.CharField(allow_null=True)
-
-
-class TrackRequest(serializers.Serializer):
-    visitor_id = serializers.CharField(min_length=8, max_length=64)
-    url = serializers.URLField(required=False, max_length=2000)
-    kind = serializers.CharField(required=False, help_text=_("page_view (default), pricing_view, download, ..."))
-    occurred_at = serializers.DateTimeField(required=False)
-    title = serializers.CharField(required=False, max_length=300)
-    referrer = serializers.URLField(required=False, max_length=2000)
-
-
-class TrackResponse(serializers.Serializer):
-    visitor_id = serializers.CharField()

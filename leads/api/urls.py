@@ -25,8 +25,6 @@ urlpatterns = [
     path("v1/leads/<int:pk>/activities/", lead_activities, name="lead-activities"),
     path("v1/reps/", reps_list, name="rep-list"),
     path("v1/reps/<str:username>/", rep_detail, name="rep-detail"),
-    path("v1/capture/", views.CaptureView.as_view(), name="capture"),
-    path("v1/track/", views.TrackView.as_view(), name="track"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

@@ -6,61 +6,26 @@ their exceptions into responses.
 """
 
 import django_filters
-from django.http import Http404, QueryDict
+from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from core.api import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, json_object, parse_body
 from core.errors import Invalid
-from core.http import client_ip
-from core.vocabulary import Channel
-from leads import capture, lifecycle, presence, roles, selectors, services
+from leads import lifecycle, presence, roles, selectors, services
 from leads.api import reps as rep_serializers
 from leads.api import serializers as s
-from leads.api.cors import (
-    CrossOriginMixin,
-    FormKeyAuthentication,
-    HasFormKey,
-    HasFormKeyOrCaptureRole,
-    OriginAllowed,
-    form_of,
-)
 from leads.api.pagination import LeadCursorPagination
-from leads.api.throttling import CaptureThrottle, TrackThrottle
 from leads.filters import LeadFilter
 from leads.models import Lead
-
-
-def json_object(request) -> dict:
-    """The request body as a dict; anything but a JSON object is a 400 that says so."""
-    data = request.data
-    if isinstance(data, QueryDict):  # no body at all
-        return data.dict()
-    if not isinstance(data, dict):
-        raise Invalid({"non_field_errors": [_("Send a JSON object.")]})
-    return data
-
-
-def parse_body(request, serializer_class) -> dict:
-    """Validate a small body with a serializer; unknown fields are refused like everywhere else."""
-    data = json_object(request)
-    serializer = serializer_class(data=data)
-    errors = {key: [_("Unknown field.")] for key in sorted(set(data) - set(serializer.fields))}
-    if not serializer.is_valid():
-        errors.update(serializer.errors)
-    if errors:
-        raise Invalid(errors)
-    return serializer.validated_data
-
 
 # --- leads ----------------------------------------------------------------------------------------------
 
@@ -81,13 +46,6 @@ class LeadFilterBackend(DjangoFilterBackend):
             return super().filter_queryset(request, queryset, view)
         except ValidationError as invalid:
             raise Invalid(invalid.detail)
-
-
-NOT_VISIBLE = OpenApiResponse(s.DetailSerializer, description="No such lead, or not visible to the caller.")
-NOT_PERMITTED = OpenApiResponse(s.DetailSerializer, description="The caller may not do this.")
-UNAUTHENTICATED = OpenApiResponse(s.DetailSerializer, description="No or invalid credentials.")
-INVALID = OpenApiResponse(s.ErrorsSerializer, description="Invalid input; every bad field is named.")
-THROTTLED = OpenApiResponse(s.DetailSerializer, description="Too many requests; see Retry-After.")
 
 
 @extend_schema_view(
@@ -256,74 +214,3 @@ class RepViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 # --- capture and tracking (public: form keys, CORS, rate limits) -----------------------------------------
 
 
-class CaptureView(CrossOriginMixin, APIView):
-    authentication_classes = [TokenAuthentication, FormKeyAuthentication, SessionAuthentication]
-    permission_classes = [HasFormKeyOrCaptureRole, OriginAllowed]
-    throttle_classes = [CaptureThrottle]
-    parser_classes = [JSONParser]
-
-    def get_authenticate_header(self, request):
-        return f'Token, {FormKeyAuthentication().authenticate_header(request)}'
-
-    @extend_schema(
-        summary="Capture a lead (web forms, integrations)",
-        description=(
-            "Authenticate with a form's key in `X-Form-Key`, or with the API token of a marketing user, manager "
-            "or admin. A new normalised e-mail creates a lead (201); a known one adds a touchpoint to it and "
-            "fills its empty fields (200, `created: false`). With an `Idempotency-Key` header, repeating the "
-            "request returns the first response without a second effect; the same key with another body is 422, "
-            "and 409 while the first request is still in progress. Missing credentials are 401; a wrong or "
-            "inactive form key, an `Origin` the form does not allow, or the token of a user without a capture "
-            "role are 403."
-        ),
-        operation_id="v1_capture",
-        parameters=[
-            OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-                             description="Any unique string of at most 200 characters per logical submission."),
-        ],
-        request=s.CaptureRequest,
-        responses={
-            201: OpenApiResponse(s.CaptureResponse, description="A new lead."),
-            200: OpenApiResponse(s.CaptureResponse, description="Merged into the lead with this e-mail."),
-            400: INVALID,
-            401: UNAUTHENTICATED,
-            403: OpenApiResponse(s.DetailSerializer, description="Wrong form key, origin or role."),
-            409: OpenApiResponse(s.DetailSerializer, description="The first request with this key is in progress."),
-            422: OpenApiResponse(s.DetailSerializer, description="The key was used with a different body."),
-            429: THROTTLED,
-        },
-    )
-    def post(self, request):
-        form = form_of(request)
-        # Passed as it came (a non-object body included): capture records every attempt, then refuses it.
-        payload = request.data.dict() if isinstance(request.data, QueryDict) else request.data
-        result = capture.submit(
-            channel=Channel.API,
-            payload=payload,
-            form=form,
-            by=None if form else request.user,
-            idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
-            ip_address=client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-        )
-        return Response(result.body, status=result.status)
-
-
-class TrackView(CrossOriginMixin, APIView):
-    authentication_classes = [FormKeyAuthentication]
-    permission_classes = [HasFormKey, OriginAllowed]
-    throttle_classes = [TrackThrottle]
-    parser_classes = [JSONParser]
-
-    @extend_schema(
-        summary="Record a page view of an anonymous visitor (the tracking script)",
-        operation_id="v1_track",
-        request=s.TrackRequest,
-        responses={
-            202: s.TrackResponse, 400: INVALID, 401: UNAUTHENTICATED,
-            403: OpenApiResponse(s.DetailSerializer, description="Wrong form key or origin."), 429: THROTTLED,
-        },
-    )
-    def post(self, request):
-        visitor = services.track(form=form_of(request), raw=json_object(request))
-        return Response({"visitor_id": visitor.anonymous_id}, status=status.HTTP_202_ACCEPTED)

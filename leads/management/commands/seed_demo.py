@@ -28,10 +28,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from capture.submissions import payload_hash
 from core.vocabulary import ActivityKind as K
 from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
 from leads import scores
-from leads.capture import payload_hash
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
 from privacy.models import Consent
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from capture import imports
 from core.errors import Invalid
 from core.vocabulary import Channel
-from leads import imports
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
-"""Capture in bulk: many submissions of one channel, each with the outcome `capture.submit` would give it, in
+"""Capture in bulk: many submissions of one channel, each with the outcome `submissions.submit` would give it, in
 a fixed number of statements per batch instead of 20-65 per row. Used by the CSV import.
 
-`capture_many(payloads=..., channel=..., by=..., campaigns=...)` returns one `capture.CaptureResult` per
+`capture_many(payloads=..., channel=..., by=..., campaigns=...)` returns one `submissions.CaptureResult` per
 payload, in order: 201 created, 200 merged (body: id, created, stage, score, owner, as capture answers),
 400 rejected (body: `errors` by field), 500 when even the one-by-one path failed for that row.
 
@@ -27,9 +27,9 @@ payload, in order: 201 created, 200 merged (body: id, created, stage, score, own
    repeated row's lead after that row).
 
 A batch that fails (a lead created meanwhile by a path that takes no lock, a lost connection, a bug) is
-rolled back whole and its rows go one by one through `capture.submit`, the path every row took before.
+rolled back whole and its rows go one by one through `submissions.submit`, the path every row took before.
 Payloads with consent, a visitor id or a reported activity (which the CSV import never sends) also go
-through `capture.submit`, in their place in the order.
+through `submissions.submit`, in their place in the order.
 """
 
 import datetime as dt
@@ -43,10 +43,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg.types.json import Jsonb
 
+from capture import submissions
+from capture.submissions import FILLABLE, CaptureResult
 from core.errors import Invalid
 from core.vocabulary import ActivityKind, Channel
-from leads import capture, lifecycle, scores
-from leads.capture import FILLABLE, CaptureResult
+from leads import lifecycle, scores
 from leads.models import Activity, Lead, Submission
 from leads.validation import SOURCES, clean_capture, email_domain, is_free_mail, website_domain
 from privacy import suppression
@@ -92,7 +93,7 @@ class _Row:
 
 def capture_many(*, payloads: list[dict], channel: str, by=None, campaigns: dict | None = None,
                  batch_size: int | None = None) -> list[CaptureResult]:
-    """Capture every payload as `capture.submit(channel=..., payload=..., by=...)` would; see the module
+    """Capture every payload as `submissions.submit(channel=..., payload=..., by=...)` would; see the module
     docstring. `campaigns` maps slug -> Campaign for the slugs the payloads name (looked up by the caller)."""
     batch_size = batch_size or BATCH
     now = timezone.now()
@@ -137,7 +138,7 @@ def _write_batch_or_fall_back(rows: list[_Row], *, channel: str, by, results: li
 
 def _submit_one(row: _Row, *, channel: str, by) -> CaptureResult:
     try:
-        return capture.submit(channel=channel, payload=row.payload, by=by)
+        return submissions.submit(channel=channel, payload=row.payload, by=by)
     except Exception:  # one broken row must not stop the others
         logger.exception("Bulk capture: row %s failed", row.index)
         return CaptureResult(500, {"detail": _("The row could not be saved because of an internal error.")})
@@ -251,7 +252,7 @@ def _copy_text(value) -> str:
 
 
 def _lock_emails(emails: list[str]) -> None:
-    """Capture's advisory lock (`capture._lock_email`) on every address, in one statement, in sorted order."""
+    """Capture's advisory lock (`submissions._lock_email`) on every address, in one statement, in sorted order."""
     if not emails:
         return
     with connection.cursor() as cursor:
@@ -378,7 +379,7 @@ def _create_submissions(rows: list[_Row], results: list[CaptureResult], *, chann
     columns = ("channel", "submitted_by_id", "payload_hash", "payload", "outcome", "errors", "lead_id",
                "response_status", "response_body", "received_at", "processed_at")
     _copy_insert(Submission, columns, [
-        (channel, submitted_by, capture.payload_hash(row.payload), row.payload, outcomes[result.status].value,
+        (channel, submitted_by, submissions.payload_hash(row.payload), row.payload, outcomes[result.status].value,
          row.errors or {}, row.lead_id, result.status, result.body, stamp, stamp)
         for row, result in zip(rows, results, strict=True)
     ], ids=[row.submission_id for row in rows])

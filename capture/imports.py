@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
 
+from capture import bulk, submissions
 from core.errors import Invalid
 from core.vocabulary import Channel
-from leads import bulk, capture
 from leads.models import Campaign
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -315,7 +315,9 @@ def import_csv(*, data: bytes, by, source: str = Channel.EVENT, campaign_slug: s
     return report
 
 
-def _row_problems(line: int, result: capture.CaptureResult, sheet: _Sheet, columns: dict[str, str]) -> list[Problem]:
+def _row_problems(
+    line: int, result: submissions.CaptureResult, sheet: _Sheet, columns: dict[str, str]
+) -> list[Problem]:
     errors = (result.body or {}).get("errors")
     if not errors:
         detail = (result.body or {}).get("detail") or _("The row was rejected.")

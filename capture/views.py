@@ -1,0 +1,173 @@
+"""Capture pages: manual entry, the CSV import page and the hosted (and embedded) web form."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from capture import imports, submissions
+from capture.forms import HostedForm, ImportForm, ManualLeadForm
+from core.errors import Invalid
+from core.http import client_ip, user_agent
+from core.vocabulary import Channel
+from leads import roles
+from leads.models import CaptureForm
+from leads.validation import VISITOR_ID
+
+
+def _require_capture_role(user) -> None:
+    if not roles.can_capture_manually(user):
+        raise PermissionDenied(_("Only marketing, managers and admins can add leads by hand."))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def create(request):
+    _require_capture_role(request.user)
+    form = ManualLeadForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        result = submissions.submit(
+            channel=Channel.MANUAL, payload=form.payload(), by=request.user,
+            ip_address=client_ip(request), user_agent=user_agent(request),
+        )
+        if result.lead is not None:
+            if result.created:
+                messages.success(request, _("Lead created."))
+            else:
+                messages.info(
+                    request, _("This e-mail address already belonged to a lead: the entry was added to it, "
+                               "empty fields were filled.")
+                )
+            return redirect("leads:detail", lead_id=result.lead.pk)
+        form.add_service_errors(result.body.get("errors") or {"__all__": [result.body.get("detail", "")]})
+        status = 400
+    return render(request, "capture/lead_form.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_leads(request):
+    _require_capture_role(request.user)
+    form = ImportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                report = imports.import_csv(
+                    data=data["file"].read(), by=request.user, source=data["source"],
+                    campaign_slug=data["campaign"] or None,
+                )
+            except Invalid as invalid:
+                for field, field_messages in invalid.errors.items():
+                    for message in field_messages:
+                        form.add_error(field if field in form.fields else None, message)
+            else:
+                return render(request, "capture/import_report.html", {"report": report, "file_name": data["file"].name})
+        status = 400
+    return render(request, "capture/import.html", {"form": form}, status=status)
+
+
+_PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def _form_rate() -> tuple[int, int]:
+    """FORM_RATE as (requests, seconds); the settings validated its shape at start-up."""
+    number, _sep, period = settings.FORM_RATE.partition("/")
+    return int(number), _PERIOD_SECONDS[period]
+
+
+def _within_rate(request, form: CaptureForm) -> bool:
+    """A fixed-window counter per form and client IP in the shared cache."""
+    limit, period = _form_rate()
+    key = f"leadwerk:form-rate:{form.pk}:{client_ip(request)}"
+    cache.add(key, 0, timeout=period)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=period)
+        count = 1
+    return count <= limit
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else "null"
+
+
+def _own_origins(request) -> set[str]:
+    return {f"{request.scheme}://{request.get_host()}".lower(), _origin_of(settings.SITE_URL)}
+
+
+def _origin_allowed(request, form: CaptureForm) -> bool:
+    """Embedded forms post cross-site, so instead of a CSRF token the browser's Origin (or Referer) must be
+    this site or one of the form's allowed origins. Browsers send Origin on every cross-site POST; a request
+    without both headers does not come from another site's page."""
+    origin = request.headers.get("Origin")
+    if origin is None and request.headers.get("Referer"):
+        origin = _origin_of(request.headers["Referer"])
+    if origin is None:
+        return True
+    allowed = {o.lower() for o in form.origins} | _own_origins(request)
+    return origin.rstrip("/").lower() in allowed
+
+
+def _framable(response, form: CaptureForm):
+    ancestors = " ".join(["'self'", *form.origins])
+    response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    return response
+
+
+def _hosted_initial(request) -> dict:
+    initial = {}
+    visitor_id = request.GET.get("visitor_id", "")
+    if VISITOR_ID.match(visitor_id):
+        initial["visitor_id"] = visitor_id
+    for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
+        if request.GET.get(name):
+            initial[name] = request.GET[name][:200]
+    return initial
+
+
+@csrf_exempt
+@xframe_options_exempt
+@require_http_methods(["GET", "POST"])
+def hosted_form(request, key: str):
+    capture_form = CaptureForm.objects.filter(key=key, is_active=True).select_related("campaign").first()
+    if capture_form is None:
+        raise Http404(_("No such form."))
+    context = {"capture_form": capture_form, "embed": request.GET.get("embed") == "1"}
+    if request.method == "GET":
+        context["form"] = HostedForm(initial=_hosted_initial(request), capture_form=capture_form)
+        context["snippet"] = roles.is_staff_role(request.user)
+        return _framable(render(request, "capture/hosted_form.html", context), capture_form)
+
+    if not _origin_allowed(request, capture_form):
+        raise PermissionDenied(_("This form may not be posted from that site."))
+    if not _within_rate(request, capture_form):
+        return _framable(render(request, "capture/hosted_limited.html", context, status=429), capture_form)
+    form = HostedForm(request.POST, capture_form=capture_form)
+    form.is_valid()  # shapes only; capture validates
+    payload = form.payload()
+    if form.is_spam:
+        payload["website_url"] = form.data.get("website_url", "")[:200]
+    result = submissions.submit(
+        channel=Channel.WEB_FORM, form=capture_form, payload=payload, is_spam=form.is_spam,
+        ip_address=client_ip(request), user_agent=user_agent(request),
+    )
+    if result.status in (200, 201):
+        context["thank_you"] = capture_form.thank_you_text or _("Thank you! We will be in touch soon.")
+        return _framable(render(request, "capture/hosted_thanks.html", context), capture_form)
+    form.add_service_errors(result.body.get("errors") or {"__all__": [result.body.get("detail", "")]})
+    context["form"] = form
+    return _framable(render(request, "capture/hosted_form.html", context, status=400), capture_form)
