@@ -20,7 +20,7 @@ payload, in order: 201 created, 200 merged (body: id, created, stage, score, own
    - `scores.rescore_many` for the batch's leads (new leads were inserted with the score it will find, so
      it rewrites only what changed), then `lifecycle.try_mark_mql` only for the few whose
      score reached the MQL threshold (guards, audit row, SLA clocks, routing, notifications): what
-     `services.after_activity` does after a capture (a form submit is never hot intent);
+     `activities.after_activity` does after a capture (a form submit is never hot intent);
    - one `COPY` of the submissions, one per row, with its outcome, errors and response body.
 3. A repeated address merges into the lead its first row created (in the same batch or an earlier one).
    The response body of every row shows its lead as the batch left it (a capture per row would show a
@@ -400,7 +400,7 @@ def _create_touchpoints(rows: list[_Row], *, channel: str, submitted_by, now) ->
 
 
 def _hand_off_mqls(lead_ids: list[int], *, threshold: int) -> None:
-    """What `services.after_activity` does after a form submit, for the few leads whose score now reaches the
+    """What `activities.after_activity` does after a form submit, for the few leads whose score now reaches the
     MQL threshold: `try_mark_mql` (guards, audit, SLA clocks, routing). A form submit is no hot intent."""
     sources, _target = lifecycle.TRANSITIONS["mark_mql"]
     ready_ids = [pk for (pk,) in _fetch(

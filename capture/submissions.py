@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import Invalid
 from core.vocabulary import ActivityKind, Channel
-from leads import services
+from leads import activities
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, Submission, Visitor
 from leads.validation import SOURCES, clean_capture, email_domain, is_free_mail, website_domain
 from privacy import consent, suppression
@@ -136,7 +136,7 @@ def process(submission: Submission) -> CaptureResult:
             suppression.lift(blocked)  # fresh consent brings the person back
         lead, created, activity, only_activity = _create_or_merge(submission, clean)
         # The lead stays locked and current in memory from here on: scoring, mark_mql and routing work on it.
-        services.after_activity(lead=lead, activity=activity, only_activity=only_activity)
+        activities.after_activity(lead=lead, activity=activity, only_activity=only_activity)
         status = 201 if created else 200
         body = {
             "id": lead.pk,

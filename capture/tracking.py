@@ -6,8 +6,8 @@ from django.utils.translation import gettext as _
 
 from core.errors import Invalid
 from core.vocabulary import TRACKED_KINDS, ActivityKind
+from leads.activities import after_activity
 from leads.models import Activity, CaptureForm, Lead, Visitor
-from leads.services import after_activity
 from leads.validation import clean_activity, clean_url, clean_visitor_id
 
 

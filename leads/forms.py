@@ -11,7 +11,7 @@ from django import forms
 from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
 
-from core.vocabulary import ActivityKind, Channel, Outcome
+from core.vocabulary import ActivityKind, Outcome
 from leads import guards
 from leads.models import Campaign
 
@@ -41,7 +41,7 @@ LOGGED_KINDS = [
 ]
 
 
-def _date_input():
+def date_input():
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
@@ -122,9 +122,9 @@ _TRANSITION_FIELDS = {
                                         help_text=_("Who inside pushes for us?")),
     "deal_value": lambda: AmountField(label=_("Deal value (EUR)"), required=False, min_value=0, max_digits=14,
                                       decimal_places=2),
-    "close_date": lambda: forms.DateField(label=_("Forecast close date"), required=False, widget=_date_input()),
+    "close_date": lambda: forms.DateField(label=_("Forecast close date"), required=False, widget=date_input()),
     "contract_signed_on": lambda: forms.DateField(label=_("Contract signed on"), required=False,
-                                                  widget=_date_input()),
+                                                  widget=date_input()),
 }
 
 
@@ -182,10 +182,10 @@ class ActivityForm(ErrorsFromService, forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
     )
     note = forms.CharField(label=_("Note"), required=False, widget=text_area(3))
-    next_step_on = forms.DateField(label=_("Next step on"), required=False, widget=_date_input())
+    next_step_on = forms.DateField(label=_("Next step on"), required=False, widget=date_input())
 
     def raw(self) -> dict:
-        """The body for `services.log_activity(raw=...)`."""
+        """The body for `activities.log_activity(raw=...)`."""
         data = self.cleaned_data
         raw = {"kind": data["kind"], "outcome": data["outcome"], "note": data["note"]}
         if data.get("occurred_at"):
@@ -196,84 +196,6 @@ class ActivityForm(ErrorsFromService, forms.Form):
 
 
 # --- routing dry run, manager board ---------------------------------------------------------------------
-
-
-class RoutingTestForm(ErrorsFromService, forms.Form):
-    """A sample lead for the routing dry run. Values are cleaned by capture's own validators."""
-
-    email = forms.CharField(label=_("E-mail"), required=False, max_length=254,
-                            help_text=_("Its domain is matched against the accounts."))
-    website = forms.CharField(label=_("Website"), required=False, max_length=300)
-    country = forms.CharField(label=_("Country"), required=False, max_length=2,
-                              help_text=_("Two letters, e.g. DE"),
-                              widget=forms.TextInput(attrs={"size": 2, "autocomplete": "off"}))
-    industry = forms.CharField(label=_("Industry"), required=False, max_length=100)
-    company_size = forms.CharField(label=_("Employees"), required=False, max_length=9,
-                                   widget=forms.TextInput(attrs={"inputmode": "numeric"}))
-    score = forms.IntegerField(label=_("Score"), required=False, min_value=-100_000, max_value=100_000,
-                               help_text=_("Empty counts as 0."))
-    source = forms.ChoiceField(label=_("Source"), required=False, choices=Channel.choices,
-                               initial=Channel.WEB_FORM)
-    campaign = forms.ChoiceField(label=_("Campaign"), required=False)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["campaign"].choices = campaign_choices()
-
-    def clean(self):
-        from leads import validation  # capture's validators: the dry run reads fields as capture stores them
-
-        data = super().clean()
-        errors: dict[str, list[str]] = {}
-        email = (data.get("email") or "").strip()
-        if email:
-            data["email"] = validation.clean_email(email, errors)
-        data["website"] = validation.clean_website(data.get("website") or "", errors)
-        data["country"] = validation.clean_country(data.get("country") or "", errors)
-        data["company_size"] = validation.clean_company_size((data.get("company_size") or "").strip(), errors)
-        self.add_service_errors(errors)
-        return data
-
-
-POOL_TARGET = "pool"
-
-
-class ReassignForm(forms.Form):
-    """Some of a rep's open leads and where they go: "rep:<username>", or "pool"."""
-
-    leads = forms.TypedMultipleChoiceField(label=_("Leads"), coerce=int, choices=(),
-                                           error_messages={"required": _("Tick at least one lead.")})
-    target = forms.CharField(label=_("Move to"), max_length=160,
-                             error_messages={"required": _("Choose where the leads go.")})
-
-    def __init__(self, *args, lead_ids=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["leads"].choices = [(pk, pk) for pk in lead_ids]
-        self.fields["leads"].error_messages["invalid_choice"] = _(
-            "Lead %(value)s is not among this rep's open leads any more."
-        )
-
-    def clean_target(self) -> str | None:
-        """The new owner's username, or None for the pool."""
-        target = self.cleaned_data["target"].strip()
-        if target == POOL_TARGET:
-            return None
-        kind, _sep, username = target.partition(":")
-        if kind != "rep" or not username:
-            raise forms.ValidationError(_("Choose a rep or the pool."))
-        return username
-
-
-class PresenceForm(ErrorsFromService, forms.Form):
-    """A rep's availability, capacity and absence, as a manager sets them on the board."""
-
-    available = forms.BooleanField(label=_("Available for new leads"), required=False)
-    capacity = forms.IntegerField(label=_("Capacity"), min_value=1, max_value=10_000,
-                                  help_text=_("The most open MQL + SAL leads this rep may own."))
-    out_of_office_from = forms.DateField(label=_("Out of office from"), required=False, widget=_date_input(),
-                                         help_text=_("Empty: from now."))
-    out_of_office_until = forms.DateField(label=_("Out of office until"), required=False, widget=_date_input(),
-                                          help_text=_("The last day away; empty with an empty start: present."))
 
 
 def campaign_choices():

@@ -4,7 +4,7 @@ Routing owns the policies, calendars and the pure decisions (`routing.sla_policy
 this module applies them to leads:
 
 - `on_transition`, `on_owner_change` (called by `leads.lifecycle`) and `on_contact_attempt` (called by
-  `leads.services.log_activity`) start and stop clocks inside the caller's transaction, with the lead
+  `leads.activities.log_activity`) start and stop clocks inside the caller's transaction, with the lead
   row locked, so a clock never disagrees with the event that started or stopped it.
 - `sweep()` runs every minute (`leads.tasks.sla_sweep`). It finds clocks whose next look is due through
   a partial index, records the breach, and runs each escalation step exactly once, set-based: a batch of
@@ -95,7 +95,7 @@ def on_owner_change(lead: Lead, *, now: dt.datetime) -> None:
 
 
 def on_contact_attempt(*, lead_id: int, activity: Activity) -> None:
-    """A call, e-mail, LinkedIn message or meeting was logged (inside `services.log_activity`, lead locked):
+    """A call, e-mail, LinkedIn message or meeting was logged (inside `activities.log_activity`, lead locked):
     note the first contact, stop the clocks that wait for it, and apply the recycling rule to a SAL."""
     if activity.kind not in CONTACT_KINDS:
         return

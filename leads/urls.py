@@ -1,6 +1,8 @@
-from django.urls import include, path
+from django.urls import path
 
-from leads import views, views_team
+from leads import views
+from leads.quality import views as quality_views
+from leads.team import views as team_views
 
 app_name = "leads"
 
@@ -17,11 +19,14 @@ urlpatterns = [
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/<int:notification_id>/read/", views.notification_read, name="notification_read"),
-    path("team/", views_team.board, name="team"),
-    path("team/reps/<str:username>/", views_team.rep_detail, name="team_rep"),
-    path("team/reps/<str:username>/availability/", views_team.availability, name="team_availability"),
-    path("team/reps/<str:username>/presence/", views_team.rep_presence, name="team_presence"),
-    path("team/reps/<str:username>/reassign/", views_team.reassign, name="team_reassign"),
-    path("routing/test/", views_team.routing_test, name="routing_test"),
-    path("", include("leads.urls_data")),
+    path("team/", team_views.board, name="team"),
+    path("team/reps/<str:username>/", team_views.rep_detail, name="team_rep"),
+    path("team/reps/<str:username>/availability/", team_views.availability, name="team_availability"),
+    path("team/reps/<str:username>/presence/", team_views.rep_presence, name="team_presence"),
+    path("team/reps/<str:username>/reassign/", team_views.reassign, name="team_reassign"),
+    path("routing/test/", team_views.routing_test, name="routing_test"),
+    path("data/health/", quality_views.data_health, name="data_health"),
+    path("data/duplicates/", quality_views.merge_candidates, name="merge_candidates"),
+    path("data/duplicates/merge/", quality_views.merge, name="merge"),
+    path("data/merges/<int:transition_id>/undo/", quality_views.unmerge, name="unmerge"),
 ]

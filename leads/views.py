@@ -24,7 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from core.errors import Conflict, Invalid
 from core.http import client_ip
 from core.vocabulary import Channel, LeadType, Stage, Temperature
-from leads import extensions, guards, lifecycle, notifications, roles, search, selectors, services
+from leads import activities, extensions, guards, lifecycle, notifications, roles, search, selectors
 from leads.filters import ORDERING, LeadFilter
 from leads.forms import (
     OWNER_CHANGE_LABELS,
@@ -178,7 +178,7 @@ def _panel_context(request, lead, *, bound=None, refusal=None, activity_form=Non
         for name in names
     ]
     can_assign = roles.can_assign(user)
-    may_log = services.may_log_activity(user, lead)
+    may_log = activities.may_log_activity(user, lead)
     return {
         "lead": lead,
         "qualification": _qualification(lead),
@@ -319,12 +319,12 @@ def assign(request, lead_id: int):
 @require_POST
 def log_activity(request, lead_id: int):
     lead = _visible_lead_or_404(request, lead_id)
-    if not services.may_log_activity(request.user, lead):
+    if not activities.may_log_activity(request.user, lead):
         raise PermissionDenied(_("You may not log activities on this lead."))
     form = ActivityForm(request.POST, prefix="activity")
     if form.is_valid():
         try:
-            activity = services.log_activity(lead_id=lead.pk, by=request.user, raw=form.raw())
+            activity = activities.log_activity(lead_id=lead.pk, by=request.user, raw=form.raw())
         except Invalid as invalid:
             form.add_service_errors(invalid.errors)
         else:

@@ -2,8 +2,8 @@ import pytest
 from django.urls import reverse
 
 from core.vocabulary import ConsentStatus
-from leads import dedupe
 from leads.models import Lead
+from leads.quality import dedupe
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db

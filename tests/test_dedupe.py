@@ -3,8 +3,9 @@ from django.urls import reverse
 
 from core.errors import NotFound, NotPermitted, Refused
 from core.vocabulary import Stage
-from leads import dedupe, scores
+from leads import scores
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission, Visitor
+from leads.quality import dedupe
 from privacy.models import Consent
 from tests.factories import ActivityFactory, LeadFactory
 

@@ -14,8 +14,9 @@ from django.db.models import Count
 
 from capture import imports
 from capture import submissions as capture
-from leads import dedupe, lifecycle
+from leads import lifecycle
 from leads.models import Lead, LeadTransition, Submission
+from leads.quality import dedupe
 from privacy import consent, registry, rights
 from privacy.models import PrivacyRequest, Suppression
 from tests.factories import CaptureFormFactory, UserFactory

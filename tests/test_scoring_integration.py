@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import hooks, scores, services
+from leads import activities, hooks, scores
 from leads.models import Lead, Notification
 from scoring import versioning
 from scoring.models import ScoringModel, ScoringRule
@@ -45,7 +45,7 @@ def test_crossing_the_threshold_through_activity_hands_off_as_the_system():
     for days in (1, 3):
         ActivityFactory(lead=lead, kind="download", occurred_at=timezone.now() - dt.timedelta(days=days))
     activity = ActivityFactory(lead=lead, kind="webinar_attended")
-    services.after_activity(lead_id=lead.pk, activity=activity)
+    activities.after_activity(lead_id=lead.pk, activity=activity)
     lead = Lead.objects.get(pk=lead.pk)
     assert lead.score >= ScoringModel.active().mql_threshold
     assert lead.stage == Stage.MQL
@@ -63,8 +63,8 @@ def test_falling_below_the_threshold_never_demotes_an_mql():
 def test_a_demo_request_alerts_the_owner(sdr):
     lead = LeadFactory(stage=Stage.SAL, owner=sdr)
     activity = ActivityFactory(lead=lead, kind="demo_request")
-    services.after_activity(lead_id=lead.pk, activity=activity)
-    services.after_activity(lead_id=lead.pk, activity=activity)
+    activities.after_activity(lead_id=lead.pk, activity=activity)
+    activities.after_activity(lead_id=lead.pk, activity=activity)
     assert list(Notification.objects.filter(kind="hot_intent").values_list("user__username", flat=True)) == ["sdr1"]
 
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import lifecycle, services, sla
+from leads import activities, lifecycle, sla
 from leads.models import Lead, LeadTransition, SlaClock
 from routing.models import SlaPolicy
 from tests.factories import ActivityFactory, LeadFactory
@@ -261,7 +261,7 @@ def test_a_switched_off_policy_starts_nothing_even_when_cached(sdr):
 
 
 def log(lead, by, kind="call", outcome="no_answer", **extra):
-    return services.log_activity(lead_id=lead.pk, by=by, raw={"kind": kind, "outcome": outcome, **extra})
+    return activities.log_activity(lead_id=lead.pk, by=by, raw={"kind": kind, "outcome": outcome, **extra})
 
 
 def test_the_first_contact_attempt_meets_the_speed_to_lead_clock(pool_mql, sdr):

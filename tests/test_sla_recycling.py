@@ -7,7 +7,7 @@ import time_machine
 
 from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import lifecycle, services
+from leads import activities, lifecycle
 from leads.models import Lead, LeadTransition
 from routing.models import RecyclingRule
 from tests.factories import ActivityFactory, LeadFactory
@@ -28,7 +28,7 @@ def sal(sdr, **fields):
 
 def attempt(lead, by, day, *, kind="call", outcome="no_answer"):
     with time_machine.travel(START + dt.timedelta(days=day, hours=1), tick=False):
-        services.log_activity(lead_id=lead.pk, by=by, raw={"kind": kind, "outcome": outcome})
+        activities.log_activity(lead_id=lead.pk, by=by, raw={"kind": kind, "outcome": outcome})
     return Lead.objects.get(pk=lead.pk)
 
 

@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from leads.api import views
+from leads.team import api as team_api
 
 app_name = "api"
 
@@ -13,8 +14,8 @@ lead_transition = views.LeadViewSet.as_view({"post": "transition"})
 lead_claim = views.LeadViewSet.as_view({"post": "claim"})
 lead_assign = views.LeadViewSet.as_view({"post": "assign"})
 lead_activities = views.LeadViewSet.as_view({"post": "activities"})
-reps_list = views.RepViewSet.as_view({"get": "list"})
-rep_detail = views.RepViewSet.as_view({"patch": "partial_update"})
+reps_list = team_api.RepViewSet.as_view({"get": "list"})
+rep_detail = team_api.RepViewSet.as_view({"patch": "partial_update"})
 
 urlpatterns = [
     path("v1/leads/", leads_list, name="lead-list"),

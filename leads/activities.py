@@ -1,4 +1,5 @@
-"""Writes on leads other than transitions and owner changes: logging activities, tracking page views."""
+"""Writes on leads other than transitions and owner changes: logging activities, and what a new activity sets off
+(rescoring, the MQL hand-off, hot-intent alerts)."""
 
 from django.contrib.auth import get_user_model
 from django.db import transaction

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from leads.presence import MAX_CAPACITY
+from leads.team.presence import MAX_CAPACITY
 from routing import policy as routing_policy
 
 

@@ -1,7 +1,7 @@
-"""Pages for managers (the team board, a rep's leads and presence) and the routing dry run.
+"""The team: the manager's board, presence, reassignment and the routing dry run (pages).
 
 Thin interfaces like `leads.views`: access is checked here through `leads.roles`, reads come from
-`leads.selectors`, writes go through `leads.lifecycle` (owners) and `leads.presence` (availability).
+`leads.selectors`, writes go through `leads.lifecycle` (owners) and `leads.team.presence` (availability).
 """
 
 from dataclasses import dataclass
@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.errors import Invalid, NotPermitted
 from core.vocabulary import Channel, Stage
-from leads import lifecycle, presence, roles, selectors
-from leads.forms import PresenceForm, ReassignForm, RoutingTestForm
+from leads import lifecycle, roles, selectors
 from leads.models import Account, Campaign, Lead
+from leads.team import presence
+from leads.team.forms import PresenceForm, ReassignForm, RoutingTestForm
 from leads.validation import email_domain, is_free_mail, normalize_email, website_domain
 from routing import selectors as routing_selectors
 from routing.models import Method, Rep

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import Refused
 from core.vocabulary import WORKED_STAGES
-from leads import dedupe
 from leads.models import Lead
+from leads.quality import dedupe
 
 CANDIDATES_PAGE_SIZE = 20
 # What the page shows side by side (the choosable fields, then who works the lead).
