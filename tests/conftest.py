@@ -70,3 +70,13 @@ def own_mql(sdr):
 @pytest.fixture
 def pool_mql(db):
     return LeadFactory(stage=Stage.MQL, owner=None)
+
+
+@pytest.fixture
+def users(marketing, manager, sdr, other_sdr, admin_user):
+    return {"marketing": marketing, "manager": manager, "sdr": sdr, "other_sdr": other_sdr, "admin": admin_user}
+
+
+@pytest.fixture
+def others_lead(other_sdr):
+    return LeadFactory(stage=Stage.SAL, owner=other_sdr, first_name="Otto", last_name="Fremd")

@@ -1,4 +1,4 @@
-"""Settings for the one test that runs a real `manage.py qcluster` (tests/test_sla_qcluster.py).
+"""Settings for the one test that runs a real `manage.py qcluster` (tests/leads/sla/test_sla_qcluster.py).
 
 The project's settings, pointed at the database the test run uses (its name comes in
 LEADWERK_QCLUSTER_DATABASE, xdist suffix included), with tasks queued for real (never inline) and the

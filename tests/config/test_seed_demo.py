@@ -10,11 +10,11 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from config.demo import build_plan
 from core import vocabulary
 from core.vocabulary import ActivityKind, Outcome, Role, Stage
 from leads import lifecycle, scores
 from leads.lifecycle import TRANSITIONS
-from leads.management.commands.seed_demo import build_plan
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
 from privacy.models import Consent
 from tests.factories import UserFactory

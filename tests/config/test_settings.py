@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config import env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_boolean_names_the_variable(monkeypatch):

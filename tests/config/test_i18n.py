@@ -207,7 +207,7 @@ def test_no_translatable_string_in_the_code_uses_unicode_escapes():
     import re
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     offenders = [
         f"{path.relative_to(root)}:{number}"
         for app in ("config", "leads", "scoring", "routing", "reporting")

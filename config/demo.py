@@ -1,4 +1,4 @@
-"""`manage.py seed_demo [--seed 42] [--leads 600]`: realistic, deterministic demo data.
+"""Realistic, deterministic demo data (`manage.py seed_demo [--seed 42] [--leads 600]` runs `load`).
 
 Users (admin, marketing, manager, sdr1-sdr4 with DEMO_PASSWORD and their roles), campaigns with costs,
 capture forms, accounts, anonymous visitors, and leads from the last 90 days in every stage with the
@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import random
 import re
-import time
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,16 +23,17 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
 from capture.submissions import payload_hash
+from core.errors import Conflict, Invalid
 from core.vocabulary import ActivityKind as K
 from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
-from leads import scores
+from leads import scores, sla
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
 from privacy.models import Consent
+from routing.models import Rep, RoutingRule, Team
 
 WINDOW = dt.timedelta(days=90)
 DAY = dt.timedelta(days=1)
@@ -983,7 +983,7 @@ def ensure_users() -> dict:
     groups = {group.name: group for group in Group.objects.filter(name__in=Role.ALL)}
     missing = set(Role.ALL) - set(groups)
     if missing:
-        raise CommandError(f"The role groups {sorted(missing)} are missing: run `manage.py migrate` first.")
+        raise Conflict(f"The role groups {sorted(missing)} are missing: run `manage.py migrate` first.")
     users = {}
     for username, first_name, last_name, role in USERS:
         user, _created = get_user_model().objects.get_or_create(username=username)
@@ -1002,8 +1002,6 @@ def ensure_users() -> dict:
 
 def ensure_routing(users: dict) -> None:
     """One inside-sales team with the four SDRs and two routing rules in front of the default pool rule."""
-    from routing.models import Rep, RoutingRule, Team
-
     team, _created = Team.objects.update_or_create(
         slug="inside-sales-dach", defaults={"name": "Inside Sales DACH", "manager": users["manager"]}
     )
@@ -1172,39 +1170,22 @@ def _activity_row(spec: dict, *, visitor, users, lead=None) -> Activity:
     )
 
 
-class Command(BaseCommand):
-    help = "Load deterministic demo data (users, campaigns, forms, accounts, leads with histories)."
-
-    def add_arguments(self, parser):
-        parser.add_argument("--seed", type=int, default=42, help="Random seed; the same seed gives the same data.")
-        parser.add_argument("--leads", type=int, default=600, help="Number of leads (at least 20).")
-
-    def handle(self, *args, seed, leads, **options):
-        if leads < 20:
-            raise CommandError("--leads: use at least 20, so that every stage has leads.")
-        existing = Lead.objects.count()
-        if existing:
-            self.stdout.write(f"The database already has {existing} leads: demo data not loaded.")
-            return
-        started = time.monotonic()
-        plan = build_plan(seed=seed, leads=leads, now=timezone.now())
-        with transaction.atomic():
-            users = ensure_users()
-            ensure_routing(users)
-            counts = write_plan(plan, users=users)
-            from leads import sla
-
-            sla.backfill_speed_to_lead()
-            counts["clocks"] = sla.backfill_clocks(now=plan.now)
-        stages = {}
-        for lead_plan in plan.leads:
-            stages[lead_plan.fields["stage"]] = stages.get(lead_plan.fields["stage"], 0) + 1
-        by_stage = ", ".join(f"{stage} {stages.get(stage, 0)}" for stage in Stage.values)
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo data (seed {seed}) loaded in {time.monotonic() - started:.1f} s: {counts['leads']} leads "
-            f"({by_stage}), {counts['transitions']} transitions, {counts['activities']} activities, "
-            f"{counts['visitors']} visitors, {counts['submissions']} submissions, {counts['consents']} consents, "
-            f"{counts['campaigns']} campaigns, {counts['forms']} capture forms, {counts['accounts']} accounts, "
-            f"{counts['clocks']} SLA clocks."
-        ))
-        self.stdout.write(f"Users: {', '.join(u[0] for u in USERS)} (password from DEMO_PASSWORD).")
+def load(*, seed: int = 42, leads: int = 600) -> dict:
+    """Load the demo data into an empty database; returns what was written, by kind. Raises `Invalid` for
+    fewer than 20 leads (every stage needs some) and `Conflict` when leads exist already."""
+    if leads < 20:
+        raise Invalid.field("leads", "Use at least 20, so that every stage has leads.")
+    existing = Lead.objects.count()
+    if existing:
+        raise Conflict(f"The database already has {existing} leads: demo data not loaded.")
+    plan = build_plan(seed=seed, leads=leads, now=timezone.now())
+    with transaction.atomic():
+        users = ensure_users()
+        ensure_routing(users)
+        counts = write_plan(plan, users=users)
+        sla.backfill_speed_to_lead()
+        counts["clocks"] = sla.backfill_clocks(now=plan.now)
+    stages: dict[str, int] = {}
+    for lead_plan in plan.leads:
+        stages[lead_plan.fields["stage"]] = stages.get(lead_plan.fields["stage"], 0) + 1
+    return counts | {"stages": stages}

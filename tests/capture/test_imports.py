@@ -23,9 +23,9 @@ from privacy.models import Consent
 from routing.models import Rep, RoutingRule, Team
 from scoring.models import ScoringModel
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory
-from tests.test_concurrency import race
+from tests.leads.test_concurrency import race
 
-SAMPLE = Path(__file__).resolve().parent.parent / "docs" / "sample-import.csv"
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "sample-import.csv"
 
 GOOD = (
     "email,first_name,last_name,company,phone,country\n"

@@ -24,7 +24,7 @@ from routing.models import EscalationStep
 from tests.factories import LeadFactory, UserFactory
 from tests.sla_helpers import ACCEPT, clock_of, only_policies, policy
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[3]
 LIMIT_SECONDS = 60
 
 
