@@ -41,15 +41,17 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from capture import submissions
-from capture.submissions import FILLABLE, CaptureResult
+from capture import rules, submissions
+from capture.submissions import CaptureResult
 from core.errors import Invalid
-from core.vocabulary import ActivityKind, Channel
+from core.vocabulary import ActivityKind
 from leads import lifecycle, scores
-from leads.models import Activity, Lead, Submission
-from leads.validation import SOURCES, clean_capture, email_domain, is_free_mail, website_domain
+from leads.fields import FILL_EMPTY_NUMBERS, FILL_EMPTY_TEXT, first_values
+from leads.models import Account, Activity, Lead, Submission
+from leads.validation import clean_capture
 from privacy import suppression
 from privacy.models import Suppression
 from scoring import policy
@@ -57,21 +59,79 @@ from scoring import policy
 logger = logging.getLogger(__name__)
 
 BATCH = 5000
-_TEXT_FILLABLE = tuple(name for name in FILLABLE if name != "company_size")
 _LEAD_COLUMNS = (
     "email", "email_normalized", "source", "campaign_id", "company_domain", "account_id", "first_touch_at",
-    "last_touch_at", "stage_entered_at", "created_at", "updated_at", *_TEXT_FILLABLE, "company_size",
+    "last_touch_at", "stage_entered_at", "created_at", "updated_at", *FILL_EMPTY_TEXT, *FILL_EMPTY_NUMBERS,
     "score", "fit_score", "engagement_score", "temperature",
 )
-# Capture's merge rule in SQL: a field is filled only while empty; the touch only moves forward.
-_FILL_SQL = (
-    "UPDATE leads_lead AS l SET "  # noqa: S608 - column names from FILLABLE; values are parameters
-    + ", ".join(f"{name} = CASE WHEN l.{name} = '' THEN v.{name} ELSE l.{name} END" for name in _TEXT_FILLABLE)
-    + ", company_size = COALESCE(l.company_size, v.company_size), last_touch_at = GREATEST(l.last_touch_at, %s), "
-    "updated_at = %s FROM (VALUES {values}) AS v(id, " + ", ".join(_TEXT_FILLABLE) + ", company_size) "
-    "WHERE l.id = v.id"
+
+
+def _table(model) -> sql.Identifier:
+    return sql.Identifier(model._meta.db_table)
+
+
+def _column(model, name: str) -> sql.Identifier:
+    return sql.Identifier(model._meta.get_field(name).column)
+
+
+_LEAD = {name: _column(Lead, name) for name in (
+    "id", "email_normalized", "last_touch_at", "updated_at", "stage", "score", "owner", *FILL_EMPTY_TEXT,
+    *FILL_EMPTY_NUMBERS,
+)}
+# The leads of a batch's addresses: one array parameter (the ORM's `__in` would send 5,000 placeholders).
+_EXISTING_SQL = sql.SQL("SELECT {address}, {id} FROM {lead} WHERE {address} = ANY(%s)").format(
+    address=_LEAD["email_normalized"], id=_LEAD["id"], lead=_table(Lead),
 )
-_FILL_ROW = "(%s::bigint, " + ", ".join("%s::text" for _name in _TEXT_FILLABLE) + ", %s::integer)"
+# The accounts of the new leads' domains: one array parameter, as above.
+_ACCOUNTS_SQL = sql.SQL("SELECT {domain}, {id} FROM {account} WHERE {domain} = ANY(%s)").format(
+    domain=_column(Account, "domain"), id=_column(Account, "id"), account=_table(Account),
+)
+# The active suppressions among the batch's hashes: two array parameters, as above.
+_SUPPRESSED_SQL = sql.SQL(
+    "SELECT {kind}, {hash} FROM {suppression} WHERE {lifted} IS NULL AND "
+    "(({kind} = %s AND {hash} = ANY(%s)) OR ({kind} = %s AND {hash} = ANY(%s)))"
+).format(
+    kind=_column(Suppression, "kind"), hash=_column(Suppression, "value_hash"),
+    lifted=_column(Suppression, "lifted_at"), suppression=_table(Suppression),
+)
+# Capture's row locks on the leads a batch merges into, in id order as every other locker takes them.
+_LOCK_LEADS_SQL = sql.SQL("SELECT {id} FROM {lead} WHERE {id} = ANY(%s) ORDER BY {id} FOR UPDATE").format(
+    id=_LEAD["id"], lead=_table(Lead),
+)
+# The leads the batch lifted to the MQL threshold (stages and threshold are parameters).
+_READY_SQL = sql.SQL("SELECT {id} FROM {lead} WHERE {id} = ANY(%s) AND {stage} = ANY(%s) AND {score} >= %s").format(
+    id=_LEAD["id"], lead=_table(Lead), stage=_LEAD["stage"], score=_LEAD["score"],
+)
+
+
+def _fill_sql(rows: int) -> sql.Composed:
+    """The fill-only-empty merge (`leads.fields.FILL_EMPTY`) of `rows` leads in one UPDATE ... FROM (VALUES):
+    the ORM has no update of many rows to different values. A field is filled only while empty; the touch
+    only moves forward."""
+    lead = sql.Identifier("l")
+    value = sql.Identifier("v")
+    sets = [
+        sql.SQL("{name} = CASE WHEN {lead}.{name} = '' THEN {value}.{name} ELSE {lead}.{name} END").format(
+            name=_LEAD[name], lead=lead, value=value)
+        for name in FILL_EMPTY_TEXT
+    ] + [
+        sql.SQL("{name} = COALESCE({lead}.{name}, {value}.{name})").format(name=_LEAD[name], lead=lead, value=value)
+        for name in FILL_EMPTY_NUMBERS
+    ] + [
+        sql.SQL("{touch} = GREATEST({lead}.{touch}, %s)").format(touch=_LEAD["last_touch_at"], lead=lead),
+        sql.SQL("{updated} = %s").format(updated=_LEAD["updated_at"]),
+    ]
+    row = sql.SQL("(%s::bigint, {text}, {numbers})").format(
+        text=sql.SQL(", ").join([sql.SQL("%s::text")] * len(FILL_EMPTY_TEXT)),
+        numbers=sql.SQL(", ").join([sql.SQL("%s::integer")] * len(FILL_EMPTY_NUMBERS)),
+    )
+    return sql.SQL("UPDATE {table} AS {lead} SET {sets} FROM (VALUES {rows}) AS {value}({names}) "
+                   "WHERE {lead}.{id} = {value}.{id}").format(
+        table=_table(Lead), lead=lead, value=value, sets=sql.SQL(", ").join(sets),
+        rows=sql.SQL(", ").join([row] * rows),
+        names=sql.SQL(", ").join([_LEAD["id"], *(_LEAD[name] for name in (*FILL_EMPTY_TEXT, *FILL_EMPTY_NUMBERS))]),
+        id=_LEAD["id"],
+    )
 
 
 @dataclass
@@ -149,15 +209,14 @@ def write_batch(rows: list[_Row], *, channel: str, by) -> list[CaptureResult]:
     now = timezone.now()
     submitted_by = by.pk if by is not None and by.is_authenticated else None
     valid = [row for row in rows if row.clean is not None]
-    _lock_emails(sorted({row.clean["email_normalized"] for row in valid}))
+    _lock_addresses(sorted({row.clean["email_normalized"] for row in valid}))
     _reject_suppressed(valid)
     valid = [row for row in valid if row.clean is not None]
 
     groups: dict[str, list[_Row]] = {}  # normalised e-mail -> its rows, in file order
     for row in valid:
         groups.setdefault(row.clean["email_normalized"], []).append(row)
-    existing = dict(_fetch("SELECT email_normalized, id FROM leads_lead WHERE email_normalized = ANY(%s)",
-                           [list(groups)]))
+    existing = dict(_fetch(_EXISTING_SQL, [list(groups)]))
     spec = scores.active_spec()  # one scoring model for the whole batch
     created = _create_leads([group for email, group in groups.items() if email not in existing], channel, now, spec)
     _fill_existing([(existing[email], group) for email, group in groups.items() if email in existing], now)
@@ -182,21 +241,25 @@ def write_batch(rows: list[_Row], *, channel: str, by) -> list[CaptureResult]:
     return results
 
 
-def _fetch(sql: str, params: list) -> list[tuple]:
+def _fetch(statement, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(statement, params)
         return cursor.fetchall()
+
+
+# Ids drawn from a table's sequence ahead of a COPY (which returns none): table, column and count are
+# parameters; the ORM has no way to reserve ids.
+_NEXT_IDS_SQL = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
 
 
 def _next_ids(model, count: int) -> list[int]:
     """Draw `count` ids from the table's sequence, in order."""
     opts = model._meta
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [opts.db_table, opts.pk.column, count],
-        )
-        return [pk for (pk,) in cursor.fetchall()]
+    return [pk for (pk,) in _fetch(_NEXT_IDS_SQL, [opts.db_table, opts.pk.column, count])]
+
+
+# Rows written with COPY, the fastest way in (the ORM's bulk_create sends an INSERT with every value).
+_COPY_SQL = sql.SQL("COPY {table} ({columns}) FROM STDIN")
 
 
 def _copy_insert(model, columns: tuple[str, ...], rows: list[tuple], ids: list[int] | None = None) -> list[int]:
@@ -221,12 +284,11 @@ def _copy_insert(model, columns: tuple[str, ...], rows: list[tuple], ids: list[i
             for index in json_at:
                 row[index] = None if row[index] is None else json.dumps(row[index])
         lines.append(f"{pk}\t" + "\t".join(map(_copy_text, row)) + tail + "\n")
-    quote = connection.ops.quote_name
-    names = ", ".join(quote(name) for name in (
-        opts.pk.column, *(fields[name].column for name in columns), *(field.column for field in rest)
-    ))
+    names = [opts.pk.column, *(fields[name].column for name in columns), *(field.column for field in rest)]
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {quote(opts.db_table)} ({names}) FROM STDIN") as copy:
+        with cursor.cursor.copy(_COPY_SQL.format(
+            table=sql.Identifier(opts.db_table), columns=sql.SQL(", ").join(map(sql.Identifier, names))
+        )) as copy:
             copy.write("".join(lines))
     return ids
 
@@ -251,15 +313,10 @@ def _copy_text(value) -> str:
     return str(value)
 
 
-def _lock_emails(emails: list[str]) -> None:
-    """Capture's advisory lock (`submissions._lock_email`) on every address, in one statement, in sorted order."""
-    if not emails:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(pg_advisory_xact_lock(hashtextextended(email, 0))) FROM unnest(%s::text[]) AS email",
-            [emails],
-        )
+def _lock_addresses(addresses: list[str]) -> None:
+    """Capture's advisory lock (`rules.LOCK_ADDRESSES_SQL`) on every address, in one statement, in sorted order."""
+    if addresses:
+        _fetch(rules.LOCK_ADDRESSES_SQL, [addresses])
 
 
 def _reject_suppressed(rows: list[_Row]) -> None:
@@ -273,8 +330,7 @@ def _reject_suppressed(rows: list[_Row]) -> None:
         for row in rows
     }
     blocked = set(_fetch(
-        "SELECT kind, value_hash FROM leads_suppression WHERE lifted_at IS NULL AND ("
-        "(kind = %s AND value_hash = ANY(%s)) OR (kind = %s AND value_hash = ANY(%s)))",
+        _SUPPRESSED_SQL,
         [Suppression.Kind.EMAIL.value, [email for email, _phone in hashes.values()],
          Suppression.Kind.PHONE.value, [phone for _email, phone in hashes.values() if phone]],
     ))
@@ -283,25 +339,16 @@ def _reject_suppressed(rows: list[_Row]) -> None:
     for row in rows:
         email, phone = hashes[row.index]
         if (Suppression.Kind.EMAIL, email) in blocked or (Suppression.Kind.PHONE, phone) in blocked:
-            row.clean, row.errors = None, {"consent": [
-                _("This person asked for their data to be erased; capture them again only with their consent.")
-            ]}
+            row.clean, row.errors = None, rules.suppressed_errors()
 
 
 def _source(row: _Row, channel: str) -> str:
-    source = row.clean["source"] or channel
-    return source if source in SOURCES else Channel.OTHER.value
+    return rules.source_of(reported=row.clean["source"], channel=channel)
 
 
 def _first_values(group: list[_Row]) -> dict:
-    """The fillable values a run of submissions of one address leaves on an empty lead: the first non-empty
-    value of each field wins (a later submission only fills what is still empty)."""
-    values: dict = {}
-    for row in group:
-        for name in FILLABLE:
-            if name not in values and row.clean[name] not in ("", None):
-                values[name] = row.clean[name]
-    return values
+    """What the run of rows of one address leaves on an empty lead (`leads.fields.first_values`)."""
+    return first_values([row.clean for row in group])
 
 
 def _create_leads(groups: list[list[_Row]], channel: str, now, spec) -> dict[str, int]:
@@ -312,10 +359,9 @@ def _create_leads(groups: list[list[_Row]], channel: str, now, spec) -> dict[str
     domains = []
     for group in groups:
         clean = group[0].clean
-        domain = website_domain(clean["website"]) if clean["website"] else email_domain(clean["email"])
-        domains.append("" if is_free_mail(domain) else domain)
+        domains.append(rules.company_domain(website=clean["website"], email=clean["email"]))
     wanted = {domain for domain in domains if domain}
-    accounts = dict(_fetch("SELECT domain, id FROM leads_account WHERE domain = ANY(%s)", [sorted(wanted)]))
+    accounts = dict(_fetch(_ACCOUNTS_SQL, [sorted(wanted)]))
     rows, stamp = [], now.isoformat()  # rendered once for COPY
     estimate = _score_estimator(spec, now)
     for group, domain in zip(groups, domains, strict=True):
@@ -323,7 +369,7 @@ def _create_leads(groups: list[list[_Row]], channel: str, now, spec) -> dict[str
         rows.append((
             first["email"], first["email_normalized"], source, _campaign_id(group[0]), domain,
             accounts.get(domain), stamp, stamp, stamp, stamp, stamp,
-            *(values.get(name, "") for name in _TEXT_FILLABLE), values.get("company_size"),
+            *(values.get(name, "") for name in FILL_EMPTY_TEXT), *(values.get(name) for name in FILL_EMPTY_NUMBERS),
             *estimate(first, values, source),
         ))
     ids = _copy_insert(Lead, _LEAD_COLUMNS, rows)
@@ -362,14 +408,14 @@ def _fill_existing(merges: list[tuple[int, list[_Row]]], now) -> None:
     rescoring do), so the batch never deadlocks with them on two leads."""
     if not merges:
         return
-    _fetch("SELECT id FROM leads_lead WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [sorted(pk for pk, _g in merges)])
+    _fetch(_LOCK_LEADS_SQL, [sorted(pk for pk, _g in merges)])
     params: list = [now, now]
     for lead_id, group in merges:
         values = _first_values(group)
-        params += [lead_id, *(values.get(name, "") for name in _TEXT_FILLABLE), values.get("company_size")]
-    sql = _FILL_SQL.format(values=", ".join([_FILL_ROW] * len(merges)))
+        params += [lead_id, *(values.get(name, "") for name in FILL_EMPTY_TEXT),
+                   *(values.get(name) for name in FILL_EMPTY_NUMBERS)]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_fill_sql(len(merges)), params)
 
 
 def _create_submissions(rows: list[_Row], results: list[CaptureResult], *, channel: str, submitted_by, now) -> None:
@@ -390,11 +436,9 @@ def _create_touchpoints(rows: list[_Row], *, channel: str, submitted_by, now) ->
     stamp = now.isoformat()
     columns = ("lead_id", "kind", "occurred_at", "note", "created_by_id", "created_at", "data")
     _copy_insert(Activity, columns, [
-        (row.lead_id, ActivityKind.FORM_SUBMIT.value, stamp, row.clean["message"], submitted_by, stamp, {
-            "submission": row.submission_id, "channel": channel, "source": _source(row, channel),
-            "campaign": row.clean["campaign"].slug if row.clean["campaign"] else None,
-            **{k: row.clean[k] for k in ("utm_source", "utm_medium", "utm_campaign") if row.clean[k]},
-        })
+        (row.lead_id, ActivityKind.FORM_SUBMIT.value, stamp, row.clean["message"], submitted_by, stamp,
+         rules.touchpoint_data(submission_id=row.submission_id, channel=channel, source=_source(row, channel),
+                               campaign=row.clean["campaign"], clean=row.clean))
         for row in rows
     ])
 
@@ -404,7 +448,7 @@ def _hand_off_mqls(lead_ids: list[int], *, threshold: int) -> None:
     MQL threshold: `try_mark_mql` (guards, audit, SLA clocks, routing). A form submit is no hot intent."""
     sources, _target = lifecycle.TRANSITIONS["mark_mql"]
     ready_ids = [pk for (pk,) in _fetch(
-        "SELECT id FROM leads_lead WHERE id = ANY(%s) AND stage = ANY(%s) AND score >= %s",
+        _READY_SQL,
         [lead_ids, [str(stage) for stage in sources], threshold],
     )]
     ready = {lead.pk: lead for lead in Lead.objects.filter(pk__in=ready_ids)} if ready_ids else {}
@@ -413,15 +457,21 @@ def _hand_off_mqls(lead_ids: list[int], *, threshold: int) -> None:
             lifecycle.try_mark_mql(lead=ready[lead_id])
 
 
+def _state_sql() -> sql.Composed:
+    """Stage, score and owner's username of a batch's leads: one array parameter, as `_EXISTING_SQL`."""
+    User = get_user_model()
+    return sql.SQL(
+        "SELECT l.{id}, l.{stage}, l.{score}, u.{username} FROM {lead} l "
+        "LEFT JOIN {user} u ON u.{user_id} = l.{owner} WHERE l.{id} = ANY(%s)"
+    ).format(
+        id=_LEAD["id"], stage=_LEAD["stage"], score=_LEAD["score"], owner=_LEAD["owner"], lead=_table(Lead),
+        username=_column(User, User.USERNAME_FIELD), user=_table(User), user_id=sql.Identifier(User._meta.pk.column),
+    )
+
+
 def _response_bodies(rows: list[_Row], lead_ids: list[int]) -> list[dict | None]:
     """Capture's answer for each accepted row, from its lead after scoring and hand-off (None when rejected)."""
-    users = get_user_model()._meta
-    username = users.get_field(get_user_model().USERNAME_FIELD).column
-    state = {pk: (stage, score, owner) for pk, stage, score, owner in _fetch(
-        f"SELECT l.id, l.stage, l.score, u.{username} FROM leads_lead l "  # noqa: S608 - names from the model
-        f"LEFT JOIN {users.db_table} u ON u.{users.pk.column} = l.owner_id WHERE l.id = ANY(%s)",
-        [lead_ids],
-    )}
+    state = {pk: (stage, score, owner) for pk, stage, score, owner in _fetch(_state_sql(), [lead_ids])}
     bodies = []
     for row in rows:
         if row.clean is None:

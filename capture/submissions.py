@@ -15,19 +15,15 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from capture import rules
 from core.errors import Invalid
 from core.vocabulary import ActivityKind, Channel
 from leads import activities
+from leads.fields import FILL_EMPTY, fill_empty, is_empty
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, Submission, Visitor
-from leads.validation import SOURCES, clean_capture, email_domain, is_free_mail, website_domain
+from leads.validation import clean_capture
 from privacy import consent, suppression
 from privacy.models import Consent, ConsentEvent
-
-# Fields a later submission may fill on an existing lead when they are still empty.
-FILLABLE = (
-    "first_name", "last_name", "company", "job_title", "phone", "country", "industry", "company_size",
-    "website", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-)
 
 
 @dataclass
@@ -154,9 +150,7 @@ def process(submission: Submission) -> CaptureResult:
 
 def _reject_suppressed(submission: Submission) -> CaptureResult:
     """An erased person is not captured again without fresh consent: recorded as rejected, with the reason."""
-    errors = {
-        "consent": [_("This person asked for their data to be erased; capture them again only with their consent.")]
-    }
+    errors = rules.suppressed_errors()
     body = {"errors": errors}
     Submission.objects.filter(pk=submission.pk).update(
         outcome=Submission.Outcome.REJECTED, errors=errors, response_status=400, response_body=body,
@@ -172,47 +166,34 @@ def _campaigns_named(payload) -> dict:
     return {c.slug: c for c in Campaign.objects.filter(slug=slug)}
 
 
-def _lock_email(email_normalized: str) -> None:
-    """Serialise captures of one address: concurrent submissions of a new e-mail create one lead."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [email_normalized])
-
-
 def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, Activity, bool]:
     """The lead (created, or locked and updated), whether it is new, its touchpoint, and whether that
     touchpoint is its only activity (a new lead that took over no anonymous visits)."""
     now = timezone.now()
     form = submission.capture_form
-    _lock_email(clean["email_normalized"])
+    with connection.cursor() as cursor:
+        cursor.execute(rules.LOCK_ADDRESS_SQL, [clean["email_normalized"]])
     lead = (
         Lead.objects.select_for_update(of=("self",)).select_related("owner")
         .filter(email_normalized=clean["email_normalized"]).first()
     )
-    source = clean["source"] or (form.source if form else "") or submission.channel
-    if source not in SOURCES:
-        source = Channel.OTHER
-    campaign = clean["campaign"] or (form.campaign if form else None)
+    source = rules.source_of(reported=clean["source"], form=form, channel=submission.channel)
+    campaign = rules.campaign_of(reported=clean["campaign"], form=form)
     activity = clean["activity"]
     touched_at = activity.occurred_at if activity else now
     created = lead is None
     if created:
-        domain = website_domain(clean["website"]) if clean["website"] else email_domain(clean["email"])
-        if is_free_mail(domain):
-            domain = ""
+        domain = rules.company_domain(website=clean["website"], email=clean["email"])
         lead = Lead(
             email=clean["email"], email_normalized=clean["email_normalized"], source=source, campaign=campaign,
             capture_form=form, company_domain=domain, first_touch_at=touched_at, last_touch_at=touched_at,
             stage_entered_at=touched_at, created_at=now,
             account=Account.objects.filter(domain=domain).first() if domain else None,
-            **{name: clean[name] for name in FILLABLE if clean[name] not in ("", None)},
+            **{name: clean[name] for name in FILL_EMPTY if not is_empty(clean[name])},
         )
         lead.save()
     else:
-        changed = ["last_touch_at", "updated_at"]
-        for name in FILLABLE:
-            if clean[name] not in ("", None) and getattr(lead, name) in ("", None):
-                setattr(lead, name, clean[name])
-                changed.append(name)
+        changed = ["last_touch_at", "updated_at", *fill_empty(lead, clean)]
         lead.last_touch_at = max(lead.last_touch_at, touched_at)
         lead.save(update_fields=changed)
 
@@ -220,11 +201,9 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
     touchpoint = Activity.objects.create(
         lead=lead, kind=kind, occurred_at=touched_at, url=activity.url if activity else "",
         note=clean["message"],
-        data={
-            "submission": submission.pk, "channel": submission.channel, "source": source,
-            "campaign": campaign.slug if campaign else None,
-            **{k: clean[k] for k in ("utm_source", "utm_medium", "utm_campaign") if clean[k]},
-        },
+        data=rules.touchpoint_data(
+            submission_id=submission.pk, channel=submission.channel, source=source, campaign=campaign, clean=clean
+        ),
         created_by=submission.submitted_by,
     )
     stitched = _stitch_visitor(lead, clean["visitor_id"], form, now) if clean["visitor_id"] else 0

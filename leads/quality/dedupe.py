@@ -28,6 +28,7 @@ from rapidfuzz import fuzz, utils
 from core.errors import NotFound, NotPermitted, Refused
 from core.vocabulary import WORKED_STAGES, ConsentStatus, Outcome
 from leads import roles, scores
+from leads.fields import FILL_EMPTY, is_empty
 from leads.models import Activity, Lead, LeadScore, LeadTransition, SlaClock
 from leads.validation import FREE_MAIL_DOMAINS
 
@@ -134,20 +135,14 @@ CHOOSABLE_FIELDS = (
     "email", "first_name", "last_name", "phone", "job_title", "company", "company_domain", "company_size",
     "industry", "country", "website",
 )
-# Fields the survivor takes from the merged lead when its own are empty.
-FILL_FIELDS = tuple(name for name in CHOOSABLE_FIELDS if name != "email") + (
-    "account_id", "campaign_id", "capture_form_id", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-    "utm_content",
-)
+# Fields the survivor takes from the merged lead when its own are empty: the fill-only-empty fields a
+# later submission fills too (`leads.fields`), and the merged lead's domain and origin links.
+FILL_FIELDS = (*FILL_EMPTY, "company_domain", "account_id", "campaign_id", "capture_form_id")
 
 
 def can_merge(user) -> bool:
     """Marketing, managers and admins."""
     return roles.is_staff_role(user)
-
-
-def _is_empty(value) -> bool:
-    return value is None or value == ""
 
 
 def _snapshot(lead: Lead) -> dict:
@@ -207,10 +202,10 @@ def merge(*, survivor_id: int, merged_id: int, by, keep_from_merged=(), reason: 
 
     for name in CHOOSABLE_FIELDS:
         ours, theirs = getattr(survivor, name), getattr(merged, name)
-        if name in keep_from_merged and not _is_empty(theirs) and theirs != ours:
+        if name in keep_from_merged and not is_empty(theirs) and theirs != ours:
             change(name, theirs)
     for name in FILL_FIELDS:
-        if name not in changes and _is_empty(getattr(survivor, name)) and not _is_empty(getattr(merged, name)):
+        if name not in changes and is_empty(getattr(survivor, name)) and not is_empty(getattr(merged, name)):
             change(name, getattr(merged, name))
     if "email" in changes:
         changes["email_normalized"] = [survivor.email_normalized, merged.email_normalized]

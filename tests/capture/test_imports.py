@@ -501,7 +501,7 @@ def test_batches_split_a_file_and_a_later_batch_merges_into_an_earlier_one(marke
     with CaptureQueriesContext(connection) as queries:
         report = run(text, by=marketing)
 
-    assert sum("email_normalized = ANY" in query["sql"] for query in queries) == 2  # two batches
+    assert sum('"email_normalized" = ANY' in query["sql"] for query in queries) == 2  # two batches
     assert (report.created, report.merged) == (3, 1)
     assert Lead.objects.get(email_normalized="a@firma.de").company == "Firma A"
     assert Submission.objects.get(payload__email="A@firma.de").outcome == "merged"

@@ -1,0 +1,40 @@
+"""The lead's field groups that more than one writer shares, and the fill-only-empty rule.
+
+A later submission (single or bulk capture) and a merge both fill a lead's empty fields from the other side
+and never overwrite what it holds: `FILL_EMPTY` names those fields once, `fill_empty` is the rule in
+Python and `capture.bulk` renders the same rule in SQL from the same list.
+"""
+
+# Contact, company and campaign-tracking fields a later source fills while the lead's own are empty.
+FILL_EMPTY = (
+    "first_name", "last_name", "company", "job_title", "phone", "country", "industry", "company_size",
+    "website", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+)
+# Of those, the one that is a number (null when empty); the others are text ("" when empty).
+FILL_EMPTY_NUMBERS = ("company_size",)
+FILL_EMPTY_TEXT = tuple(name for name in FILL_EMPTY if name not in FILL_EMPTY_NUMBERS)
+
+
+def is_empty(value) -> bool:
+    return value is None or value == ""
+
+
+def fill_empty(lead, values: dict, names=FILL_EMPTY) -> list[str]:
+    """Set each of `names` that is empty on `lead` and given (non-empty) in `values`; returns the names set."""
+    changed = []
+    for name in names:
+        if name in values and not is_empty(values[name]) and is_empty(getattr(lead, name)):
+            setattr(lead, name, values[name])
+            changed.append(name)
+    return changed
+
+
+def first_values(rows: list[dict], names=FILL_EMPTY) -> dict:
+    """What a run of submissions of one address leaves on an empty lead: the first non-empty value of each
+    field wins (a later one only fills what is still empty)."""
+    values: dict = {}
+    for row in rows:
+        for name in names:
+            if name not in values and not is_empty(row.get(name)):
+                values[name] = row[name]
+    return values
