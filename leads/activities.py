@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import Invalid, NotPermitted
-from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, ActivityKind, Outcome, Role
+from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, ActivityKind, NotificationKind, Outcome, Role
 from leads import lifecycle, roles, scores, sla
 from leads.models import Activity, Lead
 from leads.validation import clean_datetime, clean_url
@@ -142,7 +142,9 @@ def alert_hot_intent(*, lead: Lead, activity: Activity, only_activity: bool = Fa
     else:
         watchers = list(get_user_model().objects.filter(is_active=True, groups__name=Role.MANAGER))
     for user in watchers:
-        lifecycle.notify(user=user, lead=lead, kind="hot_intent", key=f"hot:{activity.pk}:{user.pk}", message=text)
+        lifecycle.notify(
+            user=user, lead=lead, kind=NotificationKind.HOT_INTENT, key=f"hot:{activity.pk}:{user.pk}", message=text
+        )
     return len(watchers)
 
 

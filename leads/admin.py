@@ -19,6 +19,7 @@ from leads.models import (
     Submission,
     Visitor,
 )
+from leads.validation import normalize_email
 
 
 @admin.register(Campaign)
@@ -116,8 +117,6 @@ class LeadAdmin(admin.ModelAdmin):
         return lead.scored_at
 
     def save_model(self, request, obj, form, change):
-        from leads.validation import normalize_email
-
         obj.email_normalized = normalize_email(obj.email)
         super().save_model(request, obj, form, change)
 

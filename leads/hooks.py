@@ -5,6 +5,8 @@ import hashlib
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
+from leads import scores
+
 
 def rescore_after_activation(*, model_id: int) -> None:
     """After a scoring model is activated (on commit): rescore every lead in the background."""
@@ -15,8 +17,6 @@ def rescore_after_activation(*, model_id: int) -> None:
 
 def what_if_rows(spec) -> list[tuple[str, object]]:
     """The admin's what-if section for a draft: computed on the real data, cached briefly."""
-    from leads import scores
-
     key = "scoring-what-if:" + hashlib.sha256(repr(spec).encode()).hexdigest()
     counts = cache.get(key)
     if counts is None:
@@ -54,8 +54,6 @@ ADMIN_PERMISSIONS = {
 
 
 def rule_review(version: int) -> list[dict]:
-    from leads import scores
-
     return scores.rule_review(version)
 
 

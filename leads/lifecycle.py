@@ -15,9 +15,11 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
+from psycopg import sql
 
 from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
-from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, Outcome, Role, Stage
+from core.tasks import enqueue_on_commit
+from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, NotificationKind, Outcome, Role, Stage
 from leads import guards, roles, sla
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.validation import email_domain, website_domain
@@ -303,16 +305,27 @@ def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, tra
     sla.on_owner_change(lead, now=now)
     if new_owner is not None and new_owner != by:
         notify(
-            user=new_owner, lead=lead, kind="assignment", key=f"assignment:{entry.pk}",
+            user=new_owner, lead=lead, kind=NotificationKind.ASSIGNMENT, key=f"assignment:{entry.pk}",
             message=_("%(lead)s was assigned to you.") % {"lead": lead.display_name},
         )
     return entry
 
 
-NOTIFY_ONCE_SQL = (
-    'INSERT INTO leads_notification (user_id, lead_id, "key", kind, message, created_at) '
-    'VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT ("key") DO NOTHING RETURNING id'
-)
+def _notify_once_sql() -> sql.Composed:
+    """One notification per key in one statement: the ORM's create would raise on a duplicate key (and
+    poison the transaction), and get_or_create costs a savepoint and a second statement."""
+    opts = Notification._meta
+    columns = [opts.get_field(name).column for name in ("user", "lead", "key", "kind", "message", "created_at")]
+    return sql.SQL(
+        "INSERT INTO {table} ({columns}) VALUES ({values}) ON CONFLICT ({key}) DO NOTHING RETURNING {id}"
+    ).format(
+        table=sql.Identifier(opts.db_table), columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        values=sql.SQL(", ").join([sql.Placeholder()] * len(columns)), key=sql.Identifier(columns[2]),
+        id=sql.Identifier(opts.pk.column),
+    )
+
+
+NOTIFY_ONCE_SQL = _notify_once_sql()
 
 
 def notify(*, user, lead: Lead | None, kind: str, key: str, message: str) -> Notification | None:
@@ -329,14 +342,8 @@ def notify(*, user, lead: Lead | None, kind: str, key: str, message: str) -> Not
         return None
     note.pk = row[0]
     note._state.adding = False
-    transaction.on_commit(lambda: _enqueue("leads.tasks.email_notification", note.pk))
+    enqueue_on_commit("leads.tasks.email_notification", note.pk)
     return note
-
-
-def _enqueue(func: str, *args) -> None:
-    from django_q.tasks import async_task
-
-    async_task(func, *args)
 
 
 def eligible_owners():
@@ -451,7 +458,7 @@ def reassign(*, lead_id: int, reason: str, now: dt.datetime | None = None) -> st
         return previous.get_username() if previous else None
     if previous is not None:
         notify(
-            user=previous, lead=lead, kind="reassigned", key=f"reassigned:{entry.pk}",
+            user=previous, lead=lead, kind=NotificationKind.REASSIGNED, key=f"reassigned:{entry.pk}",
             message=_("%(lead)s was taken from you: %(reason)s") % {"lead": lead.display_name, "reason": reason},
         )
     return lead.owner.get_username() if lead.owner_id else None
@@ -490,7 +497,7 @@ def _tell_manager_about_pool(lead: Lead, decision: routing_policy.Decision, *, n
         manager_id = routing_selectors.manager_of(decision.notify_manager_of_team_id)
         if manager_id:
             notify(
-                user=get_user_model().objects.get(pk=manager_id), lead=lead, kind="pool",
+                user=get_user_model().objects.get(pk=manager_id), lead=lead, kind=NotificationKind.POOL,
                 key=f"pool:{lead.pk}:{now.isoformat()}",
                 message=_("%(lead)s waits in the pool: no rep was available.") % {"lead": lead.display_name},
             )

@@ -14,9 +14,11 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import FSMField, transition
 
 from core.vocabulary import (
+    CONTENT_KINDS,
     ActivityKind,
     Channel,
     ConsentStatus,
+    LeadType,
     NotificationKind,
     Outcome,
     Stage,
@@ -228,8 +230,6 @@ class Lead(models.Model):
     def lead_type(self) -> str:
         """cold / engaged / iql before MQL (by engagement and content consumed), else from the stage.
         Lists annotate `consumed_content` (`leads.filters`); a single lead asks the database."""
-        from core.vocabulary import CONTENT_KINDS, LeadType
-
         if self.stage in (Stage.DISQUALIFIED, Stage.LOST):
             return LeadType.CLOSED
         if self.stage not in (Stage.KNOWN, Stage.RECYCLED):
@@ -242,8 +242,6 @@ class Lead(models.Model):
         return LeadType.ENGAGED if self.engagement_score > 0 else LeadType.COLD
 
     def get_lead_type_display(self) -> str:
-        from core.vocabulary import LeadType
-
         return LeadType(self.lead_type).label
 
     # --- how the score was made (the lead's `LeadScore`, None / [] while it was never scored) -----------

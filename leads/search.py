@@ -56,9 +56,7 @@ def filter_leads(queryset, text: str):
     query = query_text(text)
     if query is None:
         return queryset
-    from leads.models import Lead
-
-    few = list(matches(Lead._default_manager.all(), query).values_list("pk", flat=True)[:FEW + 1])
+    few = list(matches(queryset.model._default_manager.all(), query).values_list("pk", flat=True)[:FEW + 1])
     if len(few) <= FEW:
         return queryset.filter(pk__in=few)
     return matches(queryset, query)

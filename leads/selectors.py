@@ -4,10 +4,10 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import Count, DateField, F, Min, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, TextField
 from django.utils import timezone
 
-from core.vocabulary import CAPACITY_STAGES, WORKED_STAGES, ActivityKind, Stage
+from core.vocabulary import CAPACITY_STAGES, CONTENT_KINDS, WORKED_STAGES, ActivityKind, Stage
 from leads import extensions, roles, sla
 from leads.models import Activity, Lead, LeadTransition, Notification
 from routing import policy as routing_policy
@@ -233,10 +233,6 @@ def _local_day(now: dt.datetime, time_zone: str) -> dt.date:
 
 def with_lead_type(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
     """Annotate `consumed_content` so `Lead.lead_type` needs no query per lead."""
-    from django.db.models import Exists, OuterRef
-
-    from core.vocabulary import CONTENT_KINDS
-
     return queryset.annotate(
         consumed_content=Exists(Activity.objects.filter(lead=OuterRef("pk"), kind__in=CONTENT_KINDS))
     )

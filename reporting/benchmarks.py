@@ -2,11 +2,11 @@
 
 Every number here is a default. A `reporting.StageBenchmark` row for a stage (admin: Reporting -> Stage
 benchmarks) replaces the conversion band and typical days; stall thresholds come from
-`routing.StallThreshold` (admin: Routing -> Stall thresholds) when that model exists, so reports and the
-queue flag the same leads. `current()` reads them once per report.
+`routing.StallThreshold` (admin: Routing -> Stall thresholds), so reports and the queue flag the same leads.
+`reporting.selectors.current_bands()` applies them once per report. Pure: no database.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from core.vocabulary import Stage
 
@@ -56,34 +56,5 @@ FIRST_TOUCH_SECONDS = 5 * 60
 FIRST_TOUCH_SHARE_MIN = 50.0
 
 
-def current() -> dict[str, Band]:
-    """The defaults with the admin's rows applied (one query)."""
-    from reporting.models import StageBenchmark
-
-    bands = dict(DEFAULTS)
-    for row in StageBenchmark.objects.all():
-        base = bands.get(row.stage)
-        if base is None:
-            continue
-        bands[row.stage] = replace(
-            base,
-            conversion_min=_number(row.conversion_min, base.conversion_min),
-            conversion_max=_number(row.conversion_max, base.conversion_max),
-            days_min=_number(row.days_min, base.days_min),
-            days_max=_number(row.days_max, base.days_max),
-        )
-    for stage, days in _stall_thresholds().items():
-        if stage in bands:
-            bands[stage] = replace(bands[stage], stall_days=float(days))
-    return bands
-
-
-def _stall_thresholds() -> dict[str, int]:
-    """routing.StallThreshold rows (stage -> days): the queue and the reports flag the same leads."""
-    from routing.models import StallThreshold
-
-    return dict(StallThreshold.objects.values_list("stage", "days"))
-
-
-def _number(value, default):
+def number_or(value, default):
     return float(value) if value is not None else default

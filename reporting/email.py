@@ -23,7 +23,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from reporting import benchmarks, charts, filters, reports, selectors
+from reporting import charts, filters, reports, selectors
 from reporting.models import Frequency, ReportRun, ReportSubscription, Scope
 from reporting.tables import Column, Table, csv_text
 
@@ -122,7 +122,7 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
     """Everything one report shows, computed for the user's scope."""
     now = now or timezone.now()
     f = filters.for_scope(user, scope, start=period.start, end=period.end)
-    bands = benchmarks.current()
+    bands = selectors.current_bands()
     figures, buckets = _key_figures(f, period)
     flow = selectors.funnel(f, view="flow", bands=bands)
     cohort_end = period.end

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from leads import roles
+from reporting.models import Scope
 from routing.models import Rep, Team
 
 DEFAULT_DAYS = 30
@@ -90,8 +91,6 @@ def team_of(user) -> Team | None:
 
 def allowed_scopes(user) -> list[str]:
     """What a user may see in a report: SDRs only their own leads; marketing and managers everything."""
-    from reporting.models import Scope
-
     if roles.is_staff_role(user):
         return [Scope.ALL, Scope.TEAM, Scope.OWN]
     if roles.is_sdr(user):
@@ -101,8 +100,6 @@ def allowed_scopes(user) -> list[str]:
 
 def effective_scope(user, scope: str) -> str | None:
     """The scope asked for, narrowed to what the user may see; None when they may see no report at all."""
-    from reporting.models import Scope
-
     allowed = allowed_scopes(user)
     if not allowed:
         return None
@@ -115,8 +112,6 @@ def effective_scope(user, scope: str) -> str | None:
 
 def for_scope(user, scope: str, *, start: dt.date, end: dt.date) -> Filters:
     """Filters for a report covering `scope` ("all", "team", "own") for this user; call effective_scope first."""
-    from reporting.models import Scope
-
     if scope == Scope.OWN:
         return build(start=start, end=end, rep_id=user.pk)
     if scope == Scope.TEAM:

@@ -39,7 +39,8 @@ from core.vocabulary import CONTACT_KINDS, FUNNEL, Channel, Stage
 from leads.models import Activity, Campaign, Lead, LeadTransition, SlaClock, Visitor
 from reporting import benchmarks
 from reporting.filters import Filters, day_start
-from routing.models import Rep, Team
+from reporting.models import StageBenchmark
+from routing.models import Rep, StallThreshold, Team
 
 OWNER_CHANGES = [name.value for name in vocabulary.OWNER_CHANGES]
 ASSIGNMENTS = [name.value for name in vocabulary.ASSIGNMENTS]
@@ -97,6 +98,34 @@ def _money(value) -> Decimal | None:
 
 def _ratio(cost: Decimal | None, count: int) -> Decimal | None:
     return _money(cost / count) if cost and count else None  # no cost recorded: no ratio
+
+
+# --- benchmark bands ---------------------------------------------------------------------------------
+
+
+def current_bands() -> dict[str, benchmarks.Band]:
+    """The benchmark defaults with the admin's rows and the stall thresholds applied (two queries)."""
+    bands = dict(benchmarks.DEFAULTS)
+    for row in StageBenchmark.objects.all():
+        base = bands.get(row.stage)
+        if base is None:
+            continue
+        bands[row.stage] = replace(
+            base,
+            conversion_min=benchmarks.number_or(row.conversion_min, base.conversion_min),
+            conversion_max=benchmarks.number_or(row.conversion_max, base.conversion_max),
+            days_min=benchmarks.number_or(row.days_min, base.days_min),
+            days_max=benchmarks.number_or(row.days_max, base.days_max),
+        )
+    for stage, days in _stall_thresholds().items():
+        if stage in bands:
+            bands[stage] = replace(bands[stage], stall_days=float(days))
+    return bands
+
+
+def _stall_thresholds() -> dict[str, int]:
+    """routing.StallThreshold rows (stage -> days): the queue and the reports flag the same leads."""
+    return dict(StallThreshold.objects.values_list("stage", "days"))
 
 
 # --- which leads count ----------------------------------------------------------------------------------
@@ -264,7 +293,7 @@ def funnel(f: Filters, *, view: str = "cohort", bands: dict | None = None, reach
     `reached`: the cohort counts `sources(f)` computed already for the same filters (the overview shows
     both), so the cohort is not read a second time.
     """
-    bands = bands if bands is not None else benchmarks.current()
+    bands = bands if bands is not None else current_bands()
     if view == "cohort":
         counts = reached if reached is not None else _cohort_counts(f)
     else:
@@ -383,7 +412,7 @@ def _time_to_won(f: Filters) -> list[dict]:
 
 def velocity(f: Filters, *, bands: dict | None = None) -> dict:
     """Median, mean and 90th percentile days in each stage against the benchmark; first touch to won."""
-    bands = bands if bands is not None else benchmarks.current()
+    bands = bands if bands is not None else current_bands()
     times = _stage_times(f)
     stages = []
     for stage in benchmarks.STAGES:
@@ -422,7 +451,7 @@ def stalls(f: Filters, *, now: dt.datetime | None = None, bands: dict | None = N
     Counts read only `stage` and `stage_entered_at`, so without lead filters PostgreSQL answers from the
     (stage, stage_entered_at) index alone instead of reading every lead row.
     """
-    bands = bands if bands is not None else benchmarks.current()
+    bands = bands if bands is not None else current_bands()
     now = now or timezone.now()
     cutoffs = _stall_cutoffs(bands, now)
     rows = (
@@ -532,7 +561,7 @@ def stalled_leads(
     `within` narrows them further (e.g. to the leads a user may open); `stall_data`, the result of `stalls`
     for the same filters, `now` and bands, saves counting them again.
     """
-    bands = bands if bands is not None else benchmarks.current()
+    bands = bands if bands is not None else current_bands()
     now = now or timezone.now()
     leads = leads_in_scope(f, current_owner=True)
     count = None

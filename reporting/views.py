@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from leads import roles
 from leads import selectors as lead_selectors
-from reporting import benchmarks, email, reports, selectors
+from reporting import email, reports, selectors
 from reporting.forms import FunnelFilterForm, ReportFilterForm, SourcesFilterForm, SubscriptionForm
 from reporting.models import ReportRun, ReportSubscription
 from reporting.tables import csv_response
@@ -74,7 +74,7 @@ def _report(request, *, name: str, template: str, build, form_class=ReportFilter
 @require_GET
 def dashboard(request):
     def build(f, form, request):
-        bands = benchmarks.current()
+        bands = selectors.current_bands()
         sources = selectors.sources(f)
         funnel = selectors.funnel(f, bands=bands, reached=sources["reached"])  # one read of the cohort
         speed = selectors.speed_to_lead(f)
@@ -139,7 +139,7 @@ def velocity(request):
 def stalls(request):
     def build(f, form, request):
         now = timezone.now()
-        bands = benchmarks.current()
+        bands = selectors.current_bands()
         data = selectors.stalls(f, now=now, bands=bands)
         # Staff see every lead; anyone else only the leads they may open (an SDR's scope is already theirs).
         within = None if roles.is_staff_role(request.user) else lead_selectors.visible_leads(request.user)

@@ -26,6 +26,8 @@ from scoring.models import ScoringModel, ScoringRule
 
 # Any constant will do: it serialises activations across processes (PostgreSQL advisory lock).
 ACTIVATION_LOCK = 0x5C0121
+# Serialises activations across processes for the transaction: the ORM has no advisory locks.
+ACTIVATION_LOCK_SQL = "SELECT pg_advisory_xact_lock(%s)"
 
 
 class ActivationRefused(Refused):
@@ -125,7 +127,7 @@ def activate(draft: ScoringModel) -> ScoringModel:
     """
     with transaction.atomic():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ACTIVATION_LOCK])
+            cursor.execute(ACTIVATION_LOCK_SQL, [ACTIVATION_LOCK])
         draft = ScoringModel.objects.select_for_update().get(pk=draft.pk)
         if not draft.is_draft:
             raise ActivationRefused(

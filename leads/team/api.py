@@ -10,9 +10,8 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
-from core.api import INVALID, UNAUTHENTICATED, parse_body
+from core.api import INVALID, UNAUTHENTICATED, DetailSerializer, parse_body
 from leads import lifecycle, roles, selectors
-from leads.api import serializers as s
 from leads.team import presence
 from leads.team import serializers as rep_serializers
 
@@ -24,10 +23,10 @@ class IsManagerOrAdmin(BasePermission):
         return roles.is_manager(request.user)
 
 
-REP_NOT_FOUND = OpenApiResponse(s.DetailSerializer, description="No rep has this username.")
+REP_NOT_FOUND = OpenApiResponse(DetailSerializer, description="No rep has this username.")
 
 
-MANAGERS_ONLY = OpenApiResponse(s.DetailSerializer, description="The caller is not a manager or admin.")
+MANAGERS_ONLY = OpenApiResponse(DetailSerializer, description="The caller is not a manager or admin.")
 
 
 USERNAME = OpenApiParameter("username", OpenApiTypes.STR, OpenApiParameter.PATH,

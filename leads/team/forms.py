@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from core.vocabulary import Channel
+from leads import validation  # capture's validators: the dry run reads fields as capture stores them
 from leads.forms import ErrorsFromService, campaign_choices, date_input
 
 
@@ -30,8 +31,6 @@ class RoutingTestForm(ErrorsFromService, forms.Form):
         self.fields["campaign"].choices = campaign_choices()
 
     def clean(self):
-        from leads import validation  # capture's validators: the dry run reads fields as capture stores them
-
         data = super().clean()
         errors: dict[str, list[str]] = {}
         email = (data.get("email") or "").strip()
