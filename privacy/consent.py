@@ -40,6 +40,7 @@ class Step:
 
     kind: str
     requires_confirmation: bool = False
+    purpose: str = ""
 
 
 def fold(events: Iterable) -> str:
@@ -62,12 +63,18 @@ def fold(events: Iterable) -> str:
     return status
 
 
+def by_purpose(events: Iterable) -> dict[str, str]:
+    """The status per purpose after these events of one lead (oldest first; every purpose, `none` when nothing
+    was recorded). Events are `ConsentEvent` rows or `Step`s with their purpose."""
+    grouped: dict[str, list] = {purpose: [] for purpose in ALL_PURPOSES}
+    for event in events:
+        grouped.setdefault(event.purpose, []).append(event)
+    return {purpose: fold(steps) for purpose, steps in grouped.items()}
+
+
 def statuses(lead_id: int) -> dict[str, str]:
     """The status per purpose (every purpose, `none` when nothing was recorded)."""
-    by_purpose: dict[str, list] = {purpose: [] for purpose in ALL_PURPOSES}
-    for event in ConsentEvent.objects.filter(lead_id=lead_id).only("purpose", "kind", "requires_confirmation"):
-        by_purpose.setdefault(event.purpose, []).append(event)
-    return {purpose: fold(events) for purpose, events in by_purpose.items()}
+    return by_purpose(ConsentEvent.objects.filter(lead_id=lead_id).only("purpose", "kind", "requires_confirmation"))
 
 
 def is_contactable(status: str) -> bool:
@@ -98,6 +105,12 @@ def summary(current: dict[str, str]) -> str:
         if state in states:
             return state
     return ConsentStatus.NONE
+
+
+def summary_of(events: Iterable) -> str:
+    """`Lead.consent_status` after these events of one lead (oldest first): what writers of many events at
+    once (demo data, benchmark data, migrations) store, so the summary agrees with the log."""
+    return summary(by_purpose(events))
 
 
 def _update_summary(lead_id: int) -> None:
