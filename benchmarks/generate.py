@@ -10,7 +10,8 @@ A realistic history for N leads spread over two years, written set-based (`INSER
 - for every lead the rows the product would have written: a `Submission` (20% with a second, merged
   one), ~5 activities (marketing touches, then calls, e-mails and meetings once a rep works the lead),
   a `LeadTransition` for every step of its path (mark_mql, assign, accept, qualify, ... reject, recycle,
-  disqualify) at plausible intervals, never in the future, and consent for 70%;
+  disqualify) at plausible intervals, never in the future, and consent for 70% (a `given` event of the
+  consent log, with `Lead.consent_status` derived from it as `privacy.consent` derives it);
 - users: `bench-admin`, `bench-marketing`, `bench-manager` and one SDR per 20,000 leads (`rep001`, ...),
   plus the world the capture benchmarks need: a capture form, a team of four reps (`bench-sdr1..4`) and a
   round-robin routing rule that sends every MQL to it.
@@ -28,7 +29,7 @@ import datetime as dt
 import json
 import time
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: consent as events of the consent log (the summary record is gone)
 LEADS_PER_REP = 20_000
 # A rep's open work: MQLs waiting for acceptance, SALs, SQLs, opportunities (the queue page shows them).
 OPEN_PER_REP = (("mql", 5), ("sal", 20), ("sql", 25), ("opportunity", 20))
@@ -41,7 +42,7 @@ BENCH_SDRS = ("bench-sdr1", "bench-sdr2", "bench-sdr3", "bench-sdr4")
 BENCH_FORM = "Benchmark form"
 BENCH_RULE = "Bench: every MQL to the bench team"
 TABLES = ("leads_lead", "leads_leadscore", "leads_activity", "leads_leadtransition", "leads_submission",
-          "leads_consent")
+          "leads_consentevent")
 
 CAMPAIGNS = (
     ("google-ads-2025", "Google Ads 2025", "paid_search", 42000),
@@ -338,14 +339,15 @@ def _insert_leads(cursor, *, anchor, reps_sql: str, campaigns_sql: str, model_ve
         "deal_value": f"CASE WHEN has_opp THEN round((5000 + {u('g', 46)} * 195000)::numeric, 2) END",
         "close_date": "CASE WHEN has_opp THEN (c + o_opp + interval '30 days')::date END",
         "contract_signed_on": "CASE WHEN stage = 'customer' THEN (c + o_close)::date END",
-        "consent_status": "CASE WHEN consent THEN 'given' ELSE 'none' END",
+        "consent_status": "CASE WHEN consent THEN %(consent_given)s ELSE %(consent_none)s END",
         "created_at": "c",
         "updated_at": "c + o_last",
     }
     fields = {f.column for f in Lead._meta.concrete_fields}
     provided = {k: v for k, v in provided.items() if k in fields}
     from_sql = "FROM bench_plan ORDER BY lead_id"
-    return _insert(cursor, Lead, provided, from_sql, {"anchor": anchor, "model_version": model_version})
+    params = {"anchor": anchor, "model_version": model_version, **_consent_statuses()}
+    return _insert(cursor, Lead, provided, from_sql, params)
 
 
 def _insert_lead_scores(cursor, *, model_version: int | None) -> int:
@@ -466,27 +468,43 @@ def _insert_submissions(cursor, *, anchor) -> int:
     return _insert(cursor, Submission, provided, from_sql, {"anchor": anchor})
 
 
-def _insert_consents(cursor) -> int:
+def _consent_given() -> dict:
+    """The consent event every consenting lead has: marketing e-mail ticked on a web form, no double opt-in."""
+    from capture.submissions import METHODS
+    from privacy.models import ConsentEvent
+
+    return {"purpose": "marketing_email", "kind": ConsentEvent.Kind.GIVEN.value, "requires_confirmation": False,
+            "channel": "web_form", "method": METHODS["web_form"].value}
+
+
+def _consent_statuses() -> dict:
+    """`Lead.consent_status` with and without that event, derived by the consent log's own rule."""
+    from privacy import consent
+
+    given = _consent_given()
+    step = consent.Step(given["kind"], given["requires_confirmation"], given["purpose"])
+    return {"consent_given": consent.summary_of([step]), "consent_none": consent.summary_of([])}
+
+
+def _insert_consent_events(cursor) -> int:
     import hashlib
 
-    from privacy.models import Consent
+    from privacy.models import ConsentEvent
 
+    given = _consent_given()
     provided = {
         "lead_id": "lead_id",
-        "purpose": "'marketing_email'",
+        "purpose": "%(purpose)s",
+        "kind": "%(kind)s",
+        "requires_confirmation": "%(requires_confirmation)s",
+        "channel": "%(channel)s",
+        "method": "%(method)s",
+        "at": "c",
         "wording": "%(wording)s",
         "wording_hash": "%(wording_hash)s",
-        "capture_form_id": "NULL::bigint",
-        "channel": "'web_form'",
-        "ip_address": "NULL::inet",
-        "user_agent": "''",
-        "requested_at": "c",
-        "confirmed_at": "NULL::timestamptz",
-        "withdrawn_at": "NULL::timestamptz",
-        "token_hash": "''",
     }
-    params = {"wording": WORDING, "wording_hash": hashlib.sha256(WORDING.encode()).hexdigest()}
-    return _insert(cursor, Consent, provided, "FROM bench_plan WHERE consent ORDER BY lead_id", params)
+    params = {**given, "wording": WORDING, "wording_hash": hashlib.sha256(WORDING.encode()).hexdigest()}
+    return _insert(cursor, ConsentEvent, provided, "FROM bench_plan WHERE consent ORDER BY lead_id", params)
 
 
 def _secondary_indexes(cursor) -> list[str]:
@@ -560,7 +578,7 @@ def generate(*, leads: int, seed: int = 42, anchor: dt.datetime | None = None, b
         step("activities", _insert_activities, cursor, anchor=anchor, reps_sql=reps_sql)
         step("transitions", _insert_transitions, cursor, reps_sql=reps_sql, rep_names_sql=rep_names_sql)
         step("submissions", _insert_submissions, cursor, anchor=anchor)
-        step("consents", _insert_consents, cursor)
+        step("consent events", _insert_consent_events, cursor)
         if indexes:
             def rebuild():
                 for definition in indexes:
@@ -593,7 +611,7 @@ def max_ids() -> dict[str, int]:
     from django.apps import apps
 
     found = {}
-    for label in ("leads.Lead", "leads.Activity", "leads.LeadTransition", "leads.Submission", "privacy.Consent",
+    for label in ("leads.Lead", "leads.Activity", "leads.LeadTransition", "leads.Submission", "privacy.ConsentEvent",
                   "leads.Notification", "leads.Visitor"):
         model = apps.get_model(label)
         found[label] = model.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
@@ -657,7 +675,7 @@ def reset_to_generated(meta: dict) -> None:
     highest = meta.get("max_ids", {})
     lead_model = apps.get_model("leads.Lead")
     lead_model.objects.filter(pk__gt=highest.get("leads.Lead", 0)).delete()
-    for label in ("leads.Activity", "leads.LeadTransition", "leads.Submission", "privacy.Consent",
+    for label in ("leads.Activity", "leads.LeadTransition", "leads.Submission", "privacy.ConsentEvent",
                   "leads.Notification", "leads.Visitor"):
         model = apps.get_model(label)
         model.objects.filter(pk__gt=highest.get(label, 0)).delete()

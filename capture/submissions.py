@@ -23,7 +23,7 @@ from leads.fields import FILL_EMPTY, fill_empty, is_empty
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, Submission, Visitor
 from leads.validation import clean_capture
 from privacy import consent, suppression
-from privacy.models import Consent, ConsentEvent
+from privacy.models import ConsentEvent
 
 
 @dataclass
@@ -234,22 +234,14 @@ METHODS = {
 
 def _record_consent(lead: Lead, submission: Submission, form: CaptureForm | None, now, page_url: str = "") -> None:
     """The consent box was ticked: one `given` event per purpose the form asks for, with the wording shown;
-    a double-opt-in form opens a request whose confirmation mail goes out on commit."""
+    a double-opt-in form opens a request whose confirmation mail goes out on commit. (`now` is the capture's
+    time; each event takes the time it is recorded at, so it sorts after anything recorded before it.)"""
     purposes = (form.consent_purposes if form else None) or ["marketing_email"]
-    double_opt_in = bool(form and form.double_opt_in)
-    first_text, first_version = consent.wording_for(form, purposes[0])
-    Consent.objects.create(  # the summary record older code and reports read
-        lead=lead, purpose=purposes[0], wording=first_text, wording_hash=consent.sha256(first_text), capture_form=form,
-        channel=submission.channel, ip_address=submission.ip_address, user_agent=submission.user_agent,
-        requested_at=now,
-    )
-    # With one purpose, the wording just looked up is the one `give` would look up again.
-    wording = {"wording": first_text, "wording_version": first_version} if len(purposes) == 1 else {}
     consent.give(
         lead=lead, purposes=purposes, method=METHODS.get(submission.channel, ConsentEvent.Method.MANUAL),
-        double_opt_in=double_opt_in, by=submission.submitted_by, channel=submission.channel, form=form,
-        submission=submission, page_url=page_url, ip_address=submission.ip_address, user_agent=submission.user_agent,
-        **wording,
+        double_opt_in=bool(form and form.double_opt_in), by=submission.submitted_by, channel=submission.channel,
+        form=form, submission=submission, page_url=page_url, ip_address=submission.ip_address,
+        user_agent=submission.user_agent,
     )
     # `give` updated the lead's consent summary in the database only: drop the stale value in memory, so
     # it is read again if anybody asks and a later save() of this lead leaves the column alone.

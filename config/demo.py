@@ -26,13 +26,14 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from capture.submissions import payload_hash
+from capture.submissions import METHODS, payload_hash
 from core.errors import Conflict, Invalid
 from core.vocabulary import ActivityKind as K
 from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
 from leads import scores, sla
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
-from privacy.models import Consent
+from privacy import consent as consent_log
+from privacy.models import ConsentEvent
 from routing.models import Rep, RoutingRule, Team
 
 WINDOW = dt.timedelta(days=90)
@@ -285,7 +286,7 @@ class LeadPlan:
     transitions: list[dict] = field(default_factory=list)
     activities: list[dict] = field(default_factory=list)
     submissions: list[dict] = field(default_factory=list)
-    consent: dict | None = None
+    consent_events: list[dict] = field(default_factory=list)  # the consent log, oldest first
     visitor: dict | None = None
 
 
@@ -920,29 +921,51 @@ def _failed_attempt(rng) -> tuple:
 
 
 def _consent(rng, plan: LeadPlan, *, origin: Origin, created, now, stage) -> None:
+    """The consent log capture would have written (given; confirmed through the double-opt-in link; withdrawn by
+    one-click unsubscribe) and the lead's summary derived from it as `privacy.consent` derives it."""
     if rng.random() >= origin.consent_rate:
         return
     wording = {name: wording for name, _c, _s, _k, _t, wording, _d in FORMS}.get(plan.fields["capture_form"])
+    wording = wording or CONSENT_CONTACT
     double_opt_in = origin.key == "newsletter"
-    consent = {
-        "wording": wording or CONSENT_CONTACT, "channel": origin.channel, "requested_at": created,
-        "capture_form": plan.fields["capture_form"], "confirmed_at": None, "withdrawn_at": None,
-        "ip_address": f"203.0.113.{rng.randint(1, 254)}" if origin.channel == Channel.WEB_FORM else None,
-        "user_agent": rng.choice(USER_AGENTS) if origin.channel == Channel.WEB_FORM else "",
-        "token_hash": _hash(f"{rng.getrandbits(128):032x}") if double_opt_in else "",
-    }
-    status = ConsentStatus.GIVEN
+    ip_address = f"203.0.113.{rng.randint(1, 254)}" if origin.channel == Channel.WEB_FORM else None
+    user_agent = rng.choice(USER_AGENTS) if origin.channel == Channel.WEB_FORM else ""
+    token_hash = _hash(f"{rng.getrandbits(128):032x}") if double_opt_in else ""
+    touchpoint = next((a for a in plan.activities if a.get("submission") == 0), None)
+    event = {"purpose": "marketing_email", "requires_confirmation": False, "channel": "", "wording": "",
+             "capture_form": None, "submission": None, "page_url": "", "recorded_by": None, "ip_address": None,
+             "user_agent": "", "token_hash": "", "mail_sent_at": None, "confirmed_at": None, "note": ""}
+    events = [event | {
+        "kind": ConsentEvent.Kind.GIVEN, "at": created, "requires_confirmation": double_opt_in,
+        "method": METHODS.get(origin.channel, ConsentEvent.Method.MANUAL), "channel": origin.channel,
+        "wording": wording, "capture_form": plan.fields["capture_form"], "submission": 0,
+        "page_url": touchpoint["url"] if touchpoint else "",
+        "recorded_by": "marketing" if origin.channel in (Channel.IMPORT, Channel.MANUAL) else None,
+        "ip_address": ip_address, "user_agent": user_agent,
+    }]
+    confirmed_at = withdrawn_at = None
     if double_opt_in:  # only leads marketing has not worked on yet may still wait for the confirmation
         if rng.random() < 0.8 or stage not in (Stage.KNOWN, Stage.DISQUALIFIED):
-            consent["confirmed_at"] = min(now - MINUTE, created + _hours(rng, 0.01, 20, 0.2))
-            status = ConsentStatus.CONFIRMED
-        else:
-            status = ConsentStatus.PENDING
+            confirmed_at = min(now - MINUTE, created + _hours(rng, 0.01, 20, 0.2))
     if rng.random() < 0.04:
-        consent["withdrawn_at"] = created + (now - created) * rng.uniform(0.3, 0.95)
-        status = ConsentStatus.WITHDRAWN
-    plan.consent = consent
-    plan.fields["consent_status"] = status
+        withdrawn_at = created + (now - created) * rng.uniform(0.3, 0.95)
+        if confirmed_at and confirmed_at > withdrawn_at:
+            confirmed_at = None  # unsubscribed before confirming
+    if confirmed_at:
+        events.append(event | {
+            "kind": ConsentEvent.Kind.CONFIRMED, "at": confirmed_at, "method": ConsentEvent.Method.EMAIL_LINK,
+            "ip_address": ip_address, "user_agent": user_agent, "token_hash": token_hash, "mail_sent_at": created,
+            "confirmed_at": confirmed_at,
+        })
+    if withdrawn_at:
+        events.append(event | {
+            "kind": ConsentEvent.Kind.WITHDRAWN, "at": withdrawn_at, "method": ConsentEvent.Method.EMAIL_LINK,
+            "note": "One-click unsubscribe.",
+        })
+    plan.consent_events = events
+    plan.fields["consent_status"] = consent_log.summary_of(
+        consent_log.Step(e["kind"], e["requires_confirmation"], e["purpose"]) for e in events
+    )
 
 
 def _anonymous_visitor(rng, now) -> dict:
@@ -1109,7 +1132,7 @@ def write_plan(plan: Plan, *, users: dict) -> dict:
         ))
     Submission.objects.bulk_create(submissions, batch_size=1000)
 
-    visitors, activities, transitions, consents = [], [], [], []
+    visitors, activities, transitions, consent_events = [], [], [], []
     for spec in plan.visitors:
         visitor = Visitor(anonymous_id=spec["anonymous_id"], first_seen_at=spec["first_seen_at"],
                           last_seen_at=spec["last_seen_at"], capture_form=forms[TRACKING_FORM])
@@ -1137,14 +1160,12 @@ def write_plan(plan: Plan, *, users: dict) -> dict:
                 lead=lead, name=spec["name"], source=spec["source"], target=spec["target"],
                 actor=user(spec["actor"]), reason=spec["reason"], data=spec["data"], at=spec["at"],
             ))
-        if lead_plan.consent:
-            spec = lead_plan.consent
-            consents.append(Consent(
-                lead=lead, purpose="marketing_email", wording=spec["wording"], wording_hash=_hash(spec["wording"]),
+        for spec in lead_plan.consent_events:
+            consent_events.append(ConsentEvent(
+                lead=lead, **{k: v for k, v in spec.items() if k not in ("capture_form", "submission", "recorded_by")},
+                wording_hash=_hash(spec["wording"]) if spec["wording"] else "",
                 capture_form=forms.get(spec["capture_form"]) if spec["capture_form"] else None,
-                channel=spec["channel"], ip_address=spec["ip_address"], user_agent=spec["user_agent"],
-                requested_at=spec["requested_at"], confirmed_at=spec["confirmed_at"],
-                withdrawn_at=spec["withdrawn_at"], token_hash=spec["token_hash"],
+                submission=submission_of.get((number, spec["submission"])), recorded_by=user(spec["recorded_by"]),
             ))
     Visitor.objects.bulk_create(visitors, batch_size=1000)
     for row in activities:
@@ -1153,13 +1174,13 @@ def write_plan(plan: Plan, *, users: dict) -> dict:
             row.data["submission"] = submission.pk
     Activity.objects.bulk_create(activities, batch_size=2000)
     LeadTransition.objects.bulk_create(transitions, batch_size=2000)
-    Consent.objects.bulk_create(consents, batch_size=1000)
+    ConsentEvent.objects.bulk_create(consent_events, batch_size=1000)
     # The stored scores are the active scoring model's, as the nightly rescore would set them (breakdown,
     # fit, engagement, temperature); the planned scores stay when no model is active.
     scores.rescore_all(at=plan.now)
     return {"campaigns": len(campaigns), "forms": len(forms), "accounts": len(accounts), "leads": len(leads),
             "visitors": len(visitors), "activities": len(activities), "transitions": len(transitions),
-            "consents": len(consents), "submissions": len(submissions)}
+            "consents": sum(bool(p.consent_events) for p in plan.leads), "submissions": len(submissions)}
 
 
 def _activity_row(spec: dict, *, visitor, users, lead=None) -> Activity:

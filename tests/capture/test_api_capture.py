@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from capture.submissions import payload_hash
 from core.vocabulary import Role
 from leads.models import Activity, Lead, Submission
-from privacy.models import Consent
+from privacy.models import ConsentEvent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory, UserFactory
 
 URL = "/api/v1/capture/"
@@ -118,7 +118,7 @@ def test_client_ip_and_user_agent_are_recorded(form):
 def test_consent_is_stored_with_the_forms_wording(db):
     form = CaptureFormFactory(consent_wording="Ja, ich möchte Informationen per E-Mail erhalten.")
     assert post(form, {"email": "h@firma.de", "consent": True}).status_code == 201
-    consent = Consent.objects.get()
+    consent = ConsentEvent.objects.get(kind="given")
     assert consent.wording == "Ja, ich möchte Informationen per E-Mail erhalten."
     assert Lead.objects.get().consent_status == "given"
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 from capture import submissions as capture
 from core.vocabulary import ConsentStatus, Stage
 from leads.models import Activity, Lead, LeadTransition, Submission, Visitor
-from privacy.models import Consent
+from privacy.models import ConsentEvent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -148,7 +148,7 @@ def test_the_form_gives_source_campaign_and_consent_wording():
                     ip_address="203.0.113.9", user_agent="UA")
     lead = result.lead
     assert (lead.source, lead.campaign, lead.capture_form) == ("web_form", campaign, form)
-    consent = Consent.objects.get(lead=lead)
+    consent = ConsentEvent.objects.get(lead=lead, kind="given")
     assert (consent.wording, consent.ip_address, consent.channel) == ("Ja, informiert mich.", "203.0.113.9",
                                                                       "web_form")
     assert lead.consent_status == ConsentStatus.PENDING

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from core.vocabulary import Stage
 from leads.models import Activity, Lead, Submission, Visitor
-from privacy.models import Consent
+from privacy.models import ConsentEvent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -123,7 +123,7 @@ def test_hosted_form_creates_a_lead_with_the_forms_source_and_campaign(client, c
     submission = Submission.objects.get()
     assert (submission.channel, submission.outcome, submission.lead) == ("web_form", "created", lead)
     assert submission.ip_address == "127.0.0.1"
-    consent = Consent.objects.get(lead=lead)
+    consent = ConsentEvent.objects.get(lead=lead, kind="given")
     assert consent.wording == "Yes, e-mail me about Leadwerk."
     assert Activity.objects.get(lead=lead).note == "Call me"
 

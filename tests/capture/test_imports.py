@@ -19,7 +19,7 @@ from core.errors import Invalid
 from core.vocabulary import Role, Stage
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission
 from privacy import rights, suppression
-from privacy.models import Consent
+from privacy.models import ConsentEvent
 from routing.models import Rep, RoutingRule, Team
 from scoring.models import ScoringModel
 from tests.factories import ActivityFactory, CampaignFactory, LeadFactory, UserFactory
@@ -514,8 +514,8 @@ def test_a_payload_with_consent_still_goes_through_the_capture_service(marketing
     )
 
     assert [r.status for r in results] == [201, 201]
-    assert Consent.objects.get().lead.email == "ja@firma.de"
-    assert Lead.objects.get(email="nein@firma.de").consents.count() == 0
+    assert ConsentEvent.objects.get(kind="given").lead.email == "ja@firma.de"
+    assert Lead.objects.get(email="nein@firma.de").consent_events.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,7 +16,7 @@ from core.vocabulary import ActivityKind, Outcome, Role, Stage
 from leads import lifecycle, scores
 from leads.lifecycle import TRANSITIONS
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
-from privacy.models import Consent
+from privacy.models import ConsentEvent
 from tests.factories import UserFactory
 
 OWNED_STAGES = {Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER, Stage.LOST}
@@ -90,7 +90,7 @@ def test_no_timestamp_lies_in_the_future_and_leads_span_90_days(seeded):
         (Lead, ("created_at", "first_touch_at", "last_touch_at", "stage_entered_at", "assigned_at")),
         (LeadTransition, ("at",)),
         (Activity, ("occurred_at", "created_at")),
-        (Consent, ("requested_at", "confirmed_at", "withdrawn_at")),
+        (ConsentEvent, ("at", "mail_sent_at", "confirmed_at")),
         (Submission, ("received_at", "processed_at")),
         (Visitor, ("first_seen_at", "last_seen_at")),
     ]
@@ -161,7 +161,7 @@ def test_sales_work_campaigns_forms_accounts_visitors_and_consent_exist(seeded):
     kinds = set(Activity.objects.values_list("kind", flat=True))
     assert kinds >= {"page_view", "pricing_view", "download", "webinar_attended", "email_open", "email_click",
                      "form_submit", "demo_request", "call", "email", "meeting"}
-    assert Consent.objects.count() >= Lead.objects.count() // 2
+    assert Lead.objects.filter(consent_events__kind="given").distinct().count() >= Lead.objects.count() // 2
     assert set(Submission.objects.values_list("outcome", flat=True)) >= {"created", "merged", "rejected", "spam"}
     assert Lead.objects.filter(stage=Stage.SAL, activities__kind="call").exists()
 
