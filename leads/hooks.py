@@ -36,7 +36,7 @@ ADMIN_PERMISSIONS = {
     "marketing": {
         "leads": {"campaign": "add change view", "captureform": "add change view", "account": "add change view",
                   "lead": "view", "submission": "view", "activity": "view"},
-        "privacy": {"consent": "view"},
+        "privacy": {"consentevent": "view"},
         "scoring": {"scoringmodel": "add change view", "scoringrule": "add change delete view"},
         "routing": {"routingrule": "view", "team": "view", "rep": "view"},
     },

@@ -192,7 +192,7 @@ class Lead(models.Model):
     deal_value = models.DecimalField(_("deal value"), max_digits=14, decimal_places=2, null=True, blank=True)
     close_date = models.DateField(_("forecast close date"), null=True, blank=True)
     contract_signed_on = models.DateField(_("contract signed on"), null=True, blank=True)
-    # Consent (summary; the events are Consent rows)
+    # Consent: a summary of the e-mail marketing purposes, derived from the consent log (privacy.consent)
     consent_status = models.CharField(
         _("consent"), max_length=16, choices=ConsentStatus.choices, default=ConsentStatus.NONE
     )

@@ -2,13 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from privacy import consent
-from privacy.models import Consent, ConsentEvent, ConsentWording, OptInRequest, PrivacyRequest, Suppression
-
-
-@admin.register(Consent)
-class ConsentAdmin(admin.ModelAdmin):
-    list_display = ("lead", "purpose", "channel", "requested_at", "confirmed_at", "withdrawn_at")
-    raw_id_fields = ("lead", "capture_form")
+from privacy.models import ConsentEvent, ConsentWording, OptInRequest, PrivacyRequest, Suppression
 
 
 @admin.register(ConsentWording)

@@ -13,32 +13,6 @@ from core.vocabulary import Channel, ConsentPurpose
 from leads.models import CaptureForm, Lead
 
 
-class Consent(models.Model):
-    lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="consents")
-    purpose = models.CharField(_("purpose"), max_length=64, default="marketing_email")
-    wording = models.TextField(_("wording shown"))
-    wording_hash = models.CharField(_("wording hash"), max_length=64)
-    capture_form = models.ForeignKey(
-        CaptureForm, verbose_name=_("capture form"), null=True, blank=True, on_delete=models.SET_NULL
-    )
-    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
-    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
-    user_agent = models.CharField(_("user agent"), max_length=400, blank=True)
-    requested_at = models.DateTimeField(_("given at"), default=timezone.now)
-    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
-    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
-    token_hash = models.CharField(_("confirmation token hash"), max_length=64, blank=True)
-
-    class Meta:
-        db_table = "leads_consent"  # created by the leads app; kept when the model moved here
-        ordering = ["requested_at"]
-        verbose_name = _("consent")
-        verbose_name_plural = _("consents")
-
-    def __str__(self) -> str:
-        return f"{self.purpose} {self.requested_at:%Y-%m-%d}"
-
-
 class ConsentWording(models.Model):
     """The text a person agrees to, per purpose and version. A new text is a new version, never an edit."""
 

@@ -10,7 +10,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
 from leads.models import Activity, Lead, Notification, Submission, Visitor
-from privacy.models import Consent, ConsentEvent, OptInRequest
+from privacy.models import ConsentEvent, OptInRequest
 
 ERASED = "erased"
 # Activity.data keys that describe the touchpoint, not the person; everything else is dropped on erasure.
@@ -87,15 +87,6 @@ REGISTRY: list[Table] = [
         category="Capture requests as they arrived, IP address, user agent",
         purpose="Proof of origin, no lost leads",
         retention="With the lead; IP address and user agent RETENTION_IP_DAYS days",
-    ),
-    Table(
-        Consent,
-        "lead",
-        ("ip_address", "user_agent"),
-        ("id", "purpose", "wording", "requested_at", "confirmed_at"),
-        category="Consent requests (summary records)",
-        purpose="Proof of consent",
-        retention="With the lead",
     ),
     Table(
         ConsentEvent,

@@ -24,7 +24,7 @@ from core.vocabulary import ActivityKind, ConsentPurpose, TransitionName
 from leads import roles
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission, Visitor
 from privacy import consent
-from privacy.models import Consent, ConsentEvent, OptInRequest, PrivacyRequest, Suppression
+from privacy.models import ConsentEvent, OptInRequest, PrivacyRequest, Suppression
 from privacy.registry import ACTIVITY_DATA_KEPT, ERASED, REGISTRY, rows_of
 from privacy.suppression import suppression_hash
 
@@ -127,7 +127,6 @@ def _anonymise(lead: Lead, now) -> None:
     Submission.objects.filter(lead=lead).update(
         payload={}, errors={}, ip_address=None, user_agent="", payload_hash=ERASED
     )
-    Consent.objects.filter(lead=lead).update(ip_address=None, user_agent="")
     events = ConsentEvent.objects.filter(lead=lead)
     kept_until = phone_evidence_kept_until(lead.pk)
     if kept_until is not None and kept_until > now:

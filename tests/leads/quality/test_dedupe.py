@@ -6,7 +6,7 @@ from core.vocabulary import Stage
 from leads import scores
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission, Visitor
 from leads.quality import dedupe
-from privacy.models import Consent
+from privacy.models import ConsentEvent
 from tests.factories import ActivityFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +109,7 @@ def _rows_of(merged):
     ActivityFactory(lead=merged, kind="page_view")
     ActivityFactory(lead=merged, kind="email", outcome="bounced")
     LeadTransition.objects.create(lead=merged, name="mark_mql", source=Stage.KNOWN, target=Stage.MQL)
-    Consent.objects.create(lead=merged, wording="Yes", wording_hash="h", channel="web_form")
+    ConsentEvent.objects.create(lead=merged, purpose="marketing_email", kind="given", method="web_form", wording="Yes")
     Submission.objects.create(lead=merged, channel="web_form", payload_hash="p")
     Visitor.objects.create(anonymous_id="visitor-123456", lead=merged)
 
@@ -128,7 +128,7 @@ def test_merge_moves_every_row_and_writes_the_audit_row(twins, marketing, sdr):
     assert survivor.activities.count() == 3
     assert {a.pk: a.occurred_at for a in Activity.objects.all()} == before
     assert survivor.transitions.filter(name="mark_mql").count() == 1
-    assert survivor.consents.count() == 1 and survivor.submissions.count() == 1
+    assert survivor.consent_events.count() == 1 and survivor.submissions.count() == 1
     assert survivor.visitors.count() == 1
     assert Notification.objects.get(key="n1").lead_id == survivor.pk
     assert entry.name == "merge" and entry.lead_id == survivor.pk and entry.actor == marketing
@@ -138,7 +138,7 @@ def test_merge_moves_every_row_and_writes_the_audit_row(twins, marketing, sdr):
     assert dedupe.merged_lead_email(entry) == "e.mustermann@acme.de"
     assert sorted(entry.data["moved"]) == [
         "leads.activity", "leads.leadtransition", "leads.notification", "leads.submission", "leads.visitor",
-        "privacy.consent",
+        "privacy.consentevent",
     ]
     assert len(entry.data["moved"]["leads.activity"]) == 2
 
@@ -216,12 +216,29 @@ def test_unmerge_restores_the_lead_its_rows_and_the_survivors_fields(twins, mana
     assert restored.email == "e.mustermann@acme.de" and restored.phone == "+4989123456"
     assert set(restored.activities.values_list("pk", flat=True)) == moved_activity_ids
     assert restored.transitions.filter(name="mark_mql").count() == 1
-    assert restored.consents.count() == 1 and restored.visitors.count() == 1
+    assert restored.consent_events.count() == 1 and restored.visitors.count() == 1
     survivor = reload(survivor)
     assert survivor.email == "erika@acme.de" and survivor.phone == "" and survivor.industry == ""
     assert list(survivor.activities.values_list("pk", flat=True)) == [later.pk]
     undo = survivor.transitions.get(name="unmerge")
     assert undo.data["merge_transition_id"] == entry.pk and undo.actor == manager
+
+
+def test_unmerge_of_a_merge_that_moved_rows_of_a_removed_model_skips_them(twins, manager):
+    survivor, merged = twins
+    _rows_of(merged)
+    moved_activity_ids = set(merged.activities.values_list("pk", flat=True))
+    entry = dedupe.merge(survivor_id=survivor.pk, merged_id=merged.pk, by=manager)
+    # Merges recorded before the consent summary records were removed name them by both of their labels.
+    entry.data["moved"] |= {"leads.consent": [4711], "privacy.consent": [4712]}
+    LeadTransition.objects.filter(pk=entry.pk).update(data=entry.data)
+
+    restored = dedupe.unmerge(transition_id=entry.pk, by=manager)
+
+    assert set(restored.activities.values_list("pk", flat=True)) == moved_activity_ids
+    assert restored.consent_events.count() == 1
+    undo = reload(survivor).transitions.get(name="unmerge")
+    assert not {"leads.consent", "privacy.consent"} & set(undo.data["moved_back"])
 
 
 def test_unmerge_twice_is_refused(twins, manager):
