@@ -3,14 +3,23 @@
 from django_q.models import Schedule
 
 from capture import submissions
+from core import ratelimit
 
 # Created or updated by `manage.py setup_schedules` (see config/schedules.py).
 SCHEDULES = [
     {"name": "capture.recover_submissions", "func": "capture.tasks.recover_submissions",
      "schedule_type": Schedule.MINUTES, "minutes": 1},
+    # Rate limits without Redis count in a table (core.ratelimit); windows that are over are deleted.
+    {"name": "capture.purge_rate_counters", "func": "capture.tasks.purge_rate_counters",
+     "schedule_type": Schedule.MINUTES, "minutes": 60},
 ]
 
 
 def recover_submissions() -> int:
     """Every minute: finish submissions whose processing died, so no lead is lost."""
     return submissions.recover_stale()
+
+
+def purge_rate_counters() -> int:
+    """Hourly: delete the database rate counters of windows that are over (core.ratelimit)."""
+    return ratelimit.purge_expired()

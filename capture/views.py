@@ -5,7 +5,6 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from capture import imports, submissions
 from capture.forms import HostedForm, ImportForm, ManualLeadForm
+from core import ratelimit
 from core.errors import Invalid
 from core.http import client_ip, user_agent
 from core.vocabulary import Channel
@@ -78,26 +78,10 @@ def import_leads(request):
     return render(request, "capture/import.html", {"form": form}, status=status)
 
 
-_PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-
-
-def _form_rate() -> tuple[int, int]:
-    """FORM_RATE as (requests, seconds); the settings validated its shape at start-up."""
-    number, _sep, period = settings.FORM_RATE.partition("/")
-    return int(number), _PERIOD_SECONDS[period]
-
-
-def _within_rate(request, form: CaptureForm) -> bool:
-    """A fixed-window counter per form and client IP in the shared cache."""
-    limit, period = _form_rate()
-    key = f"leadwerk:form-rate:{form.pk}:{client_ip(request)}"
-    cache.add(key, 0, timeout=period)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=period)
-        count = 1
-    return count <= limit
+def _within_rate(request, form: CaptureForm) -> ratelimit.Decision:
+    """A fixed-window counter per form and client IP (FORM_RATE), atomic across processes."""
+    limit, period = ratelimit.parse(settings.FORM_RATE)
+    return ratelimit.hit(f"form:{form.pk}:{client_ip(request)}", limit=limit, period=period)
 
 
 def _origin_of(url: str) -> str:
@@ -154,8 +138,11 @@ def hosted_form(request, key: str):
 
     if not _origin_allowed(request, capture_form):
         raise PermissionDenied(_("This form may not be posted from that site."))
-    if not _within_rate(request, capture_form):
-        return _framable(render(request, "capture/hosted_limited.html", context, status=429), capture_form)
+    rate = _within_rate(request, capture_form)
+    if not rate.allowed:
+        limited = render(request, "capture/hosted_limited.html", context, status=429)
+        limited["Retry-After"] = str(rate.retry_after)
+        return _framable(limited, capture_form)
     form = HostedForm(request.POST, capture_form=capture_form)
     form.is_valid()  # shapes only; capture validates
     payload = form.payload()

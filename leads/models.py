@@ -507,7 +507,11 @@ class Notification(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("notification")
         verbose_name_plural = _("notifications")
-        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+        indexes = [
+            models.Index(fields=["user", "read_at"], name="notification_user_unread"),
+            # The e-mail backlog (/metrics) counts these.
+            models.Index(fields=["created_at"], name="notification_unmailed", condition=Q(emailed_at__isnull=True)),
+        ]
 
     def __str__(self) -> str:
         return self.message

@@ -214,6 +214,7 @@ def test_too_many_submissions_from_one_address_get_429(client, capture_form, set
         assert post(client, capture_form, {**GOOD, "email": f"lena{number}@vogel-technik.de"}).status_code == 200
     response = post(client, capture_form, {**GOOD, "email": "lena9@vogel-technik.de"})
     assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
     assert Lead.objects.count() == 2
     assert Submission.objects.count() == 2
 
