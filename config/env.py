@@ -69,6 +69,64 @@ def clock_time(name: str, default: str) -> str:
     return f"{int(hours):02d}:{int(minutes):02d}"
 
 
+def redis_url(name: str, *, wait_seconds: float = 3.0) -> str:
+    """A Redis URL (redis://, rediss:// or unix://) of a server that answers, or "" when unset.
+
+    Start-up waits up to `wait_seconds` for the server (a restart of both at once), then stops with a
+    sentence that names the variable; the password, if any, is never shown."""
+    import time
+    from urllib.parse import urlsplit
+
+    value = text(name, "").strip()
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(
+            f"The environment variable {name} must be a redis://, rediss:// or unix:// URL, not {parts.scheme!r}."
+        )
+    shown = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    import redis
+
+    client = redis.Redis.from_url(value, socket_timeout=1, socket_connect_timeout=1)
+    deadline = time.monotonic() + wait_seconds
+    try:
+        while True:
+            try:
+                client.ping()
+                return value
+            except redis.AuthenticationError as error:
+                raise ImproperlyConfigured(f"The Redis server of {name} ({shown}) refused the credentials: {error}.")
+            except (redis.RedisError, OSError) as error:
+                if time.monotonic() >= deadline:
+                    raise ImproperlyConfigured(
+                        f"No Redis server answers at {shown} (the environment variable {name}): {error}. Start "
+                        f"Redis or correct {name}; unset it to use the database for the cache and the task queue."
+                    )
+                time.sleep(0.2)
+    finally:
+        client.close()
+
+
+def choice(name: str, default: str, choices: list[str]) -> str:
+    value = text(name, default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"The environment variable {name} must be one of {', '.join(choices)}, not {value!r}."
+        )
+    return value
+
+
+def folder(name: str, default: str) -> str:
+    """An existing folder, or "" when unset."""
+    from pathlib import Path
+
+    value = text(name, default).strip()
+    if value and not Path(value).is_dir():
+        raise ImproperlyConfigured(f"The environment variable {name} must name an existing folder, not {value!r}.")
+    return value
+
+
 def text_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in text(name, default).split(",") if item.strip()]
 

@@ -91,11 +91,13 @@ else:
 DATABASES["default"]["TEST"] = {"NAME": env.text("TEST_DATABASE_NAME", "test_leadwerk")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = env.text("REDIS_URL", "")
+# Redis (optional): cache, rate limits (core.ratelimit) and the django-q2 broker. Start-up checks it answers.
+REDIS_URL = env.redis_url("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "leadwerk"}}
 else:
-    # Shared by every web process (throttling must count across gunicorn workers).
+    # Shared by every web process.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "leadwerk_cache"}}
 
 AUTH_PASSWORD_VALIDATORS = [
