@@ -76,19 +76,29 @@ TEMPLATES = [
 ]
 
 # Database: PostgreSQL only. DATABASE_URL selects a normal server; unset, the embedded one starts.
-DATABASE_URL = env.text("DATABASE_URL", "")
-if DATABASE_URL:
-    if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+def _postgresql(name: str, url: str) -> dict:
+    if not url.startswith(("postgres://", "postgresql://")):
         from django.core.exceptions import ImproperlyConfigured
 
-        raise ImproperlyConfigured("The environment variable DATABASE_URL must be a postgresql:// URL.")
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+        raise ImproperlyConfigured(f"The environment variable {name} must be a postgresql:// URL.")
+    return dj_database_url.parse(url, conn_max_age=60)
+
+
+DATABASE_URL = env.text("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": _postgresql("DATABASE_URL", DATABASE_URL)}
 else:
     from config.embedded_db import database_settings
 
     EMBEDDED_DB_DIR = BASE_DIR / env.text("EMBEDDED_DB_DIR", ".pgdata")
     DATABASES = {"default": database_settings(EMBEDDED_DB_DIR)}
 DATABASES["default"]["TEST"] = {"NAME": env.text("TEST_DATABASE_NAME", "test_leadwerk")}
+# A streaming replica for report reads (config/db_router.py); tests mirror it onto the test database.
+DATABASE_REPLICA_URL = env.text("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = _postgresql("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL) | {"TEST": {"MIRROR": "default"}}
+DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
+REPLICA_LAG_WARNING_SECONDS = env.integer("REPLICA_LAG_WARNING_SECONDS", 60, minimum=1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis (optional): cache, rate limits (core.ratelimit) and the django-q2 broker. Start-up checks it answers.

@@ -13,6 +13,7 @@ from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core import replica
 from core.errors import Invalid
 from core.vocabulary import Channel
 from leads import roles
@@ -168,6 +169,10 @@ class ReportView(APIView):
     permission_classes = [IsAuthenticated, MaySeeReports]
     form_class = ReportFilterForm
     serializer_class = None
+
+    def dispatch(self, request, *args, **kwargs):
+        with replica.reads_from_replica():  # the figures from the report replica, when there is one
+            return super().dispatch(request, *args, **kwargs)
 
     def filters(self, request):
         form = self.form_class(request.query_params, user=request.user)

@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import EmptyResultSet
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import (
     Case,
     Count,
@@ -34,7 +34,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core import vocabulary
+from core import replica, vocabulary
 from core.vocabulary import CONTACT_KINDS, FUNNEL, Channel, Stage
 from leads.models import Activity, Campaign, Lead, LeadTransition, SlaClock, Visitor
 from reporting import benchmarks
@@ -73,7 +73,8 @@ REPORT_WORK_MEM = "64MB"  # sorts for percentiles and windows stay in memory on 
 
 
 def _rows(sql: str, params: list) -> list[dict]:
-    with transaction.atomic(), connection.cursor() as cursor:
+    alias = replica.read_alias()  # the report replica inside reads_from_replica(), else the primary
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]

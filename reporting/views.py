@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from core import replica
 from leads import roles
 from leads import selectors as lead_selectors
 from reporting import email, reports, selectors
@@ -52,19 +53,20 @@ def _report(request, *, name: str, template: str, build, form_class=ReportFilter
     if not form.is_valid():
         return render(request, template, {**context, "invalid": True, "tables": []}, status=400)
     f = form.filters()
-    context.update(build(f, form, request))
-    if request.GET.get("format") == "csv":
-        tables = {table.key: table for table in context.get("csv_tables", context["tables"])}
-        key = request.GET.get("table") or next(iter(tables), "")
-        if key not in tables:
-            raise Http404(_("No such table."))
-        return csv_response(tables[key], filename=f"leadwerk-{name}-{key}-{f.start}-{f.end}")
-    query = form.query()
-    context.update({
-        "filters": f, "query": urlencode(query),
-        "common_query": urlencode({k: v for k, v in query.items() if k in ReportFilterForm.base_fields}),
-    })
-    return render(request, template, context)
+    with replica.reads_from_replica() as replica_status:  # figures from the report replica, when there is one
+        context.update(build(f, form, request), replica=replica_status)
+        if request.GET.get("format") == "csv":
+            tables = {table.key: table for table in context.get("csv_tables", context["tables"])}
+            key = request.GET.get("table") or next(iter(tables), "")
+            if key not in tables:
+                raise Http404(_("No such table."))
+            return csv_response(tables[key], filename=f"leadwerk-{name}-{key}-{f.start}-{f.end}")
+        query = form.query()
+        context.update({
+            "filters": f, "query": urlencode(query),
+            "common_query": urlencode({k: v for k, v in query.items() if k in ReportFilterForm.base_fields}),
+        })
+        return render(request, template, context)
 
 
 # --- pages ----------------------------------------------------------------------------------------------

@@ -11,5 +11,5 @@ from tests.qcluster_settings import *  # noqa: F403
 from tests.qcluster_settings import Q_CLUSTER
 
 EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-EMAIL_FILE_PATH = os.environ.get("LEADWERK_TEST_MAIL_DIR", "/nonexistent")
+EMAIL_FILE_PATH = os.environ["LEADWERK_TEST_MAIL_DIR"]  # every test that starts a process gives one
 Q_CLUSTER = {**Q_CLUSTER, "workers": int(os.environ.get("LEADWERK_TEST_Q_WORKERS", "1"))}

@@ -4,8 +4,6 @@ gunicorn process is routed and its notification e-mailed by a qcluster in anothe
 import json
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 import pytest
 import redis
@@ -61,10 +59,10 @@ def test_the_cache_on_redis_is_shared_between_processes(redis_url, settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_capture_in_gunicorn_is_notified_by_a_qcluster_through_the_redis_broker(redis_url):
+def test_a_capture_in_gunicorn_is_notified_by_a_qcluster_through_the_redis_broker(redis_url, tmp_path):
     make_team(reps=1)
     form = CaptureFormFactory()
-    mail_dir = Path(tempfile.mkdtemp(prefix="leadwerk-mail-"))
+    mail_dir = tmp_path
     env = processes.environment(mail_dir=mail_dir, REDIS_URL=redis_url)
     queue = redis.Redis.from_url(redis_url)
     body = json.dumps({"email": "anna@kunde.de", "first_name": "Anna", "activity": {"kind": "demo_request"}})

@@ -8,9 +8,7 @@ past) before each of the two scheduler passes, as the clock passing a period bou
 """
 
 import datetime as dt
-import tempfile
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -40,7 +38,7 @@ def runs_per_schedule() -> Counter:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_clusters_on_one_broker_run_every_schedule_once_per_period(redis_url):
+def test_two_clusters_on_one_broker_run_every_schedule_once_per_period(redis_url, tmp_path):
     sdr = UserFactory(username="sdr1", role=Role.SDR)
     manager = UserFactory(username="manager", role=Role.MANAGER)
     ReportSubscription.objects.create(user=manager)
@@ -54,7 +52,7 @@ def test_two_clusters_on_one_broker_run_every_schedule_once_per_period(redis_url
     names = sorted(spec["name"] for spec in declared())
     make_every_schedule_due()
 
-    mail_dir = Path(tempfile.mkdtemp(prefix="leadwerk-mail-"))
+    mail_dir = tmp_path
     env = processes.environment(mail_dir=mail_dir, REDIS_URL=redis_url)
     clusters = [processes.qcluster(env), processes.qcluster(env)]
     with processes.running(*clusters) as outputs:
