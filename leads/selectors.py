@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from core.vocabulary import CAPACITY_STAGES, CONTENT_KINDS, WORKED_STAGES, ActivityKind, Stage
 from leads import extensions, roles, sla
-from leads.models import Activity, Lead, LeadTransition, Notification
+from leads.models import Activity, Lead, LeadTransition, Notification, Submission
 from routing import policy as routing_policy
 from routing.models import Rep
 
@@ -236,3 +236,20 @@ def with_lead_type(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
     return queryset.annotate(
         consumed_content=Exists(Activity.objects.filter(lead=OuterRef("pk"), kind__in=CONTENT_KINDS))
     )
+
+
+# --- operations (config.health, config.metrics) ----------------------------------------------------------
+
+
+def operational_figures(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """What an operator watches, each an indexed count: MQLs waiting in the pool and in total, running SLA
+    clocks past their due, submissions not finished (still `received`), notifications not yet e-mailed."""
+    now = now or timezone.now()
+    mqls = Lead.objects.filter(stage=Stage.MQL)
+    return {
+        "pool_size": mqls.filter(owner__isnull=True).count(),
+        "mqls_waiting": mqls.count(),
+        "breached_clocks": sla.running_clocks().filter(due_at__lte=now).count(),
+        "submissions_unfinished": Submission.objects.filter(outcome=Submission.Outcome.RECEIVED).count(),
+        "notifications_unmailed": Notification.objects.filter(emailed_at__isnull=True).count(),
+    }
