@@ -1,5 +1,7 @@
 """Background work on leads (django-q2). Tasks take ids, re-read state and tolerate running twice."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.utils import timezone
@@ -12,6 +14,9 @@ from leads.models import Notification
 SCHEDULES = [
     # SLA clocks: breaches and escalation steps, each exactly once; `manage.py health` watches it.
     {"name": "leads.sla_sweep", "func": "leads.tasks.sla_sweep", "schedule_type": Schedule.MINUTES, "minutes": 1},
+    # Notifications whose e-mail task was lost (a worker died holding it) or failed: sent once, late.
+    {"name": "leads.email_unsent_notifications", "func": "leads.tasks.email_unsent_notifications",
+     "schedule_type": Schedule.MINUTES, "minutes": 1},
     # Decay: engagement points lose weight with time, so scores are recomputed every night.
     {"name": "leads.nightly_rescore", "func": "leads.tasks.rescore_all", "schedule_type": Schedule.CRON,
      "cron": "30 2 * * *"},
@@ -40,6 +45,26 @@ def email_notification(notification_id: int) -> bool:
         Notification.objects.filter(pk=notification_id).update(emailed_at=None)
         raise
     return True
+
+
+# Notifications whose e-mail is still unsent this long after they were made are sent by the minute job;
+# older than a day they are left (an old backlog is not e-mailed at once after an upgrade).
+UNSENT_AFTER = dt.timedelta(minutes=2)
+UNSENT_WITHIN = dt.timedelta(days=1)
+
+
+def email_unsent_notifications() -> int:
+    """Every minute: e-mail the notifications whose e-mail task never ran or failed. The Redis broker has no
+    acknowledgement, so a worker that dies loses the tasks it held; this job is their second chance. Each
+    e-mail is claimed (`email_notification`), so a notification is never e-mailed twice."""
+    from leads import sla  # leads.sla imports this module (its e-mail task calls email_notification)
+
+    now = timezone.now()
+    unsent = Notification.objects.filter(
+        emailed_at__isnull=True, created_at__lt=now - UNSENT_AFTER, created_at__gte=now - UNSENT_WITHIN
+    ).order_by("created_at")
+    ids = list(unsent.values_list("pk", flat=True)[:200])
+    return sla.email_notifications(ids) if ids else 0
 
 
 def rescore_all(model_id: int | None = None, at: str | None = None, ranges: list | None = None) -> int:

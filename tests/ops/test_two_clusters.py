@@ -81,3 +81,20 @@ def test_two_clusters_on_one_broker_run_every_schedule_once_per_period(redis_url
     reports = [mail for mail in sent if mail["To"] == manager.email]
     assert len(reports) == 1, subjects
     assert Lead.objects.get(pk=lead.pk).stage == Stage.MQL
+
+
+@pytest.mark.django_db
+def test_a_notification_whose_email_task_was_lost_is_emailed_once_by_the_minute_job(mailoutbox):
+    from leads import tasks
+
+    sdr = UserFactory(username="sdr1", role=Role.SDR)
+    now = timezone.now()
+    lost = Notification.objects.create(user=sdr, key="lost", message="Lost in Redis", created_at=now - dt.timedelta(
+        minutes=5))
+    Notification.objects.create(user=sdr, key="fresh", message="Its task is still queued", created_at=now)
+    Notification.objects.create(user=sdr, key="old", message="From last week", created_at=now - dt.timedelta(days=7))
+    assert tasks.email_unsent_notifications() == 1
+    assert tasks.email_unsent_notifications() == 0
+    assert [mail.subject for mail in mailoutbox] == ["[Leadwerk] Lost in Redis"]
+    lost.refresh_from_db()
+    assert lost.emailed_at is not None
