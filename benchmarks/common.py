@@ -248,7 +248,7 @@ def post(port: int, path: str, body: bytes, headers: dict, *, timeout: float = 3
 
 def run_load(
     *,
-    port: int,
+    port: int | list[int],
     path: str,
     total: int,
     concurrency: int,
@@ -260,8 +260,11 @@ def run_load(
 
     `make(i)` gives (body, headers, tag) of request i. `retry(status, attempt)` returns seconds to wait
     before sending the same request again, or None to accept the reply; connection errors count as 0.
-    Latency is measured per attempt that is accepted, retries are counted in `attempts`.
+    Latency is measured per attempt that is accepted, retries are counted in `attempts`. With a list of
+    ports the client goes round robin, as a load balancer would: request i's attempt a goes to port
+    (i + a - 1) mod n, so a retry goes to the next web instance.
     """
+    ports = port if isinstance(port, list) else [port]
     replies: list[Reply | None] = [None] * total
     counter = iter(range(total))
     lock = threading.Lock()
@@ -279,7 +282,7 @@ def run_load(
                 attempt += 1
                 start = time.perf_counter()
                 try:
-                    status, content = post(port, path, body, headers)
+                    status, content = post(ports[(index + attempt - 1) % len(ports)], path, body, headers)
                 except (OSError, http.client.HTTPException):
                     status, content = 0, b""
                 seconds = time.perf_counter() - start
@@ -303,30 +306,61 @@ def run_load(
     return [r for r in replies if r is not None], time.perf_counter() - start
 
 
+class Gunicorn:
+    """One gunicorn (bench settings: product URLs + the ceiling view) on a fixed loopback port, in a process
+    group of its own so `kill()` takes the master and its workers down at once, as a crashed machine would."""
+
+    def __init__(self, database_url: str, *, workers: int = 4, extra_env: dict | None = None, port: int = 0):
+        from benchmarks import db
+
+        self.port = port or free_port()
+        self.env = {**os.environ, **db.bench_environment(), "DATABASE_URL": database_url, **(extra_env or {})}
+        self.command = [
+            db.python(), "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(workers), "--worker-class", "sync", "--timeout", "120", "--log-level", "warning",
+        ]
+        self.process: subprocess.Popen | None = None
+        self.log = None
+
+    def start(self) -> None:
+        from benchmarks import db
+
+        if self.log is None:
+            self.log = open(RESULTS_DIR.parent / ".gunicorn.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(self.command, cwd=db.BASE_DIR, env=self.env, stdout=self.log,
+                                        stderr=self.log, start_new_session=True)
+        _wait_until_serving(self.port, self.process)
+
+    def kill(self) -> None:
+        """SIGKILL to the master and every worker: requests in flight are cut."""
+        import signal
+
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+
 @contextlib.contextmanager
 def gunicorn(database_url: str, *, workers: int = 4, extra_env: dict | None = None) -> Iterator[int]:
     """Serve the project (bench settings: product URLs + the ceiling view) on 127.0.0.1; yields the port."""
-    from benchmarks import db
-
-    port = free_port()
-    env = {**os.environ, **db.bench_environment(), "DATABASE_URL": database_url, **(extra_env or {})}
-    command = [
-        db.python(), "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", "sync", "--timeout", "120", "--log-level", "warning",
-    ]
-    log = open(RESULTS_DIR.parent / ".gunicorn.log", "ab")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(command, cwd=db.BASE_DIR, env=env, stdout=log, stderr=log)
+    server = Gunicorn(database_url, workers=workers, extra_env=extra_env)
     try:
-        _wait_until_serving(port, process)
-        yield port
+        server.start()
+        yield server.port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+        server.stop()
 
 
 def _wait_until_serving(port: int, process: subprocess.Popen, timeout: float = 60) -> None:

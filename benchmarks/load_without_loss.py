@@ -1,4 +1,4 @@
-"""Load without loss: `python -m benchmarks.load_without_loss --requests 100000 [--concurrency 8]`.
+"""Load without loss: `python -m benchmarks.load_without_loss --requests 100000 [--concurrency 8] [--web 2]`.
 
 Sends a bounded number of capture requests (`POST /api/v1/capture/` through gunicorn on 127.0.0.1,
 one new person each, one in five a demo request that is routed) and retries every request that gets no
@@ -13,21 +13,31 @@ database is counted: leads created equals distinct acknowledged keys (plus any t
 for keys the client gave up on), no e-mail twice, one touchpoint per lead (a retry never adds a second),
 no submission left in outcome "received". It stops by itself and targets loopback only. It runs on its
 own database (`leadwerk_bench_load`), never on dev data.
+
+`--web 2` (several web processes, as on two machines): two gunicorn instances on different ports share one
+PostgreSQL and one Redis (REDIS_URL for rate limits, cache and broker: `BENCH_REDIS_URL`, or a redis-server
+of its own on loopback), and the client goes round robin over them, a retry to the next instance. At a
+third of the answers one web instance is killed (SIGKILL to its master and workers, requests in flight are
+cut) and started again on its port; at two thirds PostgreSQL is restarted. The same counts must hold.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import threading
 import time
 import uuid
 
-from benchmarks.common import Context, Figure, Result, gunicorn, percentile, print_result, run_load, write_result
+from benchmarks.common import Context, Figure, Gunicorn, Result, percentile, print_result, run_load, write_result
 
 NAME = "load_without_loss"
 TITLE = "Load without loss (2 PostgreSQL restarts)"
+NAME_WEB = "load_without_loss_web"
+TITLE_WEB = "Load without loss, {web} web instances round robin on Redis (1 web kill, 1 PostgreSQL restart)"
 DATABASE_LEADS = 1000  # a small data set: this test is about counting, not about size
 MAX_SECONDS_PER_REQUEST = 120
 
@@ -55,30 +65,36 @@ def main(argv=None) -> int:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
-    parser.add_argument("--restarts", type=int, default=2)
+    parser.add_argument("--restarts", type=int, default=2, help="PostgreSQL restarts (one web instance)")
+    parser.add_argument("--web", type=int, default=1, help="web instances; 2 or more: round robin on Redis, "
+                        "one web instance killed and one PostgreSQL restart")
     args = parser.parse_args(argv)
 
     from benchmarks import db
 
     target = db.configure(leads=DATABASE_LEADS, name="leadwerk_bench_load")
+    events = ["web", "postgres"] if args.web > 1 else ["postgres"] * args.restarts
     print(f"Load without loss on {db.describe()}: {args.requests:,} requests, concurrency {args.concurrency}, "
-          f"{args.restarts} restarts.")
+          f"{args.web} web instance(s), restarts: {', '.join(events) or 'none'}.")
     from benchmarks import generate
 
     meta = generate.ensure(leads=DATABASE_LEADS)
     generate.reset_to_generated(meta)
     result = run(Context(leads=DATABASE_LEADS, database_url=target.url, meta=meta), requests=args.requests,
-                 concurrency=args.concurrency, workers=args.workers, restarts=args.restarts)
+                 concurrency=args.concurrency, workers=args.workers, restarts=args.restarts, web=args.web)
     print_result(result)
     path = write_result(result, quick=False, context=Context(leads=DATABASE_LEADS, meta=meta))
     print(f"\nWritten: {path}")
     return 0
 
 
-def run(ctx: Context, *, requests: int, concurrency: int = 8, workers: int = 4, restarts: int = 2) -> Result:
+def run(ctx: Context, *, requests: int, concurrency: int = 8, workers: int = 4, restarts: int = 2,
+        web: int = 1) -> Result:
     from django.db import connection
 
     from benchmarks import db
+
+    events = ["web", "postgres"] if web > 1 else ["postgres"] * restarts
 
     run_id = uuid.uuid4().hex[:8]
     form_key = ctx.meta["form_key"]
@@ -92,18 +108,22 @@ def run(ctx: Context, *, requests: int, concurrency: int = 8, workers: int = 4, 
                    "X-Forwarded-For": f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"}
         return json.dumps(body).encode(), headers, kind
 
-    restart_at = [requests * (n + 1) // (restarts + 1) for n in range(restarts)]
+    restart_at = [requests * (n + 1) // (len(events) + 1) for n in range(len(events))]
     restart_log: list[str] = []
     pending = list(restart_at)
     restart_lock = threading.Lock()
+
+    servers: list[Gunicorn] = []
 
     def on_progress(done: int):
         with restart_lock:
             due = bool(pending) and done >= pending[0]
             if due:
                 pending.pop(0)
+                event = events[len(restart_at) - len(pending) - 1]
         if due:
-            threading.Thread(target=_restart, args=(done,), daemon=True).start()
+            target = _restart if event == "postgres" else _restart_web
+            threading.Thread(target=target, args=(done,), daemon=True).start()
         if done % max(requests // 20, 1) == 0:
             print(f"   {done:>9,} of {requests:,} answered", flush=True)
 
@@ -116,21 +136,50 @@ def run(ctx: Context, *, requests: int, concurrency: int = 8, workers: int = 4, 
             restart_log.append(f"after {done:,} answers: restart FAILED: {error!r}")
         print(f"   PostgreSQL restarted: {restart_log[-1]}", flush=True)
 
+    def _restart_web(done: int):
+        start = time.perf_counter()
+        victim = servers[0]
+        try:
+            victim.kill()
+            killed = time.perf_counter() - start
+            victim.start()
+            restart_log.append(f"after {done:,} answers: web instance on port {victim.port} killed (SIGKILL) and "
+                               f"started again ({killed:.1f} s + {time.perf_counter() - start - killed:.1f} s)")
+        except Exception as error:  # the test goes on; the log says the restart failed
+            restart_log.append(f"after {done:,} answers: web restart FAILED: {error!r}")
+        print(f"   web instance restarted: {restart_log[-1]}", flush=True)
+
     connection.close()
     deadlines: dict = {}
-    with gunicorn(ctx.database_url, workers=workers, extra_env={"IDEMPOTENCY_STALE_SECONDS": "10"}) as port:
-        replies, seconds = run_load(port=port, path="/api/v1/capture/", total=requests, concurrency=concurrency,
-                                    make=make, retry=retry_policy(deadlines, threading.Lock()),
-                                    on_progress=on_progress)
+    with contextlib.ExitStack() as stack:
+        extra_env = {"IDEMPOTENCY_STALE_SECONDS": "10"}
+        if web > 1:
+            extra_env["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL") or stack.enter_context(_own_redis())
+        for _ in range(web):
+            server = Gunicorn(ctx.database_url, workers=workers, extra_env=extra_env)
+            stack.callback(server.stop)
+            server.start()
+            servers.append(server)
+        replies, seconds = run_load(port=[server.port for server in servers], path="/api/v1/capture/",
+                                    total=requests, concurrency=concurrency, make=make,
+                                    retry=retry_policy(deadlines, threading.Lock()), on_progress=on_progress)
         time.sleep(0.5)
     waited = time.monotonic() + 90
     while len(restart_log) < len(restart_at) and time.monotonic() < waited:
         time.sleep(0.5)  # a restart thread still running
     connection.close()
-    return _count(run_id, replies, seconds, restart_log, requests, concurrency)
+    return _count(run_id, replies, seconds, restart_log, requests, concurrency, web=web, workers=workers)
 
 
-def _count(run_id, replies, seconds, restart_log, requests, concurrency) -> Result:
+@contextlib.contextmanager
+def _own_redis():
+    from tests.ops.servers import redis_server  # the same loopback redis-server the tests start
+
+    with redis_server() as url:
+        yield url
+
+
+def _count(run_id, replies, seconds, restart_log, requests, concurrency, *, web: int = 1, workers: int = 4) -> Result:
     from django.db.models import Count
 
     from capture import submissions as capture
@@ -201,12 +250,13 @@ def _count(run_id, replies, seconds, restart_log, requests, concurrency) -> Resu
     if statuses:
         notes.append(f"last statuses of given-up keys: {statuses}")
     return Result(
-        name=NAME, title=TITLE,
+        name=NAME if web == 1 else NAME_WEB, title=TITLE if web == 1 else TITLE_WEB.format(web=web),
         figure=Figure("leads created", lead_count),
         reference=Figure("distinct acknowledged keys", len(acked_keys)),
         goal="no loss, no duplicate, every submission finished", goal_met=all(checks.values()),
         details=details, notes=notes,
         params={"requests": requests, "concurrency": concurrency, "restarts": len(restart_log),
+                "web instances": web, "gunicorn workers each": workers,
                 "retry": "same Idempotency-Key, backoff up to 2 s, at most 120 s per request",
                 "IDEMPOTENCY_STALE_SECONDS": 10},
     )
