@@ -1,5 +1,7 @@
-"""Enqueueing background work: only after the transaction that asked for it commits."""
+"""Background work: enqueued only after the transaction that asked for it commits, and the time a task may
+work before it hands the rest on."""
 
+from django.conf import settings
 from django.db import transaction
 
 
@@ -13,3 +15,9 @@ def enqueue_on_commit(func: str, *args, **kwargs) -> None:
         async_task(func, *args, **kwargs)
 
     transaction.on_commit(enqueue)
+
+
+def time_budget(share: float) -> float:
+    """Seconds a task may work before it hands the rest on: `share` of the queue's timeout
+    (`Q_CLUSTER["timeout"]`), so it ends before the queue kills it and redelivers it."""
+    return settings.Q_CLUSTER["timeout"] * share
