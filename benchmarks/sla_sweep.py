@@ -1,13 +1,13 @@
 """5. SLA sweep: one running clock per lead (a million at full size), ten thousand of them due.
 
-Reports "not available yet" while `leads.sla` (the sweep) does not exist.
+Reports "not available yet" while `leads.sla.sweep` does not exist.
 
 `make_clocks` writes the clocks set-based (`generate._insert`, model defaults for columns it does not
 name) under a bench-only policy ("Bench: SLA sweep", around the clock, one step: warn the owner at the
 due; active only while this benchmark runs): one running clock for every lead. 10,000 of them are due ten
 minutes ago whatever the size (every k-th known lead, k = known leads / 10,000: every 64th at a million;
 at 20,000 leads nearly every known one), the others due within the next 1,000 hours.
-Then `leads.sla.sweep()`, the function the minute schedule runs, is timed as it is: it records each due
+Then `leads.sla.sweep.run()`, the function the minute schedule runs, is timed as it is: it records each due
 clock's breach and runs its step (a notification to the owner, or to the managers when there is none),
 set-based in batches of `SWEEP_BATCH` clocks per transaction, for at most its time budget per run
 (`SWEEP_BUDGET_SECONDS`). Sweeps are repeated until nothing is due (at most `MAX_SWEEPS`; figure: the
@@ -29,7 +29,7 @@ TITLE = "SLA sweep"
 GOAL = "< 200 ms per sweep (1,000,000 open clocks, 10,000 due)"
 POLICY = "Bench: SLA sweep"
 DUE_TARGET = 10_000  # due clocks, whatever the size (fewer only when there are fewer known leads)
-MAX_SWEEPS = 5  # sweeps timed while clocks are due; each works for up to the sweep's own budget (45 s)
+MAX_SWEEPS = 5  # sweeps timed while clocks are due; each works for up to its budget (`SWEEP_BUDGET_SECONDS`)
 
 
 def _policy():
@@ -133,11 +133,11 @@ def _skip_remaining() -> int:
 
 
 def run(ctx: Context) -> Result:
-    if importlib.util.find_spec("leads.sla") is None:
-        print("   SLA sweep: not available yet (no leads.sla module)")
+    if importlib.util.find_spec("leads.sla.sweep") is None:
+        print("   SLA sweep: not available yet (no leads.sla.sweep module)")
         return Result(name=NAME, title=TITLE, status="not available yet", goal=GOAL,
-                      notes=["leads.sla does not exist yet; this benchmark lights up when it does"])
-    from leads import sla
+                      notes=["leads.sla.sweep does not exist yet; this benchmark lights up when it does"])
+    from leads.sla import sweep
 
     policy = _policy()
     remove_clocks(policy.pk)
@@ -149,13 +149,13 @@ def run(ctx: Context) -> Result:
         sweeps = []
         for _ in range(MAX_SWEEPS):
             t0 = time.perf_counter()
-            outcome = sla.sweep()
+            outcome = sweep.run()
             sweeps.append(((time.perf_counter() - t0) * 1000, outcome.as_dict()))
             if not _due_count_ms()[1]:
                 break
         left = _skip_remaining()  # what the next minutes' sweeps would do; set aside to time an idle sweep
         t0 = time.perf_counter()
-        idle = sla.sweep()
+        idle = sweep.run()
         idle_ms = (time.perf_counter() - t0) * 1000
         idle_find_ms, _none = _due_count_ms()
     finally:
@@ -186,8 +186,8 @@ def run(ctx: Context) -> Result:
         goal=GOAL, goal_met=first_ms is not None and first_ms < 200,
         details=details,
         notes=[f"idle sweep {idle_ms:.0f} ms; {idle.as_dict()}",
-               f"the sweep works for at most {getattr(sla, 'SWEEP_BUDGET_SECONDS', '?')} s per run and then "
+               f"the sweep works for at most {sweep.SWEEP_BUDGET_SECONDS:g} s per run and then "
                "leaves the rest to the next minute",
-               f"{getattr(sla, 'SWEEP_BATCH', '?')} clocks per transaction"],
+               f"{sweep.SWEEP_BATCH} clocks per transaction"],
         params={"policy": POLICY, "step": "warn_owner at the due", "due_target": DUE_TARGET, "due_every": every},
     )

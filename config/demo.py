@@ -30,7 +30,7 @@ from capture.submissions import METHODS, payload_hash
 from core.errors import Conflict, Invalid
 from core.vocabulary import ActivityKind as K
 from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
-from leads import scores, sla
+from leads import clocks, scores
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
 from privacy import consent as consent_log
 from privacy.models import ConsentEvent
@@ -1204,8 +1204,8 @@ def load(*, seed: int = 42, leads: int = 600) -> dict:
         users = ensure_users()
         ensure_routing(users)
         counts = write_plan(plan, users=users)
-        sla.backfill_speed_to_lead()
-        counts["clocks"] = sla.backfill_clocks(now=plan.now)
+        clocks.backfill_speed_to_lead()
+        counts["clocks"] = clocks.backfill_clocks(now=plan.now)
     stages: dict[str, int] = {}
     for lead_plan in plan.leads:
         stages[lead_plan.fields["stage"]] = stages.get(lead_plan.fields["stage"], 0) + 1

@@ -24,8 +24,8 @@ from django.views.decorators.http import require_GET
 from capture import submissions
 from core import ratelimit
 from core.http import client_ip
-from leads import sla
 from leads.models import JobRun
+from leads.sla import health as sla_health
 
 WEB_CHECKS = ("database", "migrations", "broker")
 _migrated = False  # once every migration is applied it stays so for this process (new code: new process)
@@ -52,7 +52,7 @@ def run_checks(*, only_web: bool = False) -> dict[str, dict]:
     checks["migrations"] = _migrations() if database_up else _skipped()
     checks["broker"] = broker_check(database_up=database_up)
     if not only_web:
-        for name, job, max_age in (("sla_sweep", sla.SWEEP_JOB, sla.HEALTHY_SWEEP_AGE),
+        for name, job, max_age in (("sla_sweep", sla_health.SWEEP_JOB, sla_health.HEALTHY_SWEEP_AGE),
                                    ("recovery", submissions.RECOVERY_JOB, submissions.HEALTHY_RECOVERY_AGE)):
             checks[name] = _job(job, max_age) if database_up else _skipped()
     return checks

@@ -37,8 +37,9 @@ from prometheus_client.core import GaugeMetricFamily
 from capture import submissions
 from config import health
 from core import replica
-from leads import selectors, sla
+from leads import selectors
 from leads.models import JobRun
+from leads.sla import health as sla_health
 
 FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 GAUGES = {
@@ -49,7 +50,7 @@ GAUGES = {
     "notifications_unmailed": "Notifications whose e-mail has not gone out.",
 }
 NAMES = {"breached_clocks": "sla_clocks_breached"}
-JOBS = (sla.SWEEP_JOB, submissions.RECOVERY_JOB)
+JOBS = (sla_health.SWEEP_JOB, submissions.RECOVERY_JOB)
 
 
 @never_cache

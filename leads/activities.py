@@ -9,8 +9,9 @@ from django.utils.translation import gettext as _
 
 from core.errors import Invalid, NotPermitted
 from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, ActivityKind, NotificationKind, Outcome, Role
-from leads import lifecycle, roles, scores, sla
+from leads import clocks, lifecycle, roles, scores
 from leads.models import Activity, Lead
+from leads.sla import recycling
 from leads.validation import clean_datetime, clean_url
 from scoring.policy import ActivityFact
 
@@ -75,7 +76,10 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
         last_touch_at=values["occurred_at"]
     )
     after_activity(lead_id=lead.pk, activity=activity)  # read again: the updates above changed the row
-    sla.on_contact_attempt(lead_id=lead.pk, activity=activity)  # last: it may recycle the lead
+    now = timezone.now()
+    contacted = clocks.on_contact_attempt(lead_id=lead.pk, activity=activity, now=now)
+    if contacted is not None:  # last: it may recycle the lead
+        recycling.apply_rule(lead=contacted, now=now)
     return activity
 
 

@@ -4,7 +4,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from leads import sla
 from leads.models import (
     Account,
     Activity,
@@ -19,6 +18,7 @@ from leads.models import (
     Submission,
     Visitor,
 )
+from leads.sla import health as sla_health
 from leads.validation import normalize_email
 
 
@@ -203,8 +203,8 @@ class SlaClockAdmin(ReadOnlyAdmin):
     inlines = [SlaEscalationInline]
 
     def changelist_view(self, request, extra_context=None):
-        problem = sla.sweep_problem()
-        run = sla.last_sweep()
+        problem = sla_health.sweep_problem()
+        run = sla_health.last_sweep()
         if problem:
             self.message_user(request, problem, messages.WARNING)
         elif run is not None:
@@ -223,6 +223,6 @@ class JobRunAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("health"))
     def health(self, run):
-        if run.name != sla.SWEEP_JOB:
+        if run.name != sla_health.SWEEP_JOB:
             return "-"
-        return sla.sweep_problem() or _("ok")
+        return sla_health.sweep_problem() or _("ok")

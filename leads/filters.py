@@ -1,6 +1,6 @@
 """The lead FilterSet shared by the lead list page and `GET /api/v1/leads/`.
 
-Every lead it returns carries `sla_due_at`, `sla_breached` and `is_stalled` (`leads.sla.annotate`, in the
+Every lead it returns carries `sla_due_at`, `sla_breached` and `is_stalled` (`leads.sla.queries.annotate`, in the
 same query), so lists can show a countdown and a stalled badge and sort by the SLA due.
 """
 
@@ -13,9 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.vocabulary import Channel, LeadType, Stage, Temperature
-from leads import selectors, sla
+from leads import selectors
 from leads.models import Campaign, Lead
 from leads.search import filter_leads
+from leads.sla import queries as sla_queries
 
 ORDERING = {
     "created_at": _("Created"),
@@ -72,7 +73,7 @@ class LeadFilter(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         if queryset is None:
             queryset = Lead._default_manager.all()
-        super().__init__(data, selectors.with_lead_type(sla.annotate(queryset)), request=request, prefix=prefix)
+        super().__init__(data, selectors.with_lead_type(sla_queries.annotate(queryset)), request=request, prefix=prefix)
 
     # Day bounds in the local time zone, compared with the indexed timestamp (a `__date` lookup would
     # compute a date per row and scan a million of them).

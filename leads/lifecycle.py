@@ -1,7 +1,7 @@
 """The only code that fires lifecycle transitions and changes owners.
 
 Every function: lock the lead row, check permission, parse inputs, check guards, fire, save, write the
-`LeadTransition` row, start and stop the lead's SLA clocks (`leads.sla`), and enqueue side effects on
+`LeadTransition` row, start and stop the lead's SLA clocks (`leads.clocks`), and enqueue side effects on
 commit. A refusal changes nothing.
 """
 
@@ -20,7 +20,7 @@ from psycopg import sql
 from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
 from core.tasks import enqueue_on_commit
 from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, NotificationKind, Outcome, Role, Stage
-from leads import guards, roles, sla
+from leads import clocks, guards, roles
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.validation import email_domain, website_domain
 from routing import policy as routing_policy
@@ -235,7 +235,7 @@ def _fire_locked(
         lead=lead, name=name, source=source, target=lead.stage, actor=by,
         reason=values.get("reason", ""), data=_audit_data(values), at=now,
     )
-    sla.on_transition(lead, name=name, source=source, now=now)
+    clocks.on_transition(lead, name=name, source=source, now=now)
     if name == "mark_mql" and lead.owner_id is None:
         route(lead, now=now)
     return lead
@@ -302,7 +302,7 @@ def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, tra
             "method": trace.get("method", name),
         },
     )
-    sla.on_owner_change(lead, now=now)
+    clocks.on_owner_change(lead, now=now)
     if new_owner is not None and new_owner != by:
         notify(
             user=new_owner, lead=lead, kind=NotificationKind.ASSIGNMENT, key=f"assignment:{entry.pk}",

@@ -8,8 +8,9 @@ from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Q, Quer
 from django.utils import timezone
 
 from core.vocabulary import CAPACITY_STAGES, CONTENT_KINDS, WORKED_STAGES, ActivityKind, Stage
-from leads import extensions, roles, sla
+from leads import extensions, roles
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission
+from leads.sla import queries as sla_queries
 from routing import policy as routing_policy
 from routing.models import Rep
 
@@ -101,11 +102,11 @@ def work_queue(user, *, today: dt.date | None = None, now: dt.datetime | None = 
     """An SDR's own work by urgency: MQLs to accept, SALs to contact, SQLs and opportunities, and the
     follow-ups due today (planned for today or earlier and not yet replaced by a newer activity).
 
-    Each lead carries `sla_due_at` / `sla_breached` (its running SLA clocks, see `leads.sla.annotate`),
+    Each lead carries `sla_due_at` / `sla_breached` (its running SLA clocks, see `leads.sla.queries.annotate`),
     `follow_up_on` and `follow_up_note`; one query per section whatever the number of leads."""
     now = now or timezone.now()
     today = today or timezone.localdate(now)
-    own = sla.annotate(Lead.objects.select_related("campaign").filter(owner=user), now=now).annotate(
+    own = sla_queries.annotate(Lead.objects.select_related("campaign").filter(owner=user), now=now).annotate(
         follow_up_on=next_step_on(), follow_up_note=_latest_work("note", TextField())
     )
     return {
@@ -249,7 +250,7 @@ def operational_figures(*, now: dt.datetime | None = None) -> dict[str, int]:
     return {
         "pool_size": mqls.filter(owner__isnull=True).count(),
         "mqls_waiting": mqls.count(),
-        "breached_clocks": sla.running_clocks().filter(due_at__lte=now).count(),
+        "breached_clocks": sla_queries.running_clocks().filter(due_at__lte=now).count(),
         "submissions_unfinished": Submission.objects.filter(outcome=Submission.Outcome.RECEIVED).count(),
         "notifications_unmailed": Notification.objects.filter(emailed_at__isnull=True).count(),
     }

@@ -1,6 +1,8 @@
 """Background work on leads (django-q2). Tasks take ids, re-read state and tolerate running twice."""
 
 import datetime as dt
+import logging
+import time
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -8,7 +10,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.models import Schedule
 
+from core.tasks import enqueue_on_commit, time_budget
 from leads.models import Notification
+from leads.sla import sweep
+
+logger = logging.getLogger(__name__)
 
 # Created or updated by `manage.py setup_schedules` (see config/schedules.py).
 SCHEDULES = [
@@ -47,6 +53,32 @@ def email_notification(notification_id: int) -> bool:
     return True
 
 
+# Seconds of e-mail per `email_notifications` run: half the queue's timeout (one slow SMTP answer fits in the
+# rest); what is left goes on in a new task.
+EMAIL_TASK_BUDGET_SECONDS = time_budget(0.5)
+
+
+def email_notifications(notification_ids: list[int]) -> int:
+    """The SLA sweep's e-mails for a batch of its notifications (one task per batch): e-mail each once
+    (`email_notification` claims it), for at most EMAIL_TASK_BUDGET_SECONDS, then hand the rest to a new task.
+    A failed send is logged and the task raises at the end, so the queue retries it (the ones sent are not
+    sent again)."""
+    deadline = time.monotonic() + EMAIL_TASK_BUDGET_SECONDS
+    sent, failures = 0, []
+    for index, notification_id in enumerate(notification_ids):
+        if index and time.monotonic() > deadline:  # at least one per task, so the hand-over always ends
+            enqueue_on_commit(sweep.EMAIL_TASK, notification_ids[index:])
+            break
+        try:
+            sent += bool(email_notification(notification_id))
+        except Exception as error:  # noqa: BLE001 - raised below once the others are sent
+            logger.exception("SLA e-mail for notification %s failed", notification_id)
+            failures.append(error)
+    if failures:
+        raise failures[0]
+    return sent
+
+
 # Notifications whose e-mail is still unsent this long after they were made are sent by the minute job;
 # older than a day they are left (an old backlog is not e-mailed at once after an upgrade).
 UNSENT_AFTER = dt.timedelta(minutes=2)
@@ -57,14 +89,12 @@ def email_unsent_notifications() -> int:
     """Every minute: e-mail the notifications whose e-mail task never ran or failed. The Redis broker has no
     acknowledgement, so a worker that dies loses the tasks it held; this job is their second chance. Each
     e-mail is claimed (`email_notification`), so a notification is never e-mailed twice."""
-    from leads import sla  # leads.sla imports this module (its e-mail task calls email_notification)
-
     now = timezone.now()
     unsent = Notification.objects.filter(
         emailed_at__isnull=True, created_at__lt=now - UNSENT_AFTER, created_at__gte=now - UNSENT_WITHIN
     ).order_by("created_at")
     ids = list(unsent.values_list("pk", flat=True)[:200])
-    return sla.email_notifications(ids) if ids else 0
+    return email_notifications(ids) if ids else 0
 
 
 def rescore_all(model_id: int | None = None, at: str | None = None, ranges: list | None = None) -> int:
@@ -106,7 +136,5 @@ RESCORE_BUDGET = 40
 
 
 def sla_sweep() -> dict:
-    """Every minute: record SLA breaches and run due escalation steps, each exactly once (see leads.sla)."""
-    from leads import sla
-
-    return sla.sweep().as_dict()
+    """Every minute: record SLA breaches and run due escalation steps, each exactly once (`leads.sla.sweep`)."""
+    return sweep.run().as_dict()

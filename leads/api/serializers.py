@@ -12,8 +12,9 @@ from rest_framework import serializers
 from core import vocabulary
 from core.api import DetailSerializer, ErrorsSerializer, RefusedSerializer, UnmetSerializer  # noqa: F401 - the API's shapes
 from core.vocabulary import ActivityKind, LeadType, Outcome, Stage
-from leads import lifecycle, selectors, sla
+from leads import lifecycle, selectors
 from leads.models import Activity, Lead, LeadTransition
+from leads.sla import queries as sla_queries
 
 HISTORY_NAMES = [*lifecycle.TRANSITIONS, *vocabulary.OWNER_CHANGES]
 
@@ -75,8 +76,8 @@ class LeadSerializer(serializers.ModelSerializer):
         if hasattr(lead, "is_stalled"):  # annotated by the lead FilterSet: no query
             return bool(lead.is_stalled)
         if "stall_thresholds" not in self.context:  # read once per response
-            self.context["stall_thresholds"] = sla.stall_thresholds()
-        return sla.is_stalled(lead, thresholds=self.context["stall_thresholds"])
+            self.context["stall_thresholds"] = sla_queries.stall_thresholds()
+        return sla_queries.is_stalled(lead, thresholds=self.context["stall_thresholds"])
 
 
 class BreakdownItemSerializer(serializers.Serializer):
@@ -143,23 +144,23 @@ class LeadDetailSerializer(LeadSerializer):
     def _clocks(self, lead: Lead) -> list:
         cache = self.context.setdefault("sla_clocks", {})
         if lead.pk not in cache:
-            cache[lead.pk] = sla.clocks_of(lead)
+            cache[lead.pk] = sla_queries.clocks_of(lead)
         return cache[lead.pk]
 
     @extend_schema_field(SlaClockSerializer(allow_null=True))
     def get_sla(self, lead: Lead) -> dict | None:
-        clock = sla.current(self._clocks(lead))
-        return SlaClockSerializer(sla.as_dict(clock)).data if clock else None
+        clock = sla_queries.current(self._clocks(lead))
+        return SlaClockSerializer(sla_queries.as_dict(clock)).data if clock else None
 
     @extend_schema_field(SlaClockSerializer(many=True))
     def get_sla_clocks(self, lead: Lead) -> list[dict]:
-        return SlaClockSerializer([sla.as_dict(clock) for clock in self._clocks(lead)], many=True).data
+        return SlaClockSerializer([sla_queries.as_dict(clock) for clock in self._clocks(lead)], many=True).data
 
     @extend_schema_field(SpeedToLeadSerializer())
     def get_speed_to_lead(self, lead: Lead) -> dict:
         return {
             name: int(value.total_seconds()) if value is not None else None
-            for name, value in sla.speed_to_lead(lead).items()
+            for name, value in sla_queries.speed_to_lead(lead).items()
         }
 
     @extend_schema_field(AssignmentSerializer(allow_null=True))

@@ -4,9 +4,9 @@ from django.db import migrations
 
 
 def backfill(apps, schema_editor):
-    from leads import sla
+    from leads import clocks
 
-    sla.backfill_speed_to_lead(
+    clocks.backfill_speed_to_lead(
         lead_model=apps.get_model("leads", "Lead"),
         transition_model=apps.get_model("leads", "LeadTransition"),
         activity_model=apps.get_model("leads", "Activity"),

@@ -10,14 +10,14 @@ import pytest
 from django.utils import timezone
 
 from capture import submissions
-from leads import sla
 from leads.models import JobRun
+from leads.sla import health as sla_health
 from tests.ops import processes
 from tests.ops.servers import free_port
 
 
 def recent_runs(age=dt.timedelta(seconds=30)):
-    for name in (sla.SWEEP_JOB, submissions.RECOVERY_JOB):
+    for name in (sla_health.SWEEP_JOB, submissions.RECOVERY_JOB):
         JobRun.objects.create(name=name, last_started_at=timezone.now() - age, last_finished_at=timezone.now() - age)
 
 

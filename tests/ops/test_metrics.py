@@ -6,8 +6,9 @@ import pytest
 from django.utils import timezone
 
 from core.vocabulary import Stage
-from leads import sla
+from leads import clocks as sla_clocks
 from leads.models import JobRun, Notification, Submission
+from leads.sla import health as sla_health
 from tests.factories import LeadFactory, UserFactory
 from tests.sla_helpers import ACCEPT, only_policies, policy
 
@@ -25,10 +26,10 @@ def test_the_domain_gauges_count_what_waits(client):
     overdue = LeadFactory(stage=Stage.MQL, owner=owner)
     LeadFactory(stage=Stage.KNOWN)
     only_policies(ACCEPT)
-    sla._start(overdue, policy(ACCEPT), now=timezone.now() - timezone.timedelta(days=10), owner_id=owner.pk)
+    sla_clocks.start(overdue, policy(ACCEPT), now=timezone.now() - timezone.timedelta(days=10), owner_id=owner.pk)
     Submission.objects.create(channel="api", payload={}, outcome=Submission.Outcome.RECEIVED)
     Notification.objects.create(user=owner, key="n1", message="Hello")
-    JobRun.objects.create(name=sla.SWEEP_JOB, last_finished_at=timezone.now() - timezone.timedelta(seconds=42))
+    JobRun.objects.create(name=sla_health.SWEEP_JOB, last_finished_at=timezone.now() - timezone.timedelta(seconds=42))
 
     response = client.get("/metrics")
     assert response.status_code == 200

@@ -17,8 +17,9 @@ from django_q.models import Failure, Schedule, Success
 
 from config.schedules import declared
 from core.vocabulary import Role, Stage
-from leads import sla
+from leads import clocks as sla_clocks
 from leads.models import JobRun, Lead, Notification, SlaEscalation
+from leads.sla import health as sla_health
 from reporting.models import ReportRun, ReportSubscription
 from routing.models import EscalationStep
 from tests.factories import LeadFactory, UserFactory
@@ -47,7 +48,7 @@ def test_two_clusters_on_one_broker_run_every_schedule_once_per_period(redis_url
     subject.steps.all().delete()
     EscalationStep.objects.create(policy=subject, position=1, after=0, unit="hours", action="warn_owner")
     lead = LeadFactory(stage=Stage.MQL, owner=sdr)
-    sla._start(lead, subject, now=timezone.now() - dt.timedelta(days=10), owner_id=sdr.pk)  # long overdue
+    sla_clocks.start(lead, subject, now=timezone.now() - dt.timedelta(days=10), owner_id=sdr.pk)  # long overdue
     call_command("setup_schedules", stdout=open("/dev/null", "w"))  # noqa: SIM115
     names = sorted(spec["name"] for spec in declared())
     make_every_schedule_due()
@@ -66,7 +67,7 @@ def test_two_clusters_on_one_broker_run_every_schedule_once_per_period(redis_url
     assert after_first == {name: 1 for name in names}
     assert runs_per_schedule() == {name: 2 for name in names}
     assert not Failure.objects.exists(), list(Failure.objects.values_list("func", "result"))
-    assert JobRun.objects.get(name=sla.SWEEP_JOB).runs == 2
+    assert JobRun.objects.get(name=sla_health.SWEEP_JOB).runs == 2
 
     clock = clock_of(lead, ACCEPT)
     assert list(SlaEscalation.objects.filter(clock=clock).values_list("step", "action")) == [(1, "warn_owner")]

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
-from leads import sla
+from leads.sla import health as sla_health
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--max-age", type=int, default=int(sla.HEALTHY_SWEEP_AGE.total_seconds()),
+            "--max-age", type=int, default=int(sla_health.HEALTHY_SWEEP_AGE.total_seconds()),
             help="Seconds since the sweep's last run that are still healthy (default: 180).",
         )
 
@@ -27,9 +27,9 @@ class Command(BaseCommand):
                 cursor.execute("SELECT 1")
         except Exception as error:
             raise CommandError(f"The database does not answer: {error}")
-        problem = sla.sweep_problem(max_age=dt.timedelta(seconds=max_age))
+        problem = sla_health.sweep_problem(max_age=dt.timedelta(seconds=max_age))
         if problem:
             raise CommandError(problem)
-        run = sla.last_sweep()
+        run = sla_health.last_sweep()
         age = int((timezone.now() - run.last_finished_at).total_seconds())
         self.stdout.write(f"ok: database answers, SLA sweep ran {age} s ago ({run.last_result})")

@@ -6,9 +6,10 @@ import pytest
 import time_machine
 
 from core.vocabulary import Stage
-from leads import lifecycle, sla
+from leads import lifecycle
 from leads.filters import LeadFilter
 from leads.models import Lead
+from leads.sla import queries
 from routing.models import StallThreshold
 from tests.factories import LeadFactory
 from tests.sla_helpers import ACCEPT, berlin, munich_business_hours
@@ -109,9 +110,9 @@ def test_annotate_gives_the_queue_its_countdown_in_the_same_query(django_assert_
     lead = LeadFactory(stage=Stage.MQL, owner=None)
     lifecycle.assign(lead_id=lead.pk, owner_username="sdr1", by=manager)
     with django_assert_num_queries(1):
-        row = sla.annotate(Lead.objects.filter(pk=lead.pk)).get()
+        row = queries.annotate(Lead.objects.filter(pk=lead.pk)).get()
     assert (row.sla_due_at, row.sla_breached, row.is_stalled) == (berlin(2026, 6, 15, 10, 5), False, False)
-    assert Lead.objects.filter(sla.stalled_q()).count() == 0
-    assert Lead.objects.filter(sla.running_q()).count() == 1
-    assert Lead.objects.filter(sla.breached_q(now=MONDAY_10 + dt.timedelta(hours=1))).count() == 1
+    assert Lead.objects.filter(queries.stalled_q()).count() == 0
+    assert Lead.objects.filter(queries.running_q()).count() == 1
+    assert Lead.objects.filter(queries.breached_q(now=MONDAY_10 + dt.timedelta(hours=1))).count() == 1
 

@@ -9,8 +9,10 @@ from django.test.utils import CaptureQueriesContext
 
 from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import activities, lifecycle, sla
+from leads import activities, lifecycle
+from leads import clocks as sla_clocks
 from leads.models import Lead, LeadTransition, SlaClock
+from leads.sla import queries as sla_queries
 from routing.models import SlaPolicy
 from tests.factories import ActivityFactory, LeadFactory
 from tests.sla_helpers import (
@@ -214,9 +216,9 @@ def policy_reads(queries) -> int:
 
 def test_starting_clocks_reads_the_policies_once_until_they_change(sdr):
     first, second = LeadFactory(stage=Stage.MQL, owner=sdr), LeadFactory(stage=Stage.MQL, owner=sdr)
-    sla.on_owner_change(first, now=MONDAY_10)  # reads (or re-reads) the policies
+    sla_clocks.on_owner_change(first, now=MONDAY_10)  # reads (or re-reads) the policies
     with CaptureQueriesContext(connection) as queries:
-        sla.on_owner_change(second, now=MONDAY_10)
+        sla_clocks.on_owner_change(second, now=MONDAY_10)
     assert policy_reads(queries) == 0
     # running clocks (1), policies' fingerprint (1), two clocks written: no re-read of the running clocks
     assert len(queries) == 4
@@ -224,36 +226,36 @@ def test_starting_clocks_reads_the_policies_once_until_they_change(sdr):
 
 
 def test_a_policy_changed_without_signals_is_seen_at_the_next_start(sdr):
-    sla.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
+    sla_clocks.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
     SlaPolicy.objects.filter(name=ACCEPT).update(duration=2)  # QuerySet.update() sends no signal
     lead = LeadFactory(stage=Stage.MQL, owner=sdr)
     with CaptureQueriesContext(connection) as queries:
-        sla.on_owner_change(lead, now=MONDAY_10)
+        sla_clocks.on_owner_change(lead, now=MONDAY_10)
     assert policy_reads(queries) == 1
     assert clock_of(lead, ACCEPT).due_at == berlin(2026, 6, 15, 12, 0)
     SlaPolicy.objects.filter(name=ACCEPT).update(duration=3)  # the same row again, same transaction
     again = LeadFactory(stage=Stage.MQL, owner=sdr)
-    sla.on_owner_change(again, now=MONDAY_10)
+    sla_clocks.on_owner_change(again, now=MONDAY_10)
     assert clock_of(again, ACCEPT).due_at == berlin(2026, 6, 15, 13, 0)
 
 
 def test_a_new_closure_moves_the_due_of_clocks_started_after_it(sdr):
     from routing.models import CalendarClosure
 
-    sla.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
+    sla_clocks.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
     calendar = SlaPolicy.objects.get(name=ACCEPT).calendar
     CalendarClosure.objects.create(calendar=calendar, name="Offsite", starts_on=dt.date(2026, 6, 15),
                                    ends_on=dt.date(2026, 6, 15))
     lead = LeadFactory(stage=Stage.MQL, owner=sdr)
-    sla.on_owner_change(lead, now=MONDAY_10)
+    sla_clocks.on_owner_change(lead, now=MONDAY_10)
     assert clock_of(lead, ACCEPT).due_at == berlin(2026, 6, 16, 13, 0)  # Monday closed: 4 h from Tuesday 9:00
 
 
 def test_a_switched_off_policy_starts_nothing_even_when_cached(sdr):
-    sla.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
+    sla_clocks.on_owner_change(LeadFactory(stage=Stage.MQL, owner=sdr), now=MONDAY_10)  # warm the cache
     SlaPolicy.objects.filter(name=SPEED).update(is_active=False)
     lead = LeadFactory(stage=Stage.MQL, owner=sdr)
-    sla.on_owner_change(lead, now=MONDAY_10)
+    sla_clocks.on_owner_change(lead, now=MONDAY_10)
     assert running_names(lead) == {ACCEPT}
 
 
@@ -300,7 +302,7 @@ def test_speed_to_lead_is_stored_when_it_happens(sdr):
     lead = reload(lead)
     assert (lead.became_mql_at, lead.mql_assigned_at, lead.first_contact_at) == (
         MONDAY_10, MONDAY_10, berlin(2026, 6, 15, 10, 7))
-    assert sla.speed_to_lead(lead) == {
+    assert sla_queries.speed_to_lead(lead) == {
         "capture_to_mql": dt.timedelta(hours=1), "mql_to_owner": dt.timedelta(0),
         "owner_to_first_contact": dt.timedelta(minutes=7),
     }
@@ -335,8 +337,8 @@ def test_speed_to_lead_is_backfilled_from_the_history(sdr):
                                       data={"to_owner": to_owner} if to_owner else {})
     ActivityFactory(lead=lead, kind="call", occurred_at=berlin(2026, 6, 1, 9, 4))
     ActivityFactory(lead=lead, kind="call", occurred_at=berlin(2026, 5, 1, 9, 4))  # before the MQL: ignored
-    assert sla.backfill_speed_to_lead() == 1
+    assert sla_clocks.backfill_speed_to_lead() == 1
     lead = reload(lead)
     assert (lead.became_mql_at, lead.mql_assigned_at, lead.first_contact_at) == (
         berlin(2026, 6, 1, 9, 0), berlin(2026, 6, 1, 9, 2), berlin(2026, 6, 1, 9, 4))
-    assert sla.backfill_speed_to_lead() == 0
+    assert sla_clocks.backfill_speed_to_lead() == 0

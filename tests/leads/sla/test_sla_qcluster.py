@@ -18,8 +18,9 @@ from django.db import connection
 from django.utils import timezone
 
 from core.vocabulary import Role, Stage
-from leads import sla
+from leads import clocks as sla_clocks
 from leads.models import JobRun, Notification, SlaEscalation
+from leads.sla import health
 from routing.models import EscalationStep
 from tests.factories import LeadFactory, UserFactory
 from tests.sla_helpers import ACCEPT, clock_of, only_policies, policy
@@ -37,7 +38,7 @@ def test_a_real_qcluster_picks_up_the_sweep_schedule_and_escalates_once():
     subject.steps.all().delete()
     EscalationStep.objects.create(policy=subject, position=1, after=0, unit="hours", action="warn_owner")
     lead = LeadFactory(stage=Stage.MQL, owner=sdr)
-    sla._start(lead, subject, now=timezone.now() - dt.timedelta(days=10), owner_id=sdr.pk)  # long overdue
+    sla_clocks.start(lead, subject, now=timezone.now() - dt.timedelta(days=10), owner_id=sdr.pk)  # long overdue
     call_command("setup_schedules", stdout=open(os.devnull, "w"))  # noqa: SIM115
 
     env = {key: value for key, value in os.environ.items() if key != "Q_SYNC"}
@@ -50,7 +51,7 @@ def test_a_real_qcluster_picks_up_the_sweep_schedule_and_escalates_once():
     try:
         deadline = time.monotonic() + LIMIT_SECONDS
         while time.monotonic() < deadline and worker.poll() is None:
-            run = JobRun.objects.filter(name=sla.SWEEP_JOB, last_finished_at__isnull=False).first()
+            run = JobRun.objects.filter(name=health.SWEEP_JOB, last_finished_at__isnull=False).first()
             if run is not None and SlaEscalation.objects.exists():
                 break
             time.sleep(0.5)
@@ -63,7 +64,7 @@ def test_a_real_qcluster_picks_up_the_sweep_schedule_and_escalates_once():
             worker.kill()
             output, _ = worker.communicate()
 
-    assert JobRun.objects.filter(name=sla.SWEEP_JOB, last_finished_at__isnull=False).exists(), output[-3000:]
+    assert JobRun.objects.filter(name=health.SWEEP_JOB, last_finished_at__isnull=False).exists(), output[-3000:]
     clock = clock_of(lead, ACCEPT)
     assert list(SlaEscalation.objects.filter(clock=clock).values_list("step", "action")) == [(1, "warn_owner")]
     assert list(Notification.objects.filter(kind="sla_warning").values_list("user__username", flat=True)) == ["sdr1"]

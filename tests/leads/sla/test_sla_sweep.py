@@ -14,8 +14,11 @@ from django_q.models import Schedule
 
 from capture import submissions as capture
 from core.vocabulary import Role, Stage
-from leads import lifecycle, sla, tasks
+from leads import clocks as sla_clocks
+from leads import lifecycle, tasks
 from leads.models import JobRun, Lead, LeadTransition, Notification, SlaClock, SlaEscalation
+from leads.sla import escalation, health
+from leads.sla import sweep as sla_sweep
 from routing.models import EscalationStep
 from tests.factories import LeadFactory, UserFactory
 from tests.sla_helpers import (
@@ -40,7 +43,7 @@ def hot_capture(number=1):
 
 def sweep_at(moment, times=1):
     with time_machine.travel(moment, tick=False):
-        return [sla.sweep() for _ in range(times)]
+        return [sla_sweep.run() for _ in range(times)]
 
 
 def notes(kind, lead=None):
@@ -120,7 +123,7 @@ def overdue_clock(*, steps=None, stage=Stage.MQL, owner=None, policy_name=ACCEPT
     lead = LeadFactory(stage=stage, owner=owner)
     start = berlin(2026, 6, 1, 10, 0)
     with time_machine.travel(start, tick=False):
-        sla._start(lead, subject, now=start, owner_id=owner.pk if owner else None)
+        sla_clocks.start(lead, subject, now=start, owner_id=owner.pk if owner else None)
     return lead, clock_of(lead, policy_name)
 
 
@@ -148,19 +151,19 @@ def test_a_clock_without_steps_is_only_marked_breached(sdr):
 @pytest.mark.django_db
 def test_a_step_that_fails_leaves_nothing_and_runs_once_on_the_next_sweep(sdr, monkeypatch):
     lead, clock = overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
-    real_write = sla._SweepRun._write
+    real_write = sla_sweep._SweepRun._write
 
     def crash_after_writing(self, cursor, advances, **kwargs):
         real_write(self, cursor, advances, **kwargs)  # the claim, escalation and notification are written ...
         raise RuntimeError("worker died")  # ... and the worker dies before the commit
 
-    monkeypatch.setattr(sla._SweepRun, "_write", crash_after_writing)
+    monkeypatch.setattr(sla_sweep._SweepRun, "_write", crash_after_writing)
     result = sweep_at(berlin(2026, 6, 3, 15, 0))[0]
     assert (result.failed, result.steps, result.breaches) == (1, 0, 0)
     assert SlaEscalation.objects.count() == 0 and notes("sla_warning") == []
     assert SlaClock.objects.filter(pk=clock.pk, step=0, breached=False).exists()
 
-    monkeypatch.setattr(sla._SweepRun, "_write", real_write)
+    monkeypatch.setattr(sla_sweep._SweepRun, "_write", real_write)
     sweep_at(berlin(2026, 6, 3, 15, 1), times=2)
     assert escalations(clock) == [(1, "warn_owner")]
     assert [n.user for n in notes("sla_warning")] == [sdr]
@@ -191,7 +194,7 @@ def test_concurrent_sweeps_run_each_step_once():
         try:
             barrier.wait()
             with time_machine.travel(berlin(2026, 6, 3, 15, 0), tick=False):
-                sla.sweep()
+                sla_sweep.run()
         except Exception as error:  # noqa: BLE001 - counted below
             errors.append(error)
         finally:
@@ -209,7 +212,7 @@ def test_concurrent_sweeps_run_each_step_once():
         assert escalations(clock_of(lead, ACCEPT)) == [(1, "warn_owner"), (2, "notify_manager")]
     assert len(notes("sla_warning")) == 6 and {n.user for n in notes("sla_warning")} == {sdr}
     assert len(notes("sla_escalation")) == 6 and {n.user for n in notes("sla_escalation")} == {manager}
-    assert JobRun.objects.get(name=sla.SWEEP_JOB).runs == 5
+    assert JobRun.objects.get(name=health.SWEEP_JOB).runs == 5
 
 
 @pytest.mark.django_db(transaction=True)
@@ -219,7 +222,7 @@ def test_a_worker_that_dies_holding_a_step_leaves_it_to_be_done_exactly_once(mon
     sdr = UserFactory(username="sdr1", role=Role.SDR)
     _lead, clock = overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
     claimed, release = threading.Event(), threading.Event()
-    real_run_step = sla._run_step
+    real_run_step = escalation.run_step
 
     def hanging_run_step(step, **kwargs):
         if threading.current_thread().name == "worker-a":
@@ -229,13 +232,13 @@ def test_a_worker_that_dies_holding_a_step_leaves_it_to_be_done_exactly_once(mon
             raise SystemExit("killed")
         return real_run_step(step, **kwargs)
 
-    monkeypatch.setattr(sla, "_run_step", hanging_run_step)
+    monkeypatch.setattr(escalation, "run_step", hanging_run_step)
 
     def worker_a():
         try:
             with time_machine.travel(berlin(2026, 6, 3, 15, 0), tick=False):
-                sla.advance(clock_id=clock.pk, now=berlin(2026, 6, 3, 15, 0))  # the breach
-                sla.advance(clock_id=clock.pk, now=berlin(2026, 6, 3, 15, 0))  # the step: hangs, dies
+                sla_sweep.advance(clock_id=clock.pk, now=berlin(2026, 6, 3, 15, 0))  # the breach
+                sla_sweep.advance(clock_id=clock.pk, now=berlin(2026, 6, 3, 15, 0))  # the step: hangs, dies
         except SystemExit:
             pass
         finally:
@@ -305,7 +308,7 @@ def test_the_sweeps_texts_are_those_of_the_single_clock_path(sdr, manager):
     other, single = overdue_clock(owner=sdr, steps=WARN_THEN_MANAGER)
     other_name = other.display_name
     for _call in range(3):
-        sla.advance(clock_id=single.pk, now=berlin(2026, 6, 3, 15, 0))
+        sla_sweep.advance(clock_id=single.pk, now=berlin(2026, 6, 3, 15, 0))
     expected = [(e.step, e.outcome) for e in SlaEscalation.objects.filter(clock=single).order_by("step")]
     expected_notes = [(n.kind, n.user, n.message.replace(other_name, lead.display_name),
                        n.key.replace(f"sla:{single.pk}:", f"sla:{clock.pk}:"))
@@ -395,29 +398,33 @@ def test_the_sweeps_emails_go_out_once_each_after_the_commit(sdr, manager, mailo
     assert len(callbacks) == 2  # one task per batch (the warnings, then the managers), not one per notification
     assert sorted(mail.to[0] for mail in mailoutbox) == [manager.email] * 3 + [sdr.email] * 3
     ids = list(Notification.objects.values_list("pk", flat=True))
-    assert sla.email_notifications(ids) == 0  # a redelivered task sends nothing again
+    assert tasks.email_notifications(ids) == 0  # a redelivered task sends nothing again
     assert len(mailoutbox) == 6
 
 
 @pytest.mark.django_db
-def test_the_email_task_hands_what_is_left_after_its_budget_to_a_new_task(sdr, mailoutbox, monkeypatch):
+def test_the_email_task_hands_what_is_left_after_its_budget_to_a_new_task(sdr, mailoutbox, monkeypatch,
+                                                                           django_capture_on_commit_callbacks):
     for _number in range(3):
         overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
     sweep_at(berlin(2026, 6, 3, 15, 0))  # the on-commit e-mail task does not run inside the test transaction
-    monkeypatch.setattr(sla, "EMAIL_TASK_BUDGET_SECONDS", -1)  # every task is over budget after one e-mail
+    monkeypatch.setattr(tasks, "EMAIL_TASK_BUDGET_SECONDS", -1)  # every task is over budget after one e-mail
     enqueued = []
-    real_enqueue = sla._enqueue_emails
-    monkeypatch.setattr(sla, "_enqueue_emails", lambda ids: enqueued.append(list(ids)) or real_enqueue(ids))
+    real_enqueue = tasks.enqueue_on_commit
+    monkeypatch.setattr(tasks, "enqueue_on_commit",
+                        lambda func, ids: enqueued.append((func, list(ids))) or real_enqueue(func, ids))
     ids = sorted(Notification.objects.values_list("pk", flat=True))
-    assert sla.email_notifications(ids) == 1
-    assert enqueued == [ids[1:], ids[2:]]  # the queue runs tasks inline in tests
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.email_notifications(ids) == 1
+    task = "leads.tasks.email_notifications"
+    assert enqueued == [(task, ids[1:]), (task, ids[2:])]  # the queue runs tasks inline in tests
     assert sorted(mail.to[0] for mail in mailoutbox) == [sdr.email] * 3
     assert not Notification.objects.filter(emailed_at__isnull=True).exists()
 
 
 @pytest.mark.django_db
 def test_the_email_task_ignores_ids_that_do_not_exist(mailoutbox):
-    assert sla.email_notifications([987654321, -1]) == 0
+    assert tasks.email_notifications([987654321, -1]) == 0
     assert mailoutbox == []
 
 
@@ -500,7 +507,7 @@ def test_the_task_runs_the_sweep_and_records_the_run(sdr):
     overdue_clock(owner=sdr, steps=[(0, "hours", "warn_owner", "")])
     with time_machine.travel(berlin(2026, 6, 3, 15, 0), tick=False):
         assert tasks.sla_sweep() == {"steps": 1, "breaches": 1, "skipped": 0, "failed": 0}
-    run = JobRun.objects.get(name=sla.SWEEP_JOB)
+    run = JobRun.objects.get(name=health.SWEEP_JOB)
     assert run.last_finished_at == berlin(2026, 6, 3, 15, 0) and run.runs == 1
 
 
