@@ -115,15 +115,16 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def runs_set_based(action: str) -> bool:
-    """Whether the sweep runs this action set-based (an unknown action runs per lead, which says so)."""
-    found = ACTIONS.get(action)
-    return found is not None and found.runs == SET_BASED
+# The actions the sweep runs set-based (an unknown action runs per lead, which says it did nothing).
+SET_BASED_ACTIONS = frozenset(name for name, action in ACTIONS.items() if action.runs == SET_BASED)
+
+# A step's notification to one user (clock id, step number, user id): unique, so a step run again never notifies
+# twice. A `%s` template because the set-based path has PostgreSQL's `format()` fill it in.
+NOTIFICATION_KEY = "sla:%s:%s:%s"
 
 
 def notification_key(clock_id: int, step: int, user_id: int) -> str:
-    """A step's notification to one user: unique, so a step run again never notifies twice."""
-    return f"sla:{clock_id}:{step}:{user_id}"
+    return NOTIFICATION_KEY % (clock_id, step, user_id)
 
 
 # --- who is told ----------------------------------------------------------------------------------------

@@ -135,13 +135,13 @@ _LOCK_SQL = sql.SQL("""
 """).format(**_NAMES)
 # One statement for the whole batch, which the ORM cannot write: every row records its breach and its next
 # look; a row with an action claims its step (only where the step is still the one read under the lock) and,
-# only when claimed, writes its escalation row and its notifications. The notification keys
-# (`escalation.notification_key`) are unique, so a notification that exists is not written twice.
+# only when claimed, writes its escalation row and its notifications. The notification keys are unique
+# (`escalation.NOTIFICATION_KEY`, a parameter), so a notification that exists is not written twice.
 _ADVANCE_SQL = sql.SQL("""
     WITH v AS (
         SELECT * FROM json_to_recordset(%s::json) AS v(
             id bigint, done int, step int, next_at timestamptz, lead_id bigint, action text, outcome text,
-            kind text, message text, users bigint[], keys text[])
+            kind text, message text, users bigint[])
     ), claimed AS (
         UPDATE {clock} c SET {clock_breached} = true, {clock_step} = v.step, {clock_next_step_at} = v.next_at
         FROM v WHERE c.{clock_id} = v.id AND c.{clock_step} = v.done AND c.{clock_stopped_at} IS NULL
@@ -156,8 +156,8 @@ _ADVANCE_SQL = sql.SQL("""
     ), notes AS (
         INSERT INTO {notification} ({notification_user}, {notification_lead}, {notification_key}, {notification_kind},
                                     {notification_message}, {notification_created_at})
-        SELECT u.user_id, ran.lead_id, u.key, ran.kind, ran.message, %s
-        FROM ran CROSS JOIN LATERAL unnest(ran.users, ran.keys) WITH ORDINALITY AS u(user_id, key, position)
+        SELECT u.user_id, ran.lead_id, format(%s, ran.id, ran.step, u.user_id), ran.kind, ran.message, %s
+        FROM ran CROSS JOIN LATERAL unnest(ran.users) WITH ORDINALITY AS u(user_id, position)
         ORDER BY ran.id, u.position
         ON CONFLICT ({notification_key}) DO NOTHING
         RETURNING {notification_id} AS id
@@ -247,6 +247,7 @@ class _SweepRun:
         policies = self._policies
         notices = escalation.Notices(self.recipients, {row.owner_id for row in rows})
         advances, stops = [], []
+        set_based = escalation.SET_BASED_ACTIONS
         for row in rows:
             policy = policies.policies[row.policy_id]
             if not policy.is_active:
@@ -261,7 +262,7 @@ class _SweepRun:
                 advances.append({"id": row.id, "done": row.step, "step": row.step, "next_at": None})
             elif step_at > now:
                 advances.append({"id": row.id, "done": row.step, "step": row.step, "next_at": step_at})
-            elif escalation.runs_set_based(step.action):
+            elif step.action in set_based:
                 next_at = sla_policy.step_time(spec, due_at=row.due_at, number=step.number + 1)
                 notice = notices.of(step.action, owner_id=row.owner_id, lead_name=Lead.display_name.fget(row),
                                     policy_name=policy.name, due_at=row.due_at)
@@ -269,7 +270,6 @@ class _SweepRun:
                     "id": row.id, "done": row.step, "step": step.number, "next_at": next_at, "lead_id": row.lead_id,
                     "action": step.action, "kind": notice.kind, "message": notice.message, "outcome": notice.outcome,
                     "users": notice.user_ids,
-                    "keys": [escalation.notification_key(row.id, step.number, user_id) for user_id in notice.user_ids],
                 })
             else:
                 if not row.breached:  # record the breach; the next look stays (the due: it was not breached)
@@ -288,7 +288,8 @@ class _SweepRun:
     def _write(self, cursor, advances: list[dict], *, now: dt.datetime) -> tuple[int, list[int]]:
         """One statement: record the breaches, claim the steps, set the next looks, and for each claimed step
         its escalation row and notifications. Returns the steps run and the notifications written."""
-        cursor.execute(_ADVANCE_SQL, [json.dumps(advances, default=_iso), now, timezone.now()])
+        cursor.execute(_ADVANCE_SQL, [json.dumps(advances, default=_iso), now, escalation.NOTIFICATION_KEY,
+                                      timezone.now()])
         steps, created = cursor.fetchone()
         return steps, created or []
 
