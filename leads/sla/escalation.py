@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -182,17 +181,8 @@ class Recipients:
         return self.managers_of(owner_id)
 
 
-class Notice(NamedTuple):
-    """What a set-based step writes: its notifications (one per user, in order) and its outcome."""
-
-    kind: str
-    message: str
-    outcome: str
-    user_ids: tuple[int, ...]
-
-
 class Notices:
-    """The notices of set-based steps on leads of these owners: the table's texts translated once, who is told
+    """What set-based steps on leads of these owners write: the table's texts translated once, who is told
     worked out once per action and owner."""
 
     def __init__(self, recipients: Recipients, owner_ids: Iterable[int | None]):
@@ -205,28 +195,30 @@ class Notices:
         self._nobody, self._pool = _("nobody"), _("nobody (pool)")
         self._zone = timezone.get_current_timezone()
         self._due: dict[dt.datetime, str] = {}
-        self._known: dict[tuple[str, int | None], tuple[str, tuple[int, ...], str, str]] = {}
+        self._known: dict[tuple[str, int | None], tuple[str, str, str, list[int], str]] = {}
 
-    def of(self, action: str, *, owner_id: int | None, lead_name: str, policy_name: str, due_at: dt.datetime) -> Notice:
-        kind, users, outcome, owner = self._told(action, owner_id)
+    def of(self, action: str, *, owner_id: int | None, lead_name: str, policy_name: str, due_at: dt.datetime) -> dict:
+        """A step's notifications and outcome: `kind`, `message`, `outcome` and `users` (the ids of the users
+        told, in order), as the batch's statement takes them."""
+        known = self._known.get((action, owner_id)) or self._tell(action, owner_id)
+        kind, template, outcome, users, owner = known
         due = self._due.get(due_at)
         if due is None:
             due = self._due[due_at] = f"{due_at.astimezone(self._zone):%Y-%m-%d %H:%M}"
-        words = {"lead": lead_name, "policy": policy_name, "due": due, "owner": owner}
-        return Notice(kind, (self._texts[action][0] % words)[:MESSAGE_LENGTH], outcome, users)
+        message = template % {"lead": lead_name, "policy": policy_name, "due": due, "owner": owner}
+        return {"kind": kind, "message": message[:MESSAGE_LENGTH], "outcome": outcome, "users": users}
 
-    def _told(self, action: str, owner_id: int | None) -> tuple[str, tuple[int, ...], str, str]:
-        """(kind, user ids, the outcome, the owner's name) of an action on a lead of this owner."""
-        key = (action, owner_id)
-        if key not in self._known:
-            entry = ACTIONS[action]
-            users = self.recipients.told(entry.told, owner_id)
-            names = ", ".join(name for _pk, name in users) or self._nobody
-            owner = self.recipients.username(owner_id) if owner_id is not None else self._pool
-            self._known[key] = (
-                str(entry.kind), tuple(pk for pk, _name in users), self._texts[action][1] % {"users": names}, owner
-            )
-        return self._known[key]
+    def _tell(self, action: str, owner_id: int | None) -> tuple[str, str, str, list[int], str]:
+        """(kind, message template, outcome, user ids, the owner's name) of an action on a lead of this owner."""
+        entry = ACTIONS[action]
+        template, outcome = self._texts[action]
+        users = self.recipients.told(entry.told, owner_id)
+        names = ", ".join(name for _pk, name in users) or self._nobody
+        owner = self.recipients.username(owner_id) if owner_id is not None else self._pool
+        known = self._known[action, owner_id] = (
+            str(entry.kind), template, outcome % {"users": names}, [pk for pk, _name in users], owner
+        )
+        return known
 
 
 # --- one step for one lead (the per-lead path) --------------------------------------------------------------
@@ -243,11 +235,11 @@ def run_step(step: sla_policy.StepSpec, *, clock: SlaClock, lead: Lead, policy: 
             step.action, owner_id=lead.owner_id, lead_name=lead.display_name, policy_name=policy.name,
             due_at=clock.due_at,
         )
-        users = get_user_model().objects.in_bulk(notice.user_ids)
-        for user_id in notice.user_ids:
-            lifecycle.notify(user=users[user_id], lead=lead, kind=notice.kind, message=notice.message,
+        users = get_user_model().objects.in_bulk(notice["users"])
+        for user_id in notice["users"]:
+            lifecycle.notify(user=users[user_id], lead=lead, kind=notice["kind"], message=notice["message"],
                              key=notification_key(clock.pk, step.number, user_id))
-        return notice.outcome
+        return notice["outcome"]
     words = {"lead": lead.display_name, "policy": policy.name,
              "due": f"{timezone.localtime(clock.due_at):%Y-%m-%d %H:%M}"}
     return action.effect(action, lead=lead, step=step, words=words, now=now)

@@ -264,12 +264,10 @@ class _SweepRun:
                 advances.append({"id": row.id, "done": row.step, "step": row.step, "next_at": step_at})
             elif step.action in set_based:
                 next_at = sla_policy.step_time(spec, due_at=row.due_at, number=step.number + 1)
-                notice = notices.of(step.action, owner_id=row.owner_id, lead_name=Lead.display_name.fget(row),
-                                    policy_name=policy.name, due_at=row.due_at)
                 advances.append({
                     "id": row.id, "done": row.step, "step": step.number, "next_at": next_at, "lead_id": row.lead_id,
-                    "action": step.action, "kind": notice.kind, "message": notice.message, "outcome": notice.outcome,
-                    "users": notice.user_ids,
+                    "action": step.action, **notices.of(step.action, owner_id=row.owner_id, policy_name=policy.name,
+                                                        lead_name=Lead.display_name.fget(row), due_at=row.due_at),
                 })
             else:
                 if not row.breached:  # record the breach; the next look stays (the due: it was not breached)
