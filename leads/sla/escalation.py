@@ -7,7 +7,7 @@ lead: one lead per transaction through the lifecycle, `sweep.advance`), and for 
 
 Both paths take who is told from `Recipients` (read as needed, kept for a whole sweep, or made for one lead),
 the texts from `Notices` (the table's templates translated once per batch) and the key from
-`notification_key`, so a step writes the same rows whichever path runs it. `run_step` runs one step for one
+`NOTIFICATION_KEY`, so a step writes the same rows whichever path runs it. `run_step` runs one step for one
 lead (the per-lead path).
 
 To add an action: its value and its pure checks in `routing/sla_policy.py` (`ACTIONS`, `policy_problems`) and
@@ -41,6 +41,7 @@ TELL_OWNER = "owner"  # the owner; a lead without owner: every active manager
 TELL_MANAGER = "manager"  # the owner's team manager, when active; else every active manager (the pool has no team)
 
 MESSAGE_LENGTH = Notification._meta.get_field("message").max_length
+DUE_FORMAT = "%Y-%m-%d %H:%M"  # the due in messages, in the current time zone
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ class Notices:
         kind, template, outcome, users, owner = known
         due = self._due.get(due_at)
         if due is None:
-            due = self._due[due_at] = f"{due_at.astimezone(self._zone):%Y-%m-%d %H:%M}"
+            due = self._due[due_at] = due_at.astimezone(self._zone).strftime(DUE_FORMAT)
         message = template % {"lead": lead_name, "policy": policy_name, "due": due, "owner": owner}
         return {"kind": kind, "message": message[:MESSAGE_LENGTH], "outcome": outcome, "users": users}
 
@@ -240,6 +241,6 @@ def run_step(step: sla_policy.StepSpec, *, clock: SlaClock, lead: Lead, policy: 
             lifecycle.notify(user=users[user_id], lead=lead, kind=notice["kind"], message=notice["message"],
                              key=notification_key(clock.pk, step.number, user_id))
         return notice["outcome"]
-    words = {"lead": lead.display_name, "policy": policy.name,
-             "due": f"{timezone.localtime(clock.due_at):%Y-%m-%d %H:%M}"}
+    due = timezone.localtime(clock.due_at).strftime(DUE_FORMAT)
+    words = {"lead": lead.display_name, "policy": policy.name, "due": due}
     return action.effect(action, lead=lead, step=step, words=words, now=now)
