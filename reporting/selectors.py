@@ -10,6 +10,12 @@ What the filters mean (docs/reports.md says the same for users):
 - Rep and team select the leads the rep (or a rep of the team) owns now or owned at any time (assign and
   claim in the log), so an SDR's rejects and recycles stay in their figures; lists of leads (stalled, waiting
   MQLs) use the current owner.
+
+Raw SQL (the project's convention): where the ORM serves, the ORM; each raw statement is a named constant or
+a small named function saying why the ORM does not serve. Table and column names come from the models'
+`_meta` (`NAMES`), composed with `psycopg.sql`; stage values, transition names, JSON keys, ranks and every
+other value are parameters (`%s`, in the order they appear in the text). The leads a filter selects are ORM
+querysets, composed into a statement as the ORM writes them (`_sql_of`).
 """
 
 import datetime as dt
@@ -22,20 +28,24 @@ from django.db import connections, transaction
 from django.db.models import (
     Case,
     Count,
+    DecimalField,
     DurationField,
     ExpressionWrapper,
     F,
     Q,
     QuerySet,
+    Sum,
     Value,
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from psycopg import sql
 
 from core import replica, vocabulary
-from core.vocabulary import CONTACT_KINDS, FUNNEL, Channel, Stage
+from core.vocabulary import CONTACT_KINDS, FUNNEL, Channel, Stage, TransitionName
 from leads.models import Activity, Campaign, Lead, LeadTransition, SlaClock, Visitor
 from reporting import benchmarks
 from reporting.filters import Filters, day_start
@@ -53,30 +63,58 @@ HANDED_OVER = [s for s, r in RANK.items() if r >= 1]  # stages that mean sales g
 REASON_KINDS = [name.value for name in vocabulary.REASON_TRANSITIONS]
 TOP_REASONS = 15
 CENT = Decimal("0.01")
-
-T_LEAD = Lead._meta.db_table
-T_TRANSITION = LeadTransition._meta.db_table
-T_ACTIVITY = Activity._meta.db_table
-T_CAMPAIGN = Campaign._meta.db_table
-T_USER = get_user_model()._meta.db_table
-T_REP = Rep._meta.db_table
-T_TEAM = Team._meta.db_table
+# Keys of the JSON data the statements read: an owner change's new owner (written by `leads.lifecycle`), a
+# touchpoint's source and campaign slug (`capture.rules.touchpoint_data`).
+TO_OWNER = "to_owner"
+TOUCH_SOURCE = "source"
+TOUCH_CAMPAIGN = "campaign"
 
 
-def _rank_sql(column: str) -> str:
-    """SQL CASE giving the funnel rank of a stage column (stage values are constants, never input)."""
-    whens = " ".join(f"WHEN '{stage}' THEN {rank}" for stage, rank in RANK.items())
-    return f"(CASE {column} {whens} ELSE 0 END)"
+def _names(**aliases) -> dict[str, sql.Composable]:
+    """Table and column names from the models' `_meta` under the aliases the statements use: `{t}` is the
+    model's table `AS t`, `{t_at}` the column of its field `at` qualified by `t` (a foreign key's field name
+    gives its column: `{t_lead}` is `t.lead_id`)."""
+    names = {}
+    for alias, model in aliases.items():
+        names[alias] = sql.SQL("{} AS {}").format(sql.Identifier(model._meta.db_table), sql.Identifier(alias))
+        for field in model._meta.concrete_fields:
+            names[f"{alias}_{field.name}"] = sql.Identifier(alias, field.column)
+    return names
+
+
+# The aliases of every statement below: t and p the transition log, l leads, s a cohort of leads (a CTE of
+# lead columns, as the ORM selects them), a and x activities, c campaigns, u users, rp reps, tm teams.
+NAMES = _names(
+    t=LeadTransition, p=LeadTransition, l=Lead, s=Lead, a=Activity, x=Activity, c=Campaign, u=get_user_model(),
+    rp=Rep, tm=Team,
+)
+
+# The funnel rank of each stage (`RANK`), parameters of `_rank`: stage, rank, stage, rank, ...
+RANK_PARAMS = [value for stage, rank in RANK.items() for value in (str(stage), rank)]
+
+
+def _rank(column: sql.Composable) -> sql.Composed:
+    """SQL: the funnel rank of a stage column (0 off the main path); parameters: `*RANK_PARAMS`.
+
+    A CASE with a WHEN per stage: `array_position` over an array of the stages gives the same ranks but
+    costs a quarter more per row on the one pass over the whole log (`_FURTHEST_GROUPED`).
+    """
+    whens = sql.SQL(" ").join([sql.SQL("WHEN %s THEN %s")] * len(RANK))
+    return sql.SQL("(CASE {column} {whens} ELSE 0 END)").format(column=column, whens=whens)
 
 
 REPORT_WORK_MEM = "64MB"  # sorts for percentiles and windows stay in memory on large data
+# The report's memory for sorts and hashes, for its own transaction: the ORM has no SET, and SET takes no bind
+# parameter, so the size is composed in as a literal.
+WORK_MEM_SQL = sql.SQL("SET LOCAL work_mem = {}").format(sql.Literal(REPORT_WORK_MEM))
 
 
-def _rows(sql: str, params: list) -> list[dict]:
+def _rows(statement: sql.Composable, params: list) -> list[dict]:
+    """A raw statement's rows as dicts, run with `REPORT_WORK_MEM` in a transaction of its own."""
     alias = replica.read_alias()  # the report replica inside reads_from_replica(), else the primary
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-        cursor.execute(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'")
-        cursor.execute(sql, params)
+        cursor.execute(WORK_MEM_SQL)
+        cursor.execute(statement, params)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -153,50 +191,57 @@ def _assigned_to(names) -> QuerySet[LeadTransition]:
     """Ids of the leads ever assigned to or claimed by these users, through the partial index on
     `data->>'to_owner'` (reporting migration 0002): a rep's few thousand assignments, not every one."""
     return (
-        LeadTransition.objects.annotate(to_owner=KeyTextTransform("to_owner", "data"))
-        .filter(name__in=ASSIGNMENTS, to_owner__in=names).values("lead_id")
+        LeadTransition.objects.annotate(to_owner=KeyTextTransform(TO_OWNER, "data"))
+        .filter(name__in=ASSIGNMENTS, to_owner__in=names).values("lead_id").order_by()
     )
 
 
-def _scope_sql(queryset: QuerySet, *fields: str) -> tuple[str, list]:
-    """A queryset as SQL text and parameters, to use as a CTE or an IN (...) list."""
-    try:
-        sql, params = queryset.values(*fields).query.sql_with_params()
-    except EmptyResultSet:  # e.g. a team without reps: nothing matches
-        sql, params = Lead.objects.filter(pk__isnull=True).values(*fields).query.sql_with_params()
-    return sql, list(params)
-
-
-def _lead_condition(f: Filters, column: str) -> tuple[str, list]:
-    """`AND column IN (leads in scope)` when lead filters are set; nothing otherwise (fast path)."""
-    if not f.filters_leads:
-        return "", []
-    condition, params = "", []
-    if f.source or f.campaign_id:
-        sql, params = _scope_sql(leads_in_scope(replace(f, owner_ids=None, owner_names=())), "id")
-        condition = f" AND {column} IN ({sql})"
-    if f.by_owner:
-        owned, owned_params = _owned_sql(f)
-        condition += f" AND {column} IN ({owned})"
-        params += owned_params
-    return condition, params
-
-
-def _owned_sql(f: Filters) -> tuple[str, list]:
-    """Ids of the leads the filter's reps own now or owned before, as SQL (a rep's few thousand).
+def _owned(f: Filters) -> QuerySet:
+    """Ids of the leads the filter's reps own now or owned before (a rep's few thousand).
 
     The leads owned now and those ever assigned are two indexed lists joined with UNION ALL, which
-    PostgreSQL hashes once; the same test as an OR would be checked lead by lead.
+    PostgreSQL hashes once; the same test as an OR (`leads_in_scope`) would be checked lead by lead.
     """
-    sql = f"SELECT o.id FROM {T_LEAD} o WHERE o.owner_id = ANY(%s)"  # noqa: S608 - constants only
-    params = [list(f.owner_ids or ())]
-    if f.owner_names:
-        sql += (
-            f" UNION ALL SELECT a.lead_id FROM {T_TRANSITION} a"  # noqa: S608 - constants only
-            " WHERE a.name = ANY(%s) AND a.data ->> 'to_owner' = ANY(%s)"
-        )
-        params += [ASSIGNMENTS, list(f.owner_names)]
-    return sql, params
+    owned_now = Lead.objects.filter(owner_id__in=f.owner_ids).values("id")
+    if not f.owner_names:
+        return owned_now
+    return owned_now.union(_assigned_to(f.owner_names), all=True)
+
+
+def _lead_lists(f: Filters) -> list[QuerySet]:
+    """The id lists a lead must be in for the lead filters; none without them (the fast path)."""
+    lists = []
+    if f.source or f.campaign_id:
+        lists.append(leads_in_scope(replace(f, owner_ids=None, owner_names=())).values("id"))
+    if f.by_owner:
+        lists.append(_owned(f))
+    return lists
+
+
+def _lead_filter(f: Filters, field: str) -> Q:
+    """The lead filters on `field` (a lead id) of an ORM query."""
+    return Q(*[Q(**{f"{field}__in": ids}) for ids in _lead_lists(f)])
+
+
+def _sql_of(queryset: QuerySet, *fields: str) -> tuple[sql.SQL, list]:
+    """A queryset's SQL as the ORM writes it, and its parameters, to compose as a CTE or an IN (...) list."""
+    if fields:
+        queryset = queryset.values(*fields)
+    try:
+        text, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. a team without reps: nothing matches
+        text, params = Lead.objects.filter(pk__isnull=True).values(*(fields or ["id"])).query.sql_with_params()
+    return sql.SQL(text), list(params)
+
+
+def _lead_condition(f: Filters, column: sql.Composable) -> tuple[sql.Composable, list]:
+    """`AND column IN (...)` for each of the lead filters' id lists (`_lead_lists`); nothing without them."""
+    conditions, params = [], []
+    for ids in _lead_lists(f):
+        text, ids_params = _sql_of(ids)
+        conditions.append(sql.SQL(" AND {column} IN ({ids})").format(column=column, ids=text))
+        params += ids_params
+    return sql.SQL("").join(conditions), params
 
 
 # --- funnel ---------------------------------------------------------------------------------------------
@@ -214,24 +259,37 @@ def _visitors(f: Filters) -> dict:
     return visitors.aggregate(total=Count("id"), identified=Count("lead_id"))
 
 
-def _reached_columns(prefix: str = "") -> str:
-    """SQL: per funnel stage, how many rows of `reached` (column `r`) got that far."""
-    return ", ".join(f"COUNT(*) FILTER (WHERE r >= {RANK[stage]}) AS {prefix}{stage}" for stage in FUNNEL_STAGES)
+def _reached_columns(prefix: str = "") -> sql.Composed:
+    """SQL: per funnel stage, how many rows of `reached` (column `r`) got that far; parameters: `*REACHED_PARAMS`."""
+    return sql.SQL(", ").join(
+        sql.SQL("COUNT(*) FILTER (WHERE r >= %s) AS {name}").format(name=sql.Identifier(f"{prefix}{stage}"))
+        for stage in FUNNEL_STAGES
+    )
+
+
+REACHED_PARAMS = [RANK[stage] for stage in FUNNEL_STAGES]
+
+
+def _cohort_counts_sql(f: Filters, scope: sql.Composable) -> sql.Composed:
+    """How many of a cohort (`scope`: the id and stage of its leads) ever reached each funnel stage: the ORM has
+    no LATERAL join (`_furthest_join`) and no MATERIALIZED CTE. Parameters: the scope's, `*RANK_PARAMS`,
+    `*FURTHEST_PARAMS`, `*REACHED_PARAMS`."""
+    return sql.SQL("""
+        WITH scope AS ({scope}),
+        reached AS MATERIALIZED (
+            SELECT {s_id} AS id, GREATEST({rank}, COALESCE(m.r, 0)) AS r
+            FROM scope s {furthest}
+        )
+        SELECT {reached} FROM reached
+    """).format(
+        scope=scope, rank=_rank(NAMES["s_stage"]), furthest=_furthest_join(f), reached=_reached_columns(), **NAMES
+    )
 
 
 def _cohort_counts(f: Filters) -> dict[str, int]:
     """Of the leads created in the range, how many ever reached each funnel stage (or a later one)."""
-    scope, params = _scope_sql(leads_in_scope(f, created_in_range=True), "id", "stage")
-    reached = _reached_columns()
-    sql = f"""
-        WITH scope AS ({scope}),
-        reached AS MATERIALIZED (
-            SELECT s.id, GREATEST({_rank_sql("s.stage")}, COALESCE(m.r, 0)) AS r
-            FROM scope s {_furthest_join(f, "s.id")}
-        )
-        SELECT {reached} FROM reached
-    """  # noqa: S608 - constants and generated SQL only; values are parameters
-    return _rows(sql, [*params, OWNER_CHANGES])[0]
+    scope, params = _sql_of(leads_in_scope(f, created_in_range=True), "id", "stage")
+    return _rows(_cohort_counts_sql(f, scope), [*params, *RANK_PARAMS, *FURTHEST_PARAMS, *REACHED_PARAMS])[0]
 
 
 # A cohort of leads created over more days than this (and not narrowed to a rep's or team's leads) is joined
@@ -252,36 +310,44 @@ def _is_large(f: Filters) -> bool:
     return (f.end - f.start).days + 1 > LARGE_RANGE_DAYS and not f.by_owner
 
 
-def _furthest_join(f: Filters, lead_column: str) -> str:
-    """`LEFT JOIN ... m` giving each lead its furthest rank in its stage-change log (`m.r`) and when it first
-    became an MQL (`m.mql_at`); one parameter: the owner changes to leave out.
+# Per lead of the log: its furthest rank (`r`) and when it first became an MQL (`mql_at`).
+_FURTHEST = sql.SQL("MAX({rank}) AS r, MIN({t_at}) FILTER (WHERE {t_target} = %s) AS mql_at").format(
+    rank=_rank(NAMES["t_target"]), **NAMES
+)
+# Small cohorts: a LATERAL subquery per lead of the cohort `s` reads that lead's few transitions through the
+# lead index (grouping the whole log would hash millions of rows for a few thousand leads).
+_FURTHEST_PER_LEAD = sql.SQL("""LEFT JOIN LATERAL (
+            SELECT {furthest} FROM {t} WHERE {t_lead} = {s_id} AND {t_name} <> ALL(%s)
+        ) m ON TRUE""").format(furthest=_FURTHEST, **NAMES)
+# Large cohorts (`_is_large`): the log grouped by lead in one pass (a sequential scan and a hash aggregate),
+# then hash-joined.
+_FURTHEST_GROUPED = sql.SQL("""LEFT JOIN (
+            SELECT {t_lead} AS lead_id, {furthest} FROM {t} WHERE {t_name} <> ALL(%s) GROUP BY {t_lead}
+        ) m ON m.lead_id = {s_id}""").format(furthest=_FURTHEST, **NAMES)
+# Both take the same parameters: the ranks, the MQL stage, the owner changes to leave out.
+FURTHEST_PARAMS = [*RANK_PARAMS, str(Stage.MQL), OWNER_CHANGES]
 
-    Small cohorts: a LATERAL subquery per lead reads that lead's few transitions through the lead index
-    (grouping the whole log would hash millions of rows for a few thousand leads). Large cohorts (`_is_large`):
-    the log is grouped by lead in one pass (a sequential scan and a hash aggregate) and hash-joined.
+
+def _furthest_join(f: Filters) -> sql.Composed:
+    """`LEFT JOIN ... m` giving each lead of the cohort `s` its furthest rank in its stage-change log (`m.r`) and
+    when it first became an MQL (`m.mql_at`); parameters: `*FURTHEST_PARAMS`. The ORM has no LATERAL join.
+
     MATERIALIZED on the callers' CTE keeps either from being repeated for every aggregate that reads it.
     """
-    furthest = f"MAX({_rank_sql('t.target')}) AS r, MIN(t.at) FILTER (WHERE t.target = '{str(Stage.MQL)}') AS mql_at"
-    if _is_large(f):
-        return f"""LEFT JOIN (
-            SELECT t.lead_id, {furthest} FROM {T_TRANSITION} t WHERE t.name <> ALL(%s) GROUP BY t.lead_id
-        ) m ON m.lead_id = {lead_column}"""  # noqa: S608 - constants only
-    return f"""LEFT JOIN LATERAL (
-            SELECT {furthest} FROM {T_TRANSITION} t WHERE t.lead_id = {lead_column} AND t.name <> ALL(%s)
-        ) m ON TRUE"""  # noqa: S608 - constants only
+    return _FURTHEST_GROUPED if _is_large(f) else _FURTHEST_PER_LEAD
 
 
 def _flow_counts(f: Filters) -> dict[str, int]:
     """Entries into each stage in the range (transitions; captures for known leads)."""
-    condition, params = _lead_condition(f, "t.lead_id")
-    sql = f"""
-        SELECT t.target AS stage, COUNT(*) AS n FROM {T_TRANSITION} t
-        WHERE t.at >= %s AND t.at < %s AND t.name <> ALL(%s) AND t.target = ANY(%s){condition}
-        GROUP BY t.target
-    """  # noqa: S608
-    rows = _rows(sql, [f.start_at, f.end_at, OWNER_CHANGES, [str(s) for s in FUNNEL_STAGES[1:]], *params])
+    rows = (
+        LeadTransition.objects.filter(
+            _lead_filter(f, "lead_id"), at__gte=f.start_at, at__lt=f.end_at,
+            target__in=[str(s) for s in FUNNEL_STAGES[1:]],
+        )
+        .exclude(name__in=OWNER_CHANGES).values("target").annotate(n=Count("*")).order_by()
+    )
     counts = {str(stage): 0 for stage in FUNNEL_STAGES}
-    counts.update({row["stage"]: row["n"] for row in rows})
+    counts.update({row["target"]: row["n"] for row in rows})
     counts[Stage.KNOWN] = leads_in_scope(f, created_in_range=True).count()
     return counts
 
@@ -323,27 +389,22 @@ def funnel(f: Filters, *, view: str = "cohort", bands: dict | None = None, reach
 # --- velocity -------------------------------------------------------------------------------------------
 
 
-def _stage_times(f: Filters) -> dict[str, dict]:
-    """Days in each stage for stays that ended in the range.
-
-    Each stage change ends a stay in its source stage; the stay began at the lead's previous stage change
-    (LAG over the lead's transitions) or, for the lead's first, at its capture. The window runs over the
-    changes in the range plus, per lead, the last change before it (found through the (lead, at) index),
-    not over the whole log.
-    """
-    condition, params = _lead_condition(f, "t.lead_id")
-    sql = f"""
+def _stage_times_sql(condition: sql.Composable) -> sql.Composed:
+    """Days per stay with median and 90th percentile: the ORM has no LATERAL join (each lead's last change
+    before the range) and no ordered-set aggregate (`percentile_cont`). Parameters: start, end, owner changes,
+    the condition's, start, owner changes."""
+    return sql.SQL("""
         WITH moved AS (
-            SELECT t.id, t.lead_id, t.source, t.at FROM {T_TRANSITION} t
-            WHERE t.at >= %s AND t.at < %s AND t.name <> ALL(%s){condition}
+            SELECT {t_id} AS id, {t_lead} AS lead_id, {t_source} AS source, {t_at} AS at FROM {t}
+            WHERE {t_at} >= %s AND {t_at} < %s AND {t_name} <> ALL(%s){condition}
         ),
         earlier AS (
             SELECT p.id, p.lead_id, p.at
             FROM (SELECT DISTINCT lead_id FROM moved) m
             CROSS JOIN LATERAL (
-                SELECT p.id, p.lead_id, p.at FROM {T_TRANSITION} p
-                WHERE p.lead_id = m.lead_id AND p.at < %s AND p.name <> ALL(%s)
-                ORDER BY p.at DESC LIMIT 1  -- only its time counts, and it is earlier than every change in range
+                SELECT {p_id} AS id, {p_lead} AS lead_id, {p_at} AS at FROM {p}
+                WHERE {p_lead} = m.lead_id AND {p_at} < %s AND {p_name} <> ALL(%s)
+                ORDER BY {p_at} DESC LIMIT 1  -- only its time counts, and it is earlier than every change in range
             ) p
         ),
         steps AS (
@@ -358,7 +419,7 @@ def _stage_times(f: Filters) -> dict[str, dict]:
         ),
         days AS MATERIALIZED (
             SELECT stage, GREATEST(EXTRACT(EPOCH FROM at - COALESCE(
-                       entered_at, (SELECT l.created_at FROM {T_LEAD} l WHERE l.id = stays.lead_id)
+                       entered_at, (SELECT {l_created_at} FROM {l} WHERE {l_id} = stays.lead_id)
                    )) / 86400.0, 0) AS days
             FROM stays WHERE in_range
         )
@@ -366,22 +427,35 @@ def _stage_times(f: Filters) -> dict[str, dict]:
                percentile_cont(0.5) WITHIN GROUP (ORDER BY days) AS median,
                percentile_cont(0.9) WITHIN GROUP (ORDER BY days) AS p90
         FROM days GROUP BY stage
-    """  # noqa: S608
-    rows = _rows(sql, [f.start_at, f.end_at, OWNER_CHANGES, *params, f.start_at, OWNER_CHANGES])
+    """).format(condition=condition, **NAMES)
+
+
+def _stage_times(f: Filters) -> dict[str, dict]:
+    """Days in each stage for stays that ended in the range.
+
+    Each stage change ends a stay in its source stage; the stay began at the lead's previous stage change
+    (LAG over the lead's transitions) or, for the lead's first, at its capture. The window runs over the
+    changes in the range plus, per lead, the last change before it (found through the (lead, at) index),
+    not over the whole log.
+    """
+    condition, params = _lead_condition(f, NAMES["t_lead"])
+    rows = _rows(_stage_times_sql(condition), [f.start_at, f.end_at, OWNER_CHANGES, *params, f.start_at, OWNER_CHANGES])
     return {row["stage"]: row for row in rows}
 
 
-def _time_to_won(f: Filters) -> list[dict]:
-    """First touch to closed-won for deals won in the range, by source, campaign and industry."""
-    condition, params = _lead_condition(f, "l.id")
-    sql = f"""
+def _time_to_won_sql(condition: sql.Composable) -> sql.Composed:
+    """Days from first touch to won with median and 90th percentile per source, campaign and industry: the ORM
+    has no GROUPING SETS and no ordered-set aggregate (`percentile_cont`). Parameters: the customer stage,
+    owner changes, start, end, the condition's."""
+    return sql.SQL("""
         WITH won AS (
-            SELECT l.source, l.campaign_id, c.name AS campaign_name, l.industry,
-                   GREATEST(EXTRACT(EPOCH FROM t.at - l.first_touch_at) / 86400.0, 0) AS days
-            FROM {T_TRANSITION} t
-            JOIN {T_LEAD} l ON l.id = t.lead_id
-            LEFT JOIN {T_CAMPAIGN} c ON c.id = l.campaign_id
-            WHERE t.target = %s AND t.name <> ALL(%s) AND t.at >= %s AND t.at < %s{condition}
+            SELECT {l_source} AS source, {l_campaign} AS campaign_id, {c_name} AS campaign_name,
+                   {l_industry} AS industry,
+                   GREATEST(EXTRACT(EPOCH FROM {t_at} - {l_first_touch_at}) / 86400.0, 0) AS days
+            FROM {t}
+            JOIN {l} ON {l_id} = {t_lead}
+            LEFT JOIN {c} ON {c_id} = {l_campaign}
+            WHERE {t_target} = %s AND {t_name} <> ALL(%s) AND {t_at} >= %s AND {t_at} < %s{condition}
         )
         SELECT GROUPING(source) AS g_source, GROUPING(campaign_id) AS g_campaign,
                source, campaign_id, campaign_name, industry,
@@ -391,8 +465,15 @@ def _time_to_won(f: Filters) -> list[dict]:
         FROM won
         GROUP BY GROUPING SETS ((source), (campaign_id, campaign_name), (industry))
         ORDER BY 1, 2, n DESC
-    """  # noqa: S608
-    rows = _rows(sql, [str(Stage.CUSTOMER), OWNER_CHANGES, f.start_at, f.end_at, *params])
+    """).format(condition=condition, **NAMES)
+
+
+def _time_to_won(f: Filters) -> list[dict]:
+    """First touch to closed-won for deals won in the range, by source, campaign and industry."""
+    condition, params = _lead_condition(f, NAMES["l_id"])
+    rows = _rows(_time_to_won_sql(condition), [str(Stage.CUSTOMER), OWNER_CHANGES, f.start_at, f.end_at, *params])
+
+
     out = []
     for row in rows:
         if row["g_source"] == 0:
@@ -593,38 +674,42 @@ def waiting_mqls(f: Filters) -> QuerySet[Lead]:
 # --- speed-to-lead --------------------------------------------------------------------------------------
 
 
-def speed_to_lead(f: Filters) -> dict:
-    """Capture to first touch and assignment to first touch, per rep and team.
-
-    Leads: created in the range and handed to sales (reached MQL or got an owner). First touch: the first
-    call, e-mail, LinkedIn message or meeting logged by a person at or after capture (or assignment).
-    Assignment: the first assign or claim; its rep is the one per-rep rows count the lead for.
-    """
-    scope, params = _scope_sql(leads_in_scope(f, created_in_range=True), "id", "created_at", "stage")
-    if _is_large(f):  # one pass over the log, hashed (see `_is_large`)
-        handed_in_log = f"""s.id IN (
-                SELECT t.lead_id FROM {T_TRANSITION} t WHERE t.target = ANY(%s) OR t.name = ANY(%s)
-            )"""  # noqa: S608 - constants only
-        first_assignment = f"""LEFT JOIN (
-                SELECT DISTINCT ON (t.lead_id) t.lead_id, t.at, t.data ->> 'to_owner' AS owner_name
-                FROM {T_TRANSITION} t WHERE t.name = ANY(%s) ORDER BY t.lead_id, t.at, t.id
-            ) a ON a.lead_id = h.id"""  # noqa: S608 - constants only
-    else:  # each lead's log through the lead index
-        handed_in_log = f"""EXISTS (
-                SELECT 1 FROM {T_TRANSITION} t
-                WHERE t.lead_id = s.id AND (t.target = ANY(%s) OR t.name = ANY(%s))
+# Whether a cohort lead `s` was handed to sales in its log (reached a handed-over stage, or was assigned or
+# claimed); parameters: the handed-over stages, the assignments. Large cohorts (`_is_large`): the log read
+# once and hashed; small cohorts: each lead's log through the lead index.
+_HANDED_IN_LOG_GROUPED = sql.SQL("""{s_id} IN (
+                SELECT {t_lead} FROM {t} WHERE {t_target} = ANY(%s) OR {t_name} = ANY(%s)
+            )""").format(**NAMES)
+_HANDED_IN_LOG_PER_LEAD = sql.SQL("""EXISTS (
+                SELECT 1 FROM {t}
+                WHERE {t_lead} = {s_id} AND ({t_target} = ANY(%s) OR {t_name} = ANY(%s))
                 OFFSET 0  -- look up each lead's log by its index; without this the whole log is hashed
-            )"""  # noqa: S608 - constants only
-        first_assignment = f"""LEFT JOIN LATERAL (
-                SELECT t.at, t.data ->> 'to_owner' AS owner_name FROM {T_TRANSITION} t
-                WHERE t.lead_id = h.id AND t.name = ANY(%s)
-                ORDER BY t.at, t.id LIMIT 1
-            ) a ON TRUE"""  # noqa: S608 - constants only
-    sql = f"""
+            )""").format(**NAMES)
+# `LEFT JOIN ... a`: the first assignment (`a.at`) of each handed-over lead `h` and its rep's username
+# (`a.owner_name`); parameters: the new-owner key, the assignments. Large cohorts: one pass over the log; small
+# cohorts: each lead's log through the lead index.
+_FIRST_ASSIGNMENT_GROUPED = sql.SQL("""LEFT JOIN (
+                SELECT DISTINCT ON ({t_lead}) {t_lead} AS lead_id, {t_at} AS at, {t_data} ->> %s AS owner_name
+                FROM {t} WHERE {t_name} = ANY(%s) ORDER BY {t_lead}, {t_at}, {t_id}
+            ) a ON a.lead_id = h.id""").format(**NAMES)
+_FIRST_ASSIGNMENT_PER_LEAD = sql.SQL("""LEFT JOIN LATERAL (
+                SELECT {t_at} AS at, {t_data} ->> %s AS owner_name FROM {t}
+                WHERE {t_lead} = h.id AND {t_name} = ANY(%s)
+                ORDER BY {t_at}, {t_id} LIMIT 1
+            ) a ON TRUE""").format(**NAMES)
+
+
+def _speed_to_lead_sql(f: Filters, scope: sql.Composable) -> sql.Composed:
+    """Minutes to first touch with median and 90th percentile, overall, per rep and per team: the ORM has no
+    LATERAL join, no GROUPING SETS and no ordered-set aggregate (`percentile_cont`). Parameters: the scope's
+    (id, created_at, stage of a cohort's leads), the handed-over stages, the handed-over stages and the
+    assignments, the new-owner key and the assignments, the contact kinds, the first-touch limit twice."""
+    large = _is_large(f)
+    return sql.SQL("""
         WITH scope AS ({scope}),
         handed AS MATERIALIZED (
-            SELECT s.id, s.created_at FROM scope s
-            WHERE s.stage = ANY(%s) OR {handed_in_log}
+            SELECT {s_id} AS id, {s_created_at} AS created_at FROM scope s
+            WHERE {s_stage} = ANY(%s) OR {handed_in_log}
         ),
         touches AS MATERIALIZED (
             SELECT h.id, h.created_at, a.at AS assigned_at, a.owner_name,
@@ -632,21 +717,21 @@ def speed_to_lead(f: Filters) -> dict:
             FROM handed h
             {first_assignment}
             LEFT JOIN LATERAL (
-                SELECT MIN(x.occurred_at) FILTER (WHERE x.occurred_at >= h.created_at) AS touched_at,
-                       MIN(x.occurred_at) FILTER (WHERE x.occurred_at >= a.at) AS touched_after_assignment_at
-                FROM {T_ACTIVITY} x
-                WHERE x.lead_id = h.id AND x.kind = ANY(%s) AND x.created_by_id IS NOT NULL
+                SELECT MIN({x_occurred_at}) FILTER (WHERE {x_occurred_at} >= h.created_at) AS touched_at,
+                       MIN({x_occurred_at}) FILTER (WHERE {x_occurred_at} >= a.at) AS touched_after_assignment_at
+                FROM {x}
+                WHERE {x_lead} = h.id AND {x_kind} = ANY(%s) AND {x_created_by} IS NOT NULL
             ) x ON TRUE
         ),
         measured AS (
             SELECT m.owner_name, m.assigned_at IS NOT NULL AS is_assigned,
                    EXTRACT(EPOCH FROM m.touched_at - m.created_at) AS capture_s,
                    EXTRACT(EPOCH FROM m.touched_after_assignment_at - m.assigned_at) AS assign_s,
-                   tm.id AS team_id, tm.name AS team_name
+                   {tm_id} AS team_id, {tm_name} AS team_name
             FROM touches m
-            LEFT JOIN {T_USER} u ON u.username = m.owner_name
-            LEFT JOIN {T_REP} r ON r.user_id = u.id
-            LEFT JOIN {T_TEAM} tm ON tm.id = r.team_id
+            LEFT JOIN {u} ON {u_username} = m.owner_name
+            LEFT JOIN {rp} ON {rp_user} = {u_id}
+            LEFT JOIN {tm} ON {tm_id} = {rp_team}
         )
         SELECT GROUPING(owner_name) AS g_rep, GROUPING(team_id) AS g_team, owner_name, team_id, team_name,
                COUNT(*) AS leads,
@@ -663,13 +748,30 @@ def speed_to_lead(f: Filters) -> dict:
                COUNT(*) FILTER (WHERE assign_s <= %s) AS assign_fast
         FROM measured
         GROUP BY GROUPING SETS ((), (owner_name), (team_id, team_name))
-    """  # noqa: S608
+    """).format(
+        scope=scope,
+        handed_in_log=_HANDED_IN_LOG_GROUPED if large else _HANDED_IN_LOG_PER_LEAD,
+        first_assignment=_FIRST_ASSIGNMENT_GROUPED if large else _FIRST_ASSIGNMENT_PER_LEAD,
+        **NAMES,
+    )
+
+
+def speed_to_lead(f: Filters) -> dict:
+    """Capture to first touch and assignment to first touch, per rep and team.
+
+    Leads: created in the range and handed to sales (reached MQL or got an owner). First touch: the first
+    call, e-mail, LinkedIn message or meeting logged by a person at or after capture (or assignment).
+    Assignment: the first assign or claim; its rep is the one per-rep rows count the lead for.
+    """
+    scope, params = _sql_of(leads_in_scope(f, created_in_range=True), "id", "created_at", "stage")
+    handed = [str(s) for s in HANDED_OVER]
     contact = [str(k) for k in CONTACT_KINDS]
     limit = benchmarks.FIRST_TOUCH_SECONDS
-    rows = _rows(sql, [
-        *params, [str(s) for s in HANDED_OVER], [str(s) for s in HANDED_OVER], ASSIGNMENTS, ASSIGNMENTS,
-        contact, limit, limit,
+    rows = _rows(_speed_to_lead_sql(f, scope), [
+        *params, handed, handed, ASSIGNMENTS, TO_OWNER, ASSIGNMENTS, contact, limit, limit,
     ])
+
+
     overall, by_rep, by_team = _speed_row(None, ""), [], []
     for row in rows:
         if row["g_rep"] and row["g_team"]:
@@ -711,20 +813,18 @@ def _speed_row(row: dict | None, label, key=None) -> dict:
 # --- acceptance and reasons -----------------------------------------------------------------------------
 
 
-DECISIONS = ["accept", "reject"]
+DECISIONS = [str(TransitionName.ACCEPT), str(TransitionName.REJECT)]
 
 
-def acceptance(f: Filters) -> dict:
-    """Accepted vs rejected MQLs in the range (per deciding user), and the reasons for setbacks.
-
-    One statement: the range's decisions and setbacks are read once (the lead filters applied once), then
-    counted per deciding user and ranked per reason; a reason's share is of all setbacks of its kind.
-    """
-    condition, params = _lead_condition(f, "t.lead_id")
-    sql = f"""
+def _acceptance_sql(condition: sql.Composable) -> sql.Composed:
+    """The range's decisions and setbacks read once, counted per deciding user and ranked per reason: one
+    statement needs a MATERIALIZED CTE read by two aggregations, which the ORM cannot write. Parameters: start,
+    end, decisions and setbacks, the condition's, setbacks, the top count, accept, reject, decisions, the MQL
+    stage."""
+    return sql.SQL("""
         WITH changes AS MATERIALIZED (
-            SELECT t.name, t.source, t.actor_id, t.reason FROM {T_TRANSITION} t
-            WHERE t.at >= %s AND t.at < %s AND t.name = ANY(%s){condition}
+            SELECT {t_name} AS name, {t_source} AS source, {t_actor} AS actor_id, {t_reason} AS reason FROM {t}
+            WHERE {t_at} >= %s AND {t_at} < %s AND {t_name} = ANY(%s){condition}
         ),
         reasons AS (
             SELECT name, TRIM(reason) AS text, COUNT(*) AS n FROM changes WHERE name = ANY(%s) GROUP BY 1, 2
@@ -737,17 +837,28 @@ def acceptance(f: Filters) -> dict:
         SELECT 1 AS part, name, text, n, total, position, NULL AS username, 0 AS accepted, 0 AS rejected
         FROM ranked WHERE position <= %s
         UNION ALL
-        SELECT 0, NULL, NULL, 0, 0, 0, u.username,
-               COUNT(*) FILTER (WHERE c.name = 'accept'), COUNT(*) FILTER (WHERE c.name = 'reject')
-        FROM changes c LEFT JOIN {T_USER} u ON u.id = c.actor_id
+        SELECT 0, NULL, NULL, 0, 0, 0, {u_username},
+               COUNT(*) FILTER (WHERE c.name = %s), COUNT(*) FILTER (WHERE c.name = %s)
+        FROM changes c LEFT JOIN {u} ON {u_id} = c.actor_id
         WHERE c.name = ANY(%s) AND c.source = %s
-        GROUP BY u.username
+        GROUP BY {u_username}
         ORDER BY part, name, position, username
-    """  # noqa: S608 - constants and generated SQL only; values are parameters
-    rows = _rows(sql, [
-        f.start_at, f.end_at, DECISIONS + REASON_KINDS, *params, REASON_KINDS, TOP_REASONS, DECISIONS,
+    """).format(condition=condition, **NAMES)
+
+
+def acceptance(f: Filters) -> dict:
+    """Accepted vs rejected MQLs in the range (per deciding user), and the reasons for setbacks.
+
+    One statement: the range's decisions and setbacks are read once (the lead filters applied once), then
+    counted per deciding user and ranked per reason; a reason's share is of all setbacks of its kind.
+    """
+    condition, params = _lead_condition(f, NAMES["t_lead"])
+    rows = _rows(_acceptance_sql(condition), [
+        f.start_at, f.end_at, DECISIONS + REASON_KINDS, *params, REASON_KINDS, TOP_REASONS, *DECISIONS, DECISIONS,
         str(Stage.MQL),
     ])
+
+
     by_rep, reasons, totals = [], {kind: [] for kind in REASON_KINDS}, {}
     for row in rows:
         if row["part"] == 0:
@@ -793,6 +904,53 @@ def campaign_costs(f: Filters, *, today: dt.date | None = None) -> dict[int, dic
     return out
 
 
+# How a lead of `reached r` is attributed (`a_source`, `a_campaign`). First touch: its own source and campaign.
+_FIRST_TOUCH = sql.SQL("SELECT r.*, r.source AS a_source, r.campaign_id AS a_campaign FROM reached r")
+# Last touch: the last touchpoint at or before the lead first became an MQL, through the activity index per
+# lead (the ORM has no LATERAL join); parameters: the source key, the campaign key, the source key.
+_LAST_TOUCH = sql.SQL("""
+            SELECT r.*, COALESCE(lt.source, r.source) AS a_source,
+                   CASE WHEN lt.source IS NULL THEN r.campaign_id ELSE lt.campaign_id END AS a_campaign
+            FROM reached r LEFT JOIN LATERAL (
+                SELECT {a_data} ->> %s AS source, {c_id} AS campaign_id
+                FROM {a} LEFT JOIN {c} ON {c_slug} = {a_data} ->> %s
+                WHERE {a_lead} = r.id AND {a_data} ->> %s IS NOT NULL
+                  AND {a_occurred_at} <= COALESCE(r.mql_at, 'infinity'::timestamptz)
+                ORDER BY {a_occurred_at} DESC, {a_id} DESC LIMIT 1
+            ) lt ON TRUE
+        """).format(**NAMES)
+ATTRIBUTIONS = {"first": (_FIRST_TOUCH, []), "last": (_LAST_TOUCH, [TOUCH_SOURCE, TOUCH_CAMPAIGN, TOUCH_SOURCE])}
+
+
+def _sources_sql(f: Filters, scope: sql.Composable, attributed: sql.Composable) -> sql.Composed:
+    """Leads, stages reached and won revenue per source, per campaign and in total, with the cohort funnel of
+    the same leads: the ORM has no LATERAL join (`_furthest_join`) and no GROUPING SETS. Parameters: the scope's
+    (id, stage, source, campaign, deal value of a cohort's leads), `*RANK_PARAMS`, `*FURTHEST_PARAMS`, the
+    attribution's, the ranks of MQL, SQL and opportunity, the customer stage twice, `*REACHED_PARAMS`."""
+    return sql.SQL("""
+        WITH scope AS ({scope}),
+        reached AS MATERIALIZED (
+            SELECT {s_id} AS id, {s_stage} AS stage, {s_source} AS source, {s_campaign} AS campaign_id,
+                   {s_deal_value} AS deal_value, GREATEST({rank}, COALESCE(m.r, 0)) AS r, m.mql_at
+            FROM scope s {furthest}
+        ),
+        attributed AS ({attributed})
+        SELECT GROUPING(a_source) AS g_source, GROUPING(a_campaign) AS g_campaign, a_source, a_campaign,
+               COUNT(*) AS leads,
+               COUNT(*) FILTER (WHERE r >= %s) AS mqls,
+               COUNT(*) FILTER (WHERE r >= %s) AS sqls,
+               COUNT(*) FILTER (WHERE r >= %s) AS opportunities,
+               COUNT(*) FILTER (WHERE stage = %s) AS customers,
+               COALESCE(SUM(deal_value) FILTER (WHERE stage = %s), 0) AS revenue,
+               {reached}
+        FROM attributed
+        GROUP BY GROUPING SETS ((), (a_source), (a_campaign))
+    """).format(
+        scope=scope, rank=_rank(NAMES["s_stage"]), furthest=_furthest_join(f), attributed=attributed,
+        reached=_reached_columns("reached_"), **NAMES,
+    )
+
+
 def sources(f: Filters, *, attribution: str = "first", today: dt.date | None = None) -> dict:
     """Closed loop per source and campaign for leads created in the range.
 
@@ -801,43 +959,17 @@ def sources(f: Filters, *, attribution: str = "first", today: dt.date | None = N
     MQL, or before now if it never did; the lead's own when there is none. Cost: campaign cost in the
     range (per source: campaigns of that channel); per rep or team no cost is shown.
     """
-    scope, params = _scope_sql(
+    scope, params = _sql_of(
         leads_in_scope(f, created_in_range=True), "id", "stage", "source", "campaign_id", "deal_value"
     )
-    if attribution == "last":
-        attributed = f"""
-            SELECT r.*, COALESCE(lt.source, r.source) AS a_source,
-                   CASE WHEN lt.source IS NULL THEN r.campaign_id ELSE lt.campaign_id END AS a_campaign
-            FROM reached r LEFT JOIN LATERAL (
-                SELECT a.data ->> 'source' AS source, c.id AS campaign_id
-                FROM {T_ACTIVITY} a LEFT JOIN {T_CAMPAIGN} c ON c.slug = a.data ->> 'campaign'
-                WHERE a.lead_id = r.id AND a.data ->> 'source' IS NOT NULL
-                  AND a.occurred_at <= COALESCE(r.mql_at, 'infinity'::timestamptz)
-                ORDER BY a.occurred_at DESC, a.id DESC LIMIT 1
-            ) lt ON TRUE
-        """  # noqa: S608
-    else:
-        attributed = "SELECT r.*, r.source AS a_source, r.campaign_id AS a_campaign FROM reached r"
-    sql = f"""
-        WITH scope AS ({scope}),
-        reached AS MATERIALIZED (
-            SELECT s.id, s.stage, s.source, s.campaign_id, s.deal_value,
-                   GREATEST({_rank_sql("s.stage")}, COALESCE(m.r, 0)) AS r, m.mql_at
-            FROM scope s {_furthest_join(f, "s.id")}
-        ),
-        attributed AS ({attributed})
-        SELECT GROUPING(a_source) AS g_source, GROUPING(a_campaign) AS g_campaign, a_source, a_campaign,
-               COUNT(*) AS leads,
-               COUNT(*) FILTER (WHERE r >= 1) AS mqls,
-               COUNT(*) FILTER (WHERE r >= 3) AS sqls,
-               COUNT(*) FILTER (WHERE r >= 4) AS opportunities,
-               COUNT(*) FILTER (WHERE stage = %s) AS customers,
-               COALESCE(SUM(deal_value) FILTER (WHERE stage = %s), 0) AS revenue,
-               {_reached_columns("reached_")}
-        FROM attributed
-        GROUP BY GROUPING SETS ((), (a_source), (a_campaign))
-    """  # noqa: S608
-    rows = _rows(sql, [*params, OWNER_CHANGES, str(Stage.CUSTOMER), str(Stage.CUSTOMER)])
+    attributed, attribution_params = ATTRIBUTIONS["last" if attribution == "last" else "first"]
+    customer = str(Stage.CUSTOMER)
+    rows = _rows(_sources_sql(f, scope, attributed), [
+        *params, *RANK_PARAMS, *FURTHEST_PARAMS, *attribution_params,
+        RANK[Stage.MQL], RANK[Stage.SQL], RANK[Stage.OPPORTUNITY], customer, customer, *REACHED_PARAMS,
+    ])
+
+
     costs = None if f.by_owner else campaign_costs(f, today=today)
     names = dict(Campaign.objects.values_list("id", "name")) if costs is None else {
         pk: c["name"] for pk, c in costs.items()
@@ -912,20 +1044,21 @@ FIGURE_TARGETS = {Stage.MQL: "mqls", Stage.SAL: "accepted", Stage.SQL: "sqls", S
 
 def daily_figures(f: Filters) -> list[dict]:
     """New leads and stage entries per local day of the range (one row per day, zeros included)."""
-    tz = timezone.get_current_timezone_name()
-    condition, params = _lead_condition(f, "t.lead_id")
-    sql = f"""
-        SELECT (t.at AT TIME ZONE %s)::date AS day, t.name, t.target, COUNT(*) AS n,
-               COALESCE(SUM(l.deal_value) FILTER (WHERE t.target = %s), 0) AS revenue
-        FROM {T_TRANSITION} t JOIN {T_LEAD} l ON l.id = t.lead_id
-        WHERE t.at >= %s AND t.at < %s AND t.name <> ALL(%s){condition}
-        GROUP BY 1, 2, 3
-    """  # noqa: S608
-    rows = _rows(sql, [tz, str(Stage.CUSTOMER), f.start_at, f.end_at, OWNER_CHANGES, *params])
-    created, created_params = _scope_sql(leads_in_scope(f, created_in_range=True), "created_at")
-    lead_rows = _rows(
-        f"SELECT (s.created_at AT TIME ZONE %s)::date AS day, COUNT(*) AS n FROM ({created}) s GROUP BY 1",  # noqa: S608
-        [tz, *created_params],
+    rows = (
+        LeadTransition.objects.filter(_lead_filter(f, "lead_id"), at__gte=f.start_at, at__lt=f.end_at)
+        .exclude(name__in=OWNER_CHANGES)
+        .values("name", "target", day=TruncDate("at"))
+        .annotate(
+            n=Count("*"),
+            revenue=Coalesce(
+                Sum("lead__deal_value", filter=Q(target=Stage.CUSTOMER)), Value(Decimal(0)),
+                output_field=DecimalField(),
+            ),
+        )
+        .order_by()
+    )
+    lead_rows = (
+        leads_in_scope(f, created_in_range=True).values(day=TruncDate("created_at")).annotate(n=Count("*")).order_by()
     )
     days = {}
     day = f.start
@@ -939,7 +1072,7 @@ def daily_figures(f: Filters) -> list[dict]:
         figures = days.get(row["day"])
         if figures is None:
             continue
-        if row["name"] == "reject":
+        if row["name"] == TransitionName.REJECT:
             figures["rejected"] += row["n"]
         key = FIGURE_TARGETS.get(row["target"])
         if key:

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 from django.utils import timezone
+from psycopg import sql
 
 from core.vocabulary import Channel, Stage
 from leads.models import Activity, Lead, LeadTransition, Visitor
@@ -528,6 +529,11 @@ def test_filtered_figures_equal_the_figures_of_a_history_holding_only_the_filter
         assert filtered["flow"]["known"] == sum(1 for name in names if name != "f")
 
 
+def test_a_team_without_reps_has_the_figures_of_a_history_without_leads(owned_history):
+    nobody = Team.objects.create(name="Empty", slug="empty")  # no rep: no lead is the team's, on every path
+    assert _scope_figures(march(team_id=nobody.pk)) == _figures_of_only([])
+
+
 # --- long ranges: one pass over the transition log instead of a lookup per lead ---------------------------
 
 
@@ -601,3 +607,19 @@ def test_the_cohort_columns_have_a_covering_index_for_long_ranges(db):
                        ["reporting_lead_created_cover"])
         (definition,) = cursor.fetchone()
     assert "(created_at) INCLUDE (id, stage, stage_entered_at, source, campaign_id, deal_value)" in definition
+
+
+# --- raw SQL: composed from the models, values as parameters -------------------------------------------
+
+
+def test_the_sql_rank_of_every_stage_is_its_funnel_rank_and_zero_off_the_main_path(db):
+    statement = sql.SQL("SELECT {rank} AS r").format(rank=selectors._rank(sql.Placeholder()))
+    for stage in [*Stage, "no such stage"]:
+        (row,) = selectors._rows(statement, [str(stage), *selectors.RANK_PARAMS])
+        assert row["r"] == selectors.RANK.get(stage, 0), stage
+    assert selectors.RANK[Stage.LOST] == selectors.RANK[Stage.OPPORTUNITY]  # a lost lead was an opportunity
+
+
+def test_report_statements_run_with_the_report_work_mem(db):
+    (row,) = selectors._rows(sql.SQL("SELECT current_setting('work_mem') AS work_mem"), [])
+    assert row["work_mem"] == selectors.REPORT_WORK_MEM == "64MB"
