@@ -1,5 +1,6 @@
 import os
 
+import hypothesis
 import pytest
 from rest_framework.test import APIClient
 
@@ -7,6 +8,11 @@ from core.vocabulary import Role, Stage
 from tests.factories import LeadFactory, UserFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# Property tests check logic, not speed: no per-example deadline (a loaded CI machine would trip it), and a
+# fixed derivation so a failure reproduces (benchmarks measure speed, see benchmarks/).
+hypothesis.settings.register_profile("leadwerk", deadline=None, derandomize=True)
+hypothesis.settings.load_profile("leadwerk")
 
 
 @pytest.fixture(autouse=True)
