@@ -7,6 +7,7 @@ score names stays readable. The scoring itself is `scoring.policy.score()` on `t
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -54,12 +55,15 @@ class ScoringModel(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True, editable=False)
     retired_at = models.DateTimeField(_("retired at"), null=True, blank=True, editable=False)
-    # Progress of the background rescoring after activation (written by `versioning.start_rescore`
-    # and `versioning.add_rescored`, shown in the admin).
+    # Progress of the background rescoring after activation and nightly (written by `versioning.start_rescore`,
+    # `add_rescored` and `finish_part`, shown in the admin). `rescore_started_at` is also the moment the run's
+    # scores are as of, and names the run; `rescore_parts_left` holds the numbers of its id ranges not done yet.
     rescore_total = models.PositiveIntegerField(_("leads to rescore"), null=True, blank=True, editable=False)
     rescore_done = models.PositiveIntegerField(_("leads rescored"), default=0, editable=False)
     rescore_started_at = models.DateTimeField(_("rescoring started"), null=True, blank=True, editable=False)
     rescore_finished_at = models.DateTimeField(_("rescoring finished"), null=True, blank=True, editable=False)
+    rescore_parts_left = ArrayField(models.PositiveIntegerField(), verbose_name=_("id ranges left to rescore"),
+                                    default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["-version"]

@@ -13,10 +13,12 @@ the admin's what-if section).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Func, Max, Value
+from django.db.models.functions import Least
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -149,21 +151,56 @@ def activate(draft: ScoringModel) -> ScoringModel:
     return draft
 
 
-def start_rescore(model_id: int, *, total: int) -> None:
-    """Record that rescoring `total` leads with this model has begun (resets the counter)."""
+def start_rescore(model_id: int, *, total: int, at: dt.datetime | None = None, parts: int = 0) -> None:
+    """Record that a run rescoring `total` leads with this model as of `at` (default now) has begun, in
+    `parts` id ranges numbered 0..parts-1 (none: a run in one piece, finished when the count is reached).
+    Resets the counter; a run started earlier is superseded (its tasks stop counting and never finish it)."""
+    at = at or timezone.now()
     ScoringModel.objects.filter(pk=model_id).update(
         rescore_total=total,
         rescore_done=0,
-        rescore_started_at=timezone.now(),
-        rescore_finished_at=None,
+        rescore_started_at=at,
+        rescore_finished_at=at if total == 0 else None,
+        rescore_parts_left=list(range(parts)),
     )
-    if total == 0:
-        ScoringModel.objects.filter(pk=model_id).update(rescore_finished_at=timezone.now())
 
 
-def add_rescored(model_id: int, count: int) -> None:
-    """Add `count` rescored leads (safe from parallel batches); marks the end when all are done."""
-    ScoringModel.objects.filter(pk=model_id).update(rescore_done=F("rescore_done") + count)
-    ScoringModel.objects.filter(
-        pk=model_id, rescore_finished_at__isnull=True, rescore_done__gte=F("rescore_total")
+def is_current_run(model_id: int, *, at: dt.datetime) -> bool:
+    """Whether the model is still active and its latest run is the one as of `at`."""
+    return ScoringModel.objects.filter(pk=model_id, is_active=True, rescore_started_at=at).exists()
+
+
+def add_rescored(model_id: int, count: int, *, at: dt.datetime | None = None) -> None:
+    """Add `count` rescored leads to the run (only to the run as of `at` when given); safe from parallel
+    tasks (one UPDATE with F()). The count stops at the total: a redelivered task counts its leads again.
+    A run in one piece is marked finished when the count reaches the total; a run in parts by `finish_part`."""
+    run = ScoringModel.objects.filter(pk=model_id, **({"rescore_started_at": at} if at is not None else {}))
+    run.update(rescore_done=Least(F("rescore_done") + count, F("rescore_total")))
+    run.filter(
+        rescore_finished_at__isnull=True, rescore_done__gte=F("rescore_total"), rescore_parts_left=[]
     ).update(rescore_finished_at=timezone.now())
+
+
+def finish_part(model_id: int, *, at: dt.datetime, part: int) -> bool:
+    """Mark id range `part` of the run as of `at` done; True for exactly one caller: the one that finished
+    the last range (a range finished twice, a run superseded, a model retired meanwhile, whose final step
+    would rescore the new version's leads with the old one, or an unknown part give False).
+
+    Call it inside the transaction that then runs the run's final step and `finish_rescore`: the
+    conditional UPDATE locks the model's row until that commits, so two ranges finishing at once are
+    serialised, and a task that dies before the commit leaves its range to be finished again.
+    """
+    claimed = ScoringModel.objects.filter(
+        pk=model_id, is_active=True, rescore_started_at=at, rescore_parts_left__contains=[part]
+    ).update(rescore_parts_left=Func(F("rescore_parts_left"), Value(part), function="array_remove"))
+    if not claimed:
+        return False
+    left = ScoringModel.objects.filter(pk=model_id).values_list("rescore_parts_left", flat=True).get()
+    return not left
+
+
+def finish_rescore(model_id: int, *, at: dt.datetime) -> None:
+    """Mark the run as of `at` finished (after its final step)."""
+    ScoringModel.objects.filter(pk=model_id, rescore_started_at=at, rescore_finished_at__isnull=True).update(
+        rescore_finished_at=timezone.now()
+    )
