@@ -5,14 +5,13 @@ import hashlib
 from django.core.cache import cache
 from django.utils.translation import gettext as _
 
+from core.tasks import enqueue_on_commit
 from leads import scores
 
 
 def rescore_after_activation(*, model_id: int) -> None:
     """After a scoring model is activated (on commit): rescore every lead in the background."""
-    from django_q.tasks import async_task
-
-    async_task("leads.tasks.rescore_all", model_id)
+    enqueue_on_commit("leads.tasks.rescore_all", model_id)
 
 
 def what_if_rows(spec) -> list[tuple[str, object]]:

@@ -7,46 +7,46 @@ on them) and the lead's `LeadScore` row (the model version that made the score, 
 moment it is as of). Both are written in one transaction, lead row first (the order every capture locks
 in), and the lead row only when one of its four values changed.
 
-Bulk rescoring (`rescore_all`, `rescore_many`) reads with raw SQL (one query for a batch of leads, one for
-their activities), scores in Python, and writes each batch with one `COPY` into a temporary table, one
-`UPDATE` of the lead rows whose values changed and one `INSERT ... ON CONFLICT DO UPDATE` of the narrow
-score rows. A lead rescored after the run's `at` (a capture while the run went on) keeps its newer score;
-a lead whose row another transaction holds is skipped and retried at the end of the run.
+Bulk rescoring (`rescore_range`, `rescore_all`, `rescore_many`) reads with raw SQL (one query for a batch of
+leads, one for their activities), scores in Python, and writes each batch with one `COPY` into a temporary
+table, one `UPDATE` of the lead rows whose values changed and one `INSERT ... ON CONFLICT DO UPDATE` of the
+narrow score rows. A lead rescored after the run's `at` (a capture while the run went on) keeps its newer
+score; a lead whose row another transaction holds is skipped and retried at the end of the range.
+
+This module works in the calling process; spreading a run over the task queue's workers (one task per id
+range) is `leads.tasks.rescore_all`'s job, and `id_ranges` plans the ranges.
+
+Raw SQL: every statement is a module-level constant, its table and column names taken from the models'
+`_meta` (`_statement`) and its values passed as parameters.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+import math
 import re
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Max, Min
 from django.utils import timezone
+from psycopg import sql
 
-from leads.models import Campaign, Lead, LeadScore
+from core.vocabulary import Stage
+from leads.models import Activity, Campaign, Lead, LeadScore, LeadTransition
 from leads.validation import email_domain, is_free_mail
 from scoring import policy
 from scoring.models import ScoringModel
 
 BATCH = 5000
-WORKERS = 2  # processes rescore_all splits a big run into (one per core here)
-PARALLEL_FROM = 50_000  # leads; below this one process is quicker than starting another
 LOCK_RETRIES = 3  # passes over leads whose row another transaction held
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # activity times are read as microseconds since then
 STUDENT_DOMAIN = re.compile(r"(^|\.)(edu|ac\.[a-z]{2}|edu\.[a-z]{2})$|(^|\.)(uni-|stud\.|student)")
-# The lead columns scoring reads, then the four score values stored on the lead (to write only changes).
-LEADS_SQL = """
-SELECT l.id, l.email_normalized, l.company_size, l.industry, l.country, l.job_title, l.source, c.slug,
-       l.score, l.fit_score, l.engagement_score, l.temperature
-FROM leads_lead l LEFT JOIN leads_campaign c ON c.id = l.campaign_id
-"""
+
+Ranges = list[tuple[int, int]]  # id ranges (after_id, last_id]: after_id < id <= last_id
 
 
 def domain_type(email: str) -> str:
@@ -100,32 +100,150 @@ def spec_of_version(version: int) -> policy.ModelSpec | None:
     return model.to_spec() if model else None
 
 
-# --- reading (raw SQL: one query for a batch of leads, one for their activities) ------------------------
+# --- the statements ----------------------------------------------------------------------------------------
 
 
-def _activity_query(spec: policy.ModelSpec, where: str) -> str:
-    """Only the kinds the model counts, only up to `at`: scoring ignores the rest anyway."""
-    uses_urls = any(rule.url_pattern for rule in spec.rules)
-    url = "a.url" if uses_urls else "''"
-    # The time as whole microseconds since 1970 (exact): a bigint loads ten times faster than a timestamptz
-    # through Django's time-zone loader; `_read` builds the datetime.
-    return (f"SELECT a.lead_id, a.kind, (extract(epoch FROM a.occurred_at) * 1000000)::bigint, {url} "
-            "FROM leads_activity a "
-            f"WHERE {where} AND a.kind = ANY(%(kinds)s) AND a.occurred_at <= %(at)s")
+def _names(*models) -> dict[str, sql.Identifier]:
+    """`{Lead}` for a model's table and `{Lead.score}` for a field's column, as psycopg identifiers."""
+    names = {}
+    for model in models:
+        names[model.__name__] = sql.Identifier(model._meta.db_table)
+        for field in model._meta.concrete_fields:
+            names[f"{model.__name__}.{field.name}"] = sql.Identifier(field.column)
+    return names
+
+
+_NAMES = _names(Lead, Campaign, Activity, LeadScore, LeadTransition)
+
+
+def _statement(text: str, **parts: sql.Composable) -> sql.Composed:
+    return sql.SQL(text).format(**_NAMES, **parts)
+
+
+# Why raw SQL for the reads: a batch of 5,000 leads and their activities loads as plain tuples in two queries;
+# model instances (or values() dicts with Django's per-value converters) cost several times the scoring.
+# The lead columns scoring reads, then the four score values stored on the lead (to write only changes).
+_LEADS_SELECT = """
+SELECT l.{Lead.id}, l.{Lead.email_normalized}, l.{Lead.company_size}, l.{Lead.industry}, l.{Lead.country},
+       l.{Lead.job_title}, l.{Lead.source}, c.{Campaign.slug},
+       l.{Lead.score}, l.{Lead.fit_score}, l.{Lead.engagement_score}, l.{Lead.temperature}
+FROM {Lead} l LEFT JOIN {Campaign} c ON c.{Campaign.id} = l.{Lead.campaign}
+"""
+# One lead; a list of leads; the next batch of an id range; the next batch after an id.
+LEAD_BY_ID_SQL = _statement(_LEADS_SELECT + "WHERE l.{Lead.id} = %(id)s")
+LEADS_BY_IDS_SQL = _statement(_LEADS_SELECT + "WHERE l.{Lead.id} = ANY(%(ids)s) ORDER BY l.{Lead.id}")
+LEADS_IN_RANGE_SQL = _statement(
+    _LEADS_SELECT + "WHERE l.{Lead.id} > %(after)s AND l.{Lead.id} <= %(last_id)s ORDER BY l.{Lead.id} LIMIT %(batch)s"
+)
+LEADS_AFTER_SQL = _statement(_LEADS_SELECT + "WHERE l.{Lead.id} > %(after)s ORDER BY l.{Lead.id} LIMIT %(batch)s")
+
+# Only the kinds the model counts, only up to `at`: scoring ignores the rest anyway. The time as whole
+# microseconds since 1970 (exact): a bigint loads ten times faster than a timestamptz through Django's
+# time-zone loader; `_read` builds the datetime. The URL only when a rule matches on it.
+_ACTIVITIES_SELECT = """
+SELECT a.{Activity.lead}, a.{Activity.kind}, (extract(epoch FROM a.{Activity.occurred_at}) * 1000000)::bigint, {url}
+FROM {Activity} a
+WHERE {where} AND a.{Activity.kind} = ANY(%(kinds)s) AND a.{Activity.occurred_at} <= %(at)s
+"""
+# Which leads' activities, matching the lead queries above: one lead, a list, or the id span of the batch.
+_ACTIVITIES_OF = {
+    "lead": "a.{Activity.lead} = %(id)s",
+    "ids": "a.{Activity.lead} = ANY(%(ids)s)",
+    "span": "a.{Activity.lead} >= %(first)s AND a.{Activity.lead} <= %(last)s",
+}
+ACTIVITIES_SQL = {
+    (of, uses_urls): _statement(_ACTIVITIES_SELECT, where=_statement(where),
+                                url=_statement("a.{Activity.url}") if uses_urls else sql.SQL("''"))
+    for of, where in _ACTIVITIES_OF.items() for uses_urls in (False, True)
+}
+
+# Why raw SQL: one statement writes the lead row (only when a value changes; the CTE runs first because the
+# INSERT reads it, so the lead row is locked before its score row, as everywhere) and then the score row.
+RESCORE_ONE_SQL = _statement("""
+WITH lead AS (
+    UPDATE {Lead} SET {Lead.score} = %(score)s, {Lead.fit_score} = %(fit)s,
+           {Lead.engagement_score} = %(engagement)s, {Lead.temperature} = %(temperature)s
+    WHERE {Lead.id} = %(id)s AND ({Lead.score}, {Lead.fit_score}, {Lead.engagement_score}, {Lead.temperature})
+          IS DISTINCT FROM (%(score)s, %(fit)s, %(engagement)s, %(temperature)s::varchar)
+    RETURNING {Lead.id}
+)
+INSERT INTO {LeadScore} ({LeadScore.lead}, {LeadScore.model_version}, {LeadScore.breakdown}, {LeadScore.scored_at})
+SELECT %(id)s, %(version)s, %(breakdown)s::jsonb, %(at)s FROM (SELECT count(*) FROM lead) AS written
+ON CONFLICT ({LeadScore.lead}) DO UPDATE SET {LeadScore.model_version} = EXCLUDED.{LeadScore.model_version},
+    {LeadScore.breakdown} = EXCLUDED.{LeadScore.breakdown}, {LeadScore.scored_at} = EXCLUDED.{LeadScore.scored_at}
+""")
+
+# Writing a batch (`_store`), in one transaction. Why raw SQL: COPY into a temporary table and set-based
+# statements write 5,000 leads in four round trips; bulk_update would send every row's values in a CASE per
+# column and could not skip locked rows or compare with the values as read.
+# The batch's results; `read_*` are the lead's four score values as the batch read them.
+CREATE_RESCORED_SQL = sql.SQL(
+    "CREATE TEMP TABLE leads_rescored (id bigint PRIMARY KEY, score int, fit int, engagement int, "
+    "temperature varchar(8), breakdown jsonb, read_score int, read_fit int, read_engagement int, "
+    "read_temperature varchar(8)) ON COMMIT DROP"
+)
+COPY_RESCORED_SQL = sql.SQL(
+    "COPY leads_rescored (id, score, fit, engagement, temperature, breakdown, read_score, read_fit, "
+    "read_engagement, read_temperature) FROM STDIN"
+)
+# Leads of the batch without a score row yet (inserting one checks the lead's foreign key, which must not
+# wait on a capture holding the lead: such leads are locked first like the changed ones).
+RESCORED_WITHOUT_SCORE_ROW_SQL = _statement(
+    "SELECT r.id FROM leads_rescored r WHERE NOT EXISTS "
+    "(SELECT 1 FROM {LeadScore} s WHERE s.{LeadScore.lead} = r.id)"
+)
+# Rows held elsewhere are skipped and retried later, so a batch never waits on, or deadlocks with, a capture.
+LOCK_LEADS_SQL = _statement(
+    "SELECT {Lead.id} FROM {Lead} WHERE {Lead.id} = ANY(%(ids)s) ORDER BY {Lead.id} FOR UPDATE SKIP LOCKED"
+)
+# A new statement sees every capture that committed before the locks were taken: a lead whose values moved
+# since the batch was read, or that was scored after `at`, keeps its score.
+UPDATE_CHANGED_LEADS_SQL = _statement("""
+UPDATE {Lead} l SET {Lead.score} = r.score, {Lead.fit_score} = r.fit, {Lead.engagement_score} = r.engagement,
+       {Lead.temperature} = r.temperature
+FROM leads_rescored r
+WHERE r.id = l.{Lead.id} AND l.{Lead.id} = ANY(%(locked)s)
+  AND (l.{Lead.score}, l.{Lead.fit_score}, l.{Lead.engagement_score}, l.{Lead.temperature})
+      IS DISTINCT FROM (r.score, r.fit, r.engagement, r.temperature)
+  AND (l.{Lead.score}, l.{Lead.fit_score}, l.{Lead.engagement_score}, l.{Lead.temperature})
+      = (r.read_score, r.read_fit, r.read_engagement, r.read_temperature)
+  AND NOT EXISTS (SELECT 1 FROM {LeadScore} s
+                  WHERE s.{LeadScore.lead} = l.{Lead.id} AND s.{LeadScore.scored_at} > %(at)s)
+""")
+# Only where the lead row now holds these values (ours, or equal): a capture that committed since the batch
+# was read keeps its score and breakdown together; an older score row never overwrites a newer one.
+UPSERT_SCORE_ROWS_SQL = _statement("""
+INSERT INTO {LeadScore} ({LeadScore.lead}, {LeadScore.model_version}, {LeadScore.breakdown}, {LeadScore.scored_at})
+SELECT r.id, %(version)s, r.breakdown, %(at)s FROM leads_rescored r
+WHERE r.id <> ALL(%(skipped)s) AND EXISTS (
+    SELECT 1 FROM {Lead} l WHERE l.{Lead.id} = r.id
+    AND (l.{Lead.score}, l.{Lead.fit_score}, l.{Lead.engagement_score}, l.{Lead.temperature})
+        = (r.score, r.fit, r.engagement, r.temperature))
+ON CONFLICT ({LeadScore.lead}) DO UPDATE SET {LeadScore.model_version} = EXCLUDED.{LeadScore.model_version},
+    {LeadScore.breakdown} = EXCLUDED.{LeadScore.breakdown}, {LeadScore.scored_at} = EXCLUDED.{LeadScore.scored_at}
+WHERE {LeadScore}.{LeadScore.scored_at} <= EXCLUDED.{LeadScore.scored_at}
+""")
+# Inside an outer transaction ON COMMIT comes later: the next batch creates the table again.
+DROP_RESCORED_SQL = sql.SQL("DROP TABLE leads_rescored")
+
+
+# --- reading -------------------------------------------------------------------------------------------------
 
 
 def _kinds(spec: policy.ModelSpec) -> list[str]:
     return sorted({rule.activity_kind for rule in spec.rules if rule.activity_kind})
 
 
-def _read(where_leads: str, where_activities: str, params: dict, spec: policy.ModelSpec, at: dt.datetime):
-    """Lead rows (tuples in LEADS_SQL order) and their activity facts by lead id."""
+def _read(leads_query: sql.Composed, activities_of: str, params: dict, spec: policy.ModelSpec, at: dt.datetime):
+    """Lead rows (tuples in _LEADS_SELECT order) from `leads_query` and their activity facts by lead id, from the
+    ACTIVITIES_SQL statement for `activities_of` (a key of _ACTIVITIES_OF)."""
+    uses_urls = any(rule.url_pattern for rule in spec.rules)
     with connection.cursor() as cursor:
-        cursor.execute(LEADS_SQL + where_leads, params)
+        cursor.execute(leads_query, params)
         rows = cursor.fetchall()
         if not rows:
             return rows, {}
-        cursor.execute(_activity_query(spec, where_activities),
+        cursor.execute(ACTIVITIES_SQL[activities_of, uses_urls],
                        {**params, "kinds": _kinds(spec), "at": at, "first": rows[0][0], "last": rows[-1][0]})
         found: dict[int, list[policy.ActivityFact]] = {}
         fact, epoch, microseconds = policy.ActivityFact, EPOCH, dt.timedelta
@@ -156,7 +274,7 @@ def _score_rows(rows, activities, spec: policy.ModelSpec, at: dt.datetime, domai
 
 def evaluate(lead_id: int, *, spec: policy.ModelSpec, at: dt.datetime) -> policy.ScoreResult:
     """Score one lead from its stored fields and activity log as of `at` (writes nothing)."""
-    rows, activities = _read("WHERE l.id = %(id)s", "a.lead_id = %(id)s", {"id": lead_id}, spec, at)
+    rows, activities = _read(LEAD_BY_ID_SQL, "lead", {"id": lead_id}, spec, at)
     if not rows:
         raise Lead.DoesNotExist(f"Lead {lead_id} does not exist.")
     return _score_rows(rows, activities, spec, at, {})[0][1]
@@ -172,23 +290,6 @@ def replay(lead_id: int, *, at: dt.datetime, version: int | None = None) -> poli
 
 
 # --- writing ---------------------------------------------------------------------------------------------
-
-
-# One statement: the lead row (only when a value changes; the CTE runs first because the INSERT reads it,
-# so the lead row is locked before its score row, as everywhere), then the score row.
-RESCORE_ONE_SQL = """
-WITH lead AS (
-    UPDATE leads_lead SET score = %(score)s, fit_score = %(fit)s, engagement_score = %(engagement)s,
-           temperature = %(temperature)s
-    WHERE id = %(id)s AND (score, fit_score, engagement_score, temperature)
-          IS DISTINCT FROM (%(score)s, %(fit)s, %(engagement)s, %(temperature)s::varchar)
-    RETURNING id
-)
-INSERT INTO leads_leadscore (lead_id, model_version, breakdown, scored_at)
-SELECT %(id)s, %(version)s, %(breakdown)s::jsonb, %(at)s FROM (SELECT count(*) FROM lead) AS written
-ON CONFLICT (lead_id) DO UPDATE SET model_version = EXCLUDED.model_version, breakdown = EXCLUDED.breakdown,
-    scored_at = EXCLUDED.scored_at
-"""
 
 
 def rescore(lead: Lead, *, spec: policy.ModelSpec | None = None, at: dt.datetime | None = None,
@@ -233,8 +334,7 @@ def rescore_many(lead_ids: Iterable[int], *, spec: policy.ModelSpec | None = Non
     stored, domains, busy = 0, {}, []
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH]
-        rows, activities = _read("WHERE l.id = ANY(%(ids)s) ORDER BY l.id", "a.lead_id = ANY(%(ids)s)",
-                                 {"ids": chunk}, spec, at)
+        rows, activities = _read(LEADS_BY_IDS_SQL, "ids", {"ids": chunk}, spec, at)
         written, skipped = _store(_score_rows(rows, activities, spec, at, domains), spec, at)
         stored += written
         busy += skipped
@@ -250,8 +350,7 @@ def _retry_busy(busy: list[int], spec: policy.ModelSpec, at: dt.datetime) -> int
         if not busy:
             break
         time.sleep(0.2 * (attempt + 1))
-        rows, activities = _read("WHERE l.id = ANY(%(ids)s) ORDER BY l.id", "a.lead_id = ANY(%(ids)s)",
-                                 {"ids": busy}, spec, at)
+        rows, activities = _read(LEADS_BY_IDS_SQL, "ids", {"ids": busy}, spec, at)
         written, busy = _store(_score_rows(rows, activities, spec, at, {}), spec, at)
         stored += written
     return stored
@@ -262,15 +361,8 @@ def _store(scored, spec: policy.ModelSpec, at: dt.datetime) -> tuple[int, list[i
     if not scored:
         return 0, []
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMP TABLE leads_rescored (id bigint PRIMARY KEY, score int, fit int, engagement int, "
-            "temperature varchar(8), breakdown jsonb, read_score int, read_fit int, read_engagement int, "
-            "read_temperature varchar(8)) ON COMMIT DROP"
-        )
-        with cursor.cursor.copy(
-            "COPY leads_rescored (id, score, fit, engagement, temperature, breakdown, read_score, read_fit, "
-            "read_engagement, read_temperature) FROM STDIN"
-        ) as copy:
+        cursor.execute(CREATE_RESCORED_SQL)
+        with cursor.cursor.copy(COPY_RESCORED_SQL) as copy:
             dumps, texts = json.dumps, {}  # many leads share a breakdown (the same fit rules, nothing recent)
             for lead_id, result, _changed, read in scored:
                 key = tuple(result.breakdown)
@@ -279,131 +371,79 @@ def _store(scored, spec: policy.ModelSpec, at: dt.datetime) -> tuple[int, list[i
                     text = texts[key] = dumps(result.breakdown_as_list())
                 copy.write_row((lead_id, result.score, result.fit, result.engagement, result.temperature, text,
                                 *read))
-        # The lead rows to lock: values changed (as read) or no score row yet (inserting one checks the
-        # lead's foreign key, which must not wait on a capture holding the lead). Rows held elsewhere are
-        # skipped (SKIP LOCKED) and retried later, so this never waits on, or deadlocks with, a capture.
+        # The lead rows to lock: values changed (as read) or no score row yet.
         needed = [lead_id for lead_id, _result, changed, _read in scored if changed]
-        cursor.execute(
-            "SELECT r.id FROM leads_rescored r WHERE NOT EXISTS "
-            "(SELECT 1 FROM leads_leadscore s WHERE s.lead_id = r.id)"
-        )
+        cursor.execute(RESCORED_WITHOUT_SCORE_ROW_SQL)
         needed = sorted(set(needed) | {row[0] for row in cursor.fetchall()})
         locked: list[int] = []
         if needed:
-            cursor.execute("SELECT id FROM leads_lead WHERE id = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED",
-                           [needed])
+            cursor.execute(LOCK_LEADS_SQL, {"ids": needed})
             locked = [row[0] for row in cursor.fetchall()]
         skipped = sorted(set(needed) - set(locked)) if len(locked) < len(needed) else []
         if locked:
-            # A new statement sees every capture that committed before the locks were taken: a lead whose
-            # values moved since the batch was read, or that was scored after `at`, keeps its score.
-            cursor.execute(
-                "UPDATE leads_lead l SET score = r.score, fit_score = r.fit, engagement_score = r.engagement, "
-                "temperature = r.temperature FROM leads_rescored r "
-                "WHERE r.id = l.id AND l.id = ANY(%(locked)s) "
-                "AND (l.score, l.fit_score, l.engagement_score, l.temperature) "
-                "IS DISTINCT FROM (r.score, r.fit, r.engagement, r.temperature) "
-                "AND (l.score, l.fit_score, l.engagement_score, l.temperature) "
-                "= (r.read_score, r.read_fit, r.read_engagement, r.read_temperature) "
-                "AND NOT EXISTS (SELECT 1 FROM leads_leadscore s WHERE s.lead_id = l.id AND s.scored_at > %(at)s)",
-                {"locked": locked, "at": at},
-            )
-        cursor.execute(
-            "INSERT INTO leads_leadscore (lead_id, model_version, breakdown, scored_at) "
-            "SELECT r.id, %(version)s, r.breakdown, %(at)s FROM leads_rescored r "
-            # Only where the lead row now holds these values (ours, or equal): a capture that committed since
-            # the batch was read keeps its score and breakdown together.
-            "WHERE r.id <> ALL(%(skipped)s) AND EXISTS (SELECT 1 FROM leads_lead l WHERE l.id = r.id "
-            "AND (l.score, l.fit_score, l.engagement_score, l.temperature) "
-            "= (r.score, r.fit, r.engagement, r.temperature)) "
-            "ON CONFLICT (lead_id) DO UPDATE SET model_version = EXCLUDED.model_version, "
-            "breakdown = EXCLUDED.breakdown, scored_at = EXCLUDED.scored_at "
-            "WHERE leads_leadscore.scored_at <= EXCLUDED.scored_at",
-            {"version": spec.version, "at": at, "skipped": skipped},
-        )
+            cursor.execute(UPDATE_CHANGED_LEADS_SQL, {"locked": locked, "at": at})
+        cursor.execute(UPSERT_SCORE_ROWS_SQL, {"version": spec.version, "at": at, "skipped": skipped})
         stored = cursor.rowcount
-        cursor.execute("DROP TABLE leads_rescored")  # inside an outer transaction ON COMMIT comes later
+        cursor.execute(DROP_RESCORED_SQL)
         return stored, skipped
 
 
 # --- rescoring every lead ----------------------------------------------------------------------------------
 
 
-def rescore_all(*, spec: policy.ModelSpec | None = None, at: dt.datetime | None = None, batch: int | None = None,
-                model_id: int | None = None, workers: int = WORKERS) -> int:
-    """Rescore every lead as of `at` (default now); returns how many leads were rescored.
+def id_ranges(*, per_range: int, workers: int = 1) -> tuple[int, Ranges]:
+    """(how many leads there are, their id span cut into ranges (after_id, last_id]): where a run starts.
 
-    A big run outside a transaction is split by id range over `workers` processes (this one and
-    `manage.py rescore_leads` children). With `model_id`, progress is added to that scoring model
-    (`versioning.add_rescored`) after each batch. Safe to run twice, and alongside captures: a lead scored
-    after `at` keeps its newer score; one scored meanwhile by another model version (a capture that started
-    before the activation) is rescored again at the end with `spec`.
+    Enough ranges that each holds at most `per_range` leads (what one task gets through in its time budget),
+    at least `workers` when there are that many batches (so every worker has a share), rounded up to a
+    multiple of `workers` (so no worker is left alone with the last range). The ranges cut the id span into
+    parts that differ by one id at most; ids have gaps (merges delete leads), so a range may hold fewer leads.
+    """
+    found = Lead.objects.aggregate(count=Count("pk"), first=Min("pk"), last=Max("pk"))
+    count, first, last = found["count"], found["first"], found["last"]
+    if not count:
+        return 0, []
+    workers = max(1, workers)
+    parts = max(math.ceil(count / max(1, per_range)), min(workers, math.ceil(count / BATCH)))
+    if parts > 1:
+        parts = math.ceil(parts / workers) * workers
+    span = last - first + 1
+    parts = min(parts, span)
+    bounds = [first - 1 + span * part // parts for part in range(parts + 1)]
+    return count, list(zip(bounds, bounds[1:], strict=False))
+
+
+def rescore_all(*, spec: policy.ModelSpec | None = None, at: dt.datetime | None = None,
+                batch: int | None = None) -> int:
+    """Rescore every lead as of `at` (default now) in this process; returns how many leads were rescored.
+
+    The foreground path (demo data, `manage.py rescore_leads`, tests); the background task
+    (`leads.tasks.rescore_all`) spreads the same work over the queue's workers. Safe to run twice, and
+    alongside captures: a lead scored after `at` keeps its newer score; one scored meanwhile by another model
+    version (a capture that started before the activation) is rescored again at the end with `spec`.
     """
     spec = spec or active_spec()
     if spec is None:
         return 0
     at = at or timezone.now()
-    done, ranges = 0, None
-    while ranges != []:
-        count, ranges = rescore_ranges(spec=spec, at=at, ranges=ranges, batch=batch, model_id=model_id,
-                                       workers=workers)
+    done = 0
+    for after, last in id_ranges(per_range=2**62)[1]:
+        count, _reached = rescore_range(spec=spec, at=at, after_id=after, last_id=last, batch=batch)
         done += count
     return done + rescore_other_versions(spec=spec, at=at)
 
 
-Ranges = list[tuple[int, int]]
-
-
-def all_ranges(workers: int) -> Ranges:
-    """The whole id range as `workers` parts (after_id, last_id]: where a new run starts."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id), max(id) FROM leads_lead")
-        first, last = cursor.fetchone()
-    if first is None:
-        return []
-    size = (last - first + workers) // workers
-    return [(after, min(after + size, last)) for after in range(first - 1, last, size)]
-
-
-def rescore_ranges(*, spec: policy.ModelSpec, at: dt.datetime, ranges: Ranges | None = None,
-                   batch: int | None = None, model_id: int | None = None, workers: int = WORKERS,
-                   budget: float | None = None) -> tuple[int, Ranges]:
-    """Rescore the leads in `ranges` (default: all, split for `workers`), one process per range (this one
-    takes the first); each stops after `budget` seconds. Returns (leads rescored, ranges left to do)."""
-    if ranges is None:
-        ranges = all_ranges(workers if _may_fork(spec, workers) else 1)
-    if not ranges:
-        return 0, []
-    fork = len(ranges) > 1 and _may_fork(spec, len(ranges))
-    children = [_start_child(spec, at, after, last, batch, model_id, budget)
-                for after, last in (ranges[1:] if fork else [])]
-    results = []
-    try:
-        own = ranges if not fork else ranges[:1]
-        for after, last in own:
-            results.append((*rescore_range(spec=spec, at=at, after_id=after, last_id=last, batch=batch,
-                                           model_id=model_id, budget=budget), last))
-    finally:
-        results += [_wait(child) for child in children]
-    done = sum(count for count, _after, _last in results)
-    return done, [(after, last) for _count, after, last in results if after < last]
-
-
 def rescore_range(*, spec: policy.ModelSpec, at: dt.datetime, after_id: int, last_id: int, batch: int | None = None,
-                  model_id: int | None = None, budget: float | None = None) -> tuple[int, int]:
-    """Rescore the leads with after_id < id <= last_id in batches, until done or `budget` seconds passed.
+                  budget: float | None = None, on_batch: Callable[[int], object] | None = None) -> tuple[int, int]:
+    """Rescore the leads with after_id < id <= last_id in batches, until done or `budget` seconds passed
+    (at least one batch per call, so a run always gets on). `on_batch(count)` after each batch (progress).
     Returns (leads rescored, the id it got to: last_id when done)."""
-    from scoring import versioning
-
     batch = batch or BATCH
     deadline = time.monotonic() + budget if budget is not None else None
     done, domains, busy = 0, {}, []
-    while True:  # at least one batch per call, so a run always gets on
-        rows, activities = _read(
-            "WHERE l.id > %(after)s AND l.id <= %(last_id)s ORDER BY l.id LIMIT %(batch)s",
-            "a.lead_id >= %(first)s AND a.lead_id <= %(last)s",
-            {"after": after_id, "last_id": last_id, "batch": batch}, spec, at,
-        )
+    while True:
+        rows, activities = _read(LEADS_IN_RANGE_SQL, "span", {"after": after_id, "last_id": last_id, "batch": batch},
+                                 spec, at)
         if not rows:
             after_id = last_id
             break
@@ -411,8 +451,8 @@ def rescore_range(*, spec: policy.ModelSpec, at: dt.datetime, after_id: int, las
         _written, skipped = _store(_score_rows(rows, activities, spec, at, domains), spec, at)
         busy += skipped
         done += len(rows)
-        if model_id is not None:
-            versioning.add_rescored(model_id, len(rows))
+        if on_batch is not None:
+            on_batch(len(rows))
         if after_id == last_id or (deadline is not None and time.monotonic() >= deadline):
             break
     _retry_busy(busy, spec, at)
@@ -427,47 +467,6 @@ def rescore_other_versions(*, spec: policy.ModelSpec, at: dt.datetime) -> int:
     return rescore_many(ids, spec=spec, at=timezone.now()) if ids else 0
 
 
-def _may_fork(spec: policy.ModelSpec, workers: int) -> bool:
-    """Children see only committed data and load the spec by version: stay alone inside a transaction
-    (tests), for a spec that is not stored as it is, or when the run is small."""
-    if workers < 2 or connection.in_atomic_block:
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'leads_lead'::regclass")
-        estimate = cursor.fetchone()[0]
-    return estimate >= PARALLEL_FROM and spec_of_version(spec.version) == spec
-
-
-def _start_child(spec, at, after_id, last_id, batch, model_id, budget) -> subprocess.Popen:
-    command = [sys.executable, "-m", "django", "rescore_leads", "--model-version", str(spec.version),
-               "--at", at.isoformat(), "--after-id", str(after_id), "--last-id", str(last_id),
-               "--batch", str(batch or BATCH), "--database-name", str(connection.settings_dict["NAME"])]
-    if model_id is not None:
-        command += ["--model-id", str(model_id)]
-    if budget:
-        command += ["--budget", str(budget)]
-    env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    # stderr to a file, not a pipe: a child that logs a lot must not stall until the parent reads.
-    log = tempfile.TemporaryFile()
-    child = subprocess.Popen(command, cwd=settings.BASE_DIR, env=env, stdout=subprocess.PIPE,  # noqa: S603
-                             stderr=log, text=True)
-    child.error_log = log
-    return child
-
-
-def _wait(child: subprocess.Popen) -> tuple[int, int, int]:
-    """(leads rescored, id reached, last id) from a child's last output line."""
-    out, _err = child.communicate()
-    child.error_log.seek(0)
-    err = child.error_log.read().decode(errors="replace")
-    child.error_log.close()
-    if child.returncode != 0:
-        raise RuntimeError(f"rescore_leads failed ({child.returncode}): {err.strip()[-2000:]}")
-    done, after, last = (int(part) for part in out.strip().splitlines()[-1].split())
-    return done, after, last
-
-
 # --- what-if and the rule review -------------------------------------------------------------------------
 
 
@@ -480,9 +479,7 @@ def what_if(spec: policy.ModelSpec, *, at: dt.datetime | None = None, batch: int
     threshold = current.mql_threshold if current else settings.MQL_SCORE_THRESHOLD
     after, domains = 0, {}
     while True:
-        rows, activities = _read("WHERE l.id > %(after)s ORDER BY l.id LIMIT %(batch)s",
-                                 "a.lead_id >= %(first)s AND a.lead_id <= %(last)s",
-                                 {"after": after, "batch": batch}, spec, at)
+        rows, activities = _read(LEADS_AFTER_SQL, "span", {"after": after, "batch": batch}, spec, at)
         if not rows:
             return counts
         after = rows[-1][0]
@@ -495,14 +492,17 @@ def what_if(spec: policy.ModelSpec, *, at: dt.datetime | None = None, batch: int
             counts["would_fall_below"] += (not result.reaches_threshold) and score >= threshold
 
 
-RULE_REVIEW_SQL = """
+# Why raw SQL: one pass joins the score rows with the lead, its history and every breakdown item
+# (jsonb_array_elements) and counts per rule; the ORM has no lateral set-returning functions.
+RULE_REVIEW_SQL = _statement("""
 WITH scored AS (
-    SELECT l.id, s.breakdown,
-           (l.stage IN ('sql', 'opportunity', 'customer') OR EXISTS (
-               SELECT 1 FROM leads_leadtransition t WHERE t.lead_id = l.id AND t.target = 'sql')) AS reached_sql,
-           l.stage = 'customer' AS won
-    FROM leads_leadscore s JOIN leads_lead l ON l.id = s.lead_id
-    WHERE s.model_version = %(version)s
+    SELECT l.{Lead.id} AS id, s.{LeadScore.breakdown} AS breakdown,
+           (l.{Lead.stage} = ANY(%(reached_sql)s) OR EXISTS (
+               SELECT 1 FROM {LeadTransition} t
+               WHERE t.{LeadTransition.lead} = l.{Lead.id} AND t.{LeadTransition.target} = %(sql)s)) AS reached_sql,
+           l.{Lead.stage} = %(won)s AS won
+    FROM {LeadScore} s JOIN {Lead} l ON l.{Lead.id} = s.{LeadScore.lead}
+    WHERE s.{LeadScore.model_version} = %(version)s
 ), totals AS (
     SELECT count(*) AS leads, count(*) FILTER (WHERE reached_sql) AS sqls, count(*) FILTER (WHERE won) AS wins
     FROM scored
@@ -517,14 +517,17 @@ WITH scored AS (
 SELECT f.rule_id, f.rule, f.fired, f.sqls, f.wins, t.leads, t.sqls, t.wins
 FROM fired f CROSS JOIN totals t
 ORDER BY f.fired DESC, f.rule
-"""
+""")
+# A lead that is, or once was, an SQL: these stages come only after it.
+SQL_OR_LATER = [Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER]
 
 
 def rule_review(version: int) -> list[dict]:
     """For each rule that counted in scores made by `version`: how many leads it fired on, and their
     conversion to SQL and to customer with and without it (lift = with / without). One SQL query."""
     with connection.cursor() as cursor:
-        cursor.execute(RULE_REVIEW_SQL, {"version": version})
+        cursor.execute(RULE_REVIEW_SQL, {"version": version, "reached_sql": [stage.value for stage in SQL_OR_LATER],
+                                     "sql": Stage.SQL.value, "won": Stage.CUSTOMER.value})
         rows = cursor.fetchall()
 
     def share(part, whole):

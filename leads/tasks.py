@@ -6,13 +6,17 @@ import time
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_q.models import Schedule
 
 from core.tasks import enqueue_on_commit, time_budget
+from leads import scores
 from leads.models import Notification
 from leads.sla import sweep
+from scoring import versioning
+from scoring.models import ScoringModel
 
 logger = logging.getLogger(__name__)
 
@@ -97,42 +101,75 @@ def email_unsent_notifications() -> int:
     return email_notifications(ids) if ids else 0
 
 
-def rescore_all(model_id: int | None = None, at: str | None = None, ranges: list | None = None) -> int:
-    """Rescore every lead with the active model (after an activation, and nightly for decay).
+# Share of django-q's task timeout (Q_CLUSTER["timeout"]) a rescoring task works for before it enqueues
+# the rest of its range: the rest of the timeout is room for the batch in hand and the run's final step.
+RESCORE_SHARE_OF_TIMEOUT = 2 / 3
+# Leads one worker rescores per second at worst (every lead row rewritten, two workers on a shared 2-core
+# machine at load 9: 1,250 a second each, measured): ranges are sized so one fits a task's budget even then
+# (a range that does not fit goes on in a continuation).
+WORST_LEADS_PER_SECOND = 1_000
 
-    Work goes in slices that fit the task timeout: a run does what it can in RESCORE_BUDGET seconds (two
-    processes, see `scores.rescore_ranges`) and enqueues itself for the id ranges left, with the same `at`.
-    Progress is stored on the scoring model so the admin shows it. Safe to run twice: it recomputes, and
-    a lead scored after `at` keeps its newer score.
+
+def rescore_budget() -> float:
+    """Seconds of work per rescoring task (read at each call: the settings may change in tests)."""
+    return time_budget(RESCORE_SHARE_OF_TIMEOUT)
+
+
+def rescore_all(model_id: int | None = None, *_queued_before_fan_out) -> int:
+    """Rescore every lead with the active model (after an activation, and nightly for decay): start a run.
+
+    The run is as of one moment, `at` (now). The id span is cut into ranges, each small enough for one
+    task's budget and at least one per worker (`scores.id_ranges`); one `rescore_range` task per range is
+    enqueued when the run's start is committed, so every worker of every cluster takes ranges. Progress is
+    stored on the scoring model, so the admin shows it. Returns the number of range tasks enqueued (0 when
+    the model is not the active one: another version was activated meanwhile and its own run rescores).
+    Arguments after `model_id` (the continuations the task enqueued before rescoring fanned out) are
+    ignored: such a task starts a run of its own, which recomputes everything.
     """
-    import datetime as dt
-
-    from django_q.tasks import async_task
-
-    from leads import scores
-    from leads.models import Lead
-    from scoring import versioning
-    from scoring.models import ScoringModel
-
     model = ScoringModel.objects.filter(pk=model_id).first() if model_id else ScoringModel.active()
     if model is None or not model.is_active:
-        return 0  # another version was activated meanwhile: its own run rescores
-    spec = model.to_spec()
-    if at is None:
-        at = timezone.now().isoformat()
-        versioning.start_rescore(model.pk, total=Lead.objects.count())
+        return 0
+    at = timezone.now()
+    # At least a batch per range: a task does one batch whatever its budget.
+    per_range = max(scores.BATCH, int(rescore_budget() * WORST_LEADS_PER_SECOND))
+    total, ranges = scores.id_ranges(per_range=per_range, workers=settings.Q_CLUSTER.get("workers", 1))
+    with transaction.atomic():
+        versioning.start_rescore(model.pk, total=total, at=at, parts=len(ranges))
+        for part, (after_id, last_id) in enumerate(ranges):
+            enqueue_on_commit("leads.tasks.rescore_range", model.pk, at.isoformat(), after_id, last_id, part)
+    return len(ranges)
+
+
+def rescore_range(model_id: int, at: str, after_id: int, last_id: int, part: int) -> int:
+    """Rescore the leads with after_id < id <= last_id for the run of `model_id` as of `at` (ISO time);
+    returns how many leads this task rescored.
+
+    Works for `rescore_budget()` seconds, then enqueues itself for the rest of its range with the same `at`.
+    The task that finishes the run's last range runs the final step (`scores.rescore_other_versions`) in the
+    transaction that claims it (`versioning.finish_part`), so it runs once whichever worker gets there.
+    Idempotent: a redelivered task recomputes its range (a lead scored after `at` keeps its newer score) and
+    finds its range already finished; a task of a superseded run (the model was retired, or a newer run of
+    it started) does nothing.
+    """
     scored_at = dt.datetime.fromisoformat(at)
-    done, left = scores.rescore_ranges(spec=spec, at=scored_at, ranges=ranges, model_id=model.pk,
-                                       budget=RESCORE_BUDGET)
-    if left:
-        async_task("leads.tasks.rescore_all", model.pk, at, [list(part) for part in left])
-    else:
-        done += scores.rescore_other_versions(spec=spec, at=scored_at)
+    if timezone.is_naive(scored_at):
+        raise ValueError(f"rescore_range: `at` needs a time zone, got {at!r}.")
+    if not versioning.is_current_run(model_id, at=scored_at):
+        return 0
+    model = ScoringModel.objects.prefetch_related("rules").get(pk=model_id)
+    spec = model.to_spec()
+    done, reached = scores.rescore_range(
+        spec=spec, at=scored_at, after_id=after_id, last_id=last_id, budget=rescore_budget(),
+        on_batch=lambda count: versioning.add_rescored(model_id, count, at=scored_at),
+    )
+    if reached < last_id:
+        enqueue_on_commit("leads.tasks.rescore_range", model_id, at, reached, last_id, part)
+        return done
+    with transaction.atomic():
+        if versioning.finish_part(model_id, at=scored_at, part=part):
+            done += scores.rescore_other_versions(spec=spec, at=scored_at)
+            versioning.finish_rescore(model_id, at=scored_at)
     return done
-
-
-# Seconds of work per rescore_all run: below the django-q timeout (60 s) with room for the last batch.
-RESCORE_BUDGET = 40
 
 
 def sla_sweep() -> dict:

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from capture import submissions as capture
 from core.vocabulary import Stage
-from leads import activities, hooks, scores
+from leads import activities, hooks, scores, tasks
 from leads.models import Lead, Notification
 from scoring import versioning
 from scoring.models import ScoringModel, ScoringRule
@@ -68,7 +68,7 @@ def test_a_demo_request_alerts_the_owner(sdr):
     assert list(Notification.objects.filter(kind="hot_intent").values_list("user__username", flat=True)) == ["sdr1"]
 
 
-def test_a_new_version_changes_new_scores_and_leaves_the_old_one_readable():
+def test_a_new_version_changes_new_scores_and_leaves_the_old_one_readable(django_capture_on_commit_callbacks):
     active = ScoringModel.active()
     lead = LeadFactory(company_size=500)
     scores.rescore(lead)
@@ -76,9 +76,9 @@ def test_a_new_version_changes_new_scores_and_leaves_the_old_one_readable():
     draft = versioning.new_draft_from(active)
     ScoringRule.objects.filter(model=draft, field="company_size").update(points=40)
     versioning.activate(draft)
-    from leads import tasks
 
-    tasks.rescore_all(draft.pk)
+    with django_capture_on_commit_callbacks(execute=True):  # the run's range tasks are enqueued on commit
+        tasks.rescore_all(draft.pk)
     lead = Lead.objects.get(pk=lead.pk)
     assert lead.score_model_version == draft.version
     assert lead.score > old_score
