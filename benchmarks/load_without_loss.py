@@ -173,7 +173,7 @@ def run(ctx: Context, *, requests: int, concurrency: int = 8, workers: int = 4, 
 
 @contextlib.contextmanager
 def _own_redis():
-    from tests.ops.servers import redis_server  # the same loopback redis-server the tests start
+    from tests.config.ops.servers import redis_server  # the same loopback redis-server the tests start
 
     with redis_server() as url:
         yield url

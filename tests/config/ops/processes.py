@@ -16,14 +16,14 @@ from pathlib import Path
 
 from django.db import connection
 
-from tests.ops.servers import free_port
+from tests.config.ops.servers import free_port
 
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 def environment(*, mail_dir: Path | None = None, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in ("Q_SYNC", "REDIS_URL")}
-    env |= {"DJANGO_SETTINGS_MODULE": "tests.ops.process_settings", "PYTHONUNBUFFERED": "1",
+    env |= {"DJANGO_SETTINGS_MODULE": "tests.config.ops.process_settings", "PYTHONUNBUFFERED": "1",
             "LEADWERK_QCLUSTER_DATABASE": connection.settings_dict["NAME"]}
     if mail_dir is not None:
         env["LEADWERK_TEST_MAIL_DIR"] = str(mail_dir)

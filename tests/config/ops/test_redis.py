@@ -11,10 +11,10 @@ from django.core.cache import caches
 from django_q.models import OrmQ, Success
 
 from leads.models import Lead, Notification
+from tests.config.ops import processes
+from tests.config.ops.servers import free_port
 from tests.factories import CaptureFormFactory
 from tests.leads.test_routing_integration import make_team
-from tests.ops import processes
-from tests.ops.servers import free_port
 
 QUEUE = "django_q:leadwerk:q"  # django-q2's Redis list for the cluster name "leadwerk"
 

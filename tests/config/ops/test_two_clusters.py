@@ -22,8 +22,8 @@ from leads.models import JobRun, Lead, Notification, SlaEscalation
 from leads.sla import health as sla_health
 from reporting.models import ReportRun, ReportSubscription
 from routing.models import EscalationStep
+from tests.config.ops import processes
 from tests.factories import LeadFactory, UserFactory
-from tests.ops import processes
 from tests.sla_helpers import ACCEPT, clock_of, only_policies, policy
 
 PASS_SECONDS = 75  # the second scheduler pass comes about 30 s after the first

@@ -1,4 +1,4 @@
-"""Run by tests/ops/test_replica.py in a process of its own, configured with DATABASE_REPLICA_URL: as the
+"""Run by tests/config/ops/test_replica.py in a process of its own, configured with DATABASE_REPLICA_URL: as the
 given user, open the reports overview, the funnel API and send the report e-mail; print what was seen and
 which statements ran on which database, as one JSON line."""
 

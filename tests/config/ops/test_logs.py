@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.ops import processes
+from tests.config.ops import processes
 
 
 @pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django_q.models import Schedule
 
 from config.schedules import declared
-from tests.ops.test_ratelimit import hammer
+from tests.config.ops.test_ratelimit import hammer
 
 
 @pytest.mark.django_db(transaction=True)

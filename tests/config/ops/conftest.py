@@ -1,6 +1,6 @@
 import pytest
 
-from tests.ops import servers
+from tests.config.ops import servers
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from django.utils import timezone
 from capture import submissions
 from leads.models import JobRun
 from leads.sla import health as sla_health
-from tests.ops import processes
-from tests.ops.servers import free_port
+from tests.config.ops import processes
+from tests.config.ops.servers import free_port
 
 
 def recent_runs(age=dt.timedelta(seconds=30)):

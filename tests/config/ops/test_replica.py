@@ -14,8 +14,8 @@ from django.db import connection
 from core.vocabulary import Role
 from leads.models import Lead
 from reporting.models import ReportRun
+from tests.config.ops import processes, servers
 from tests.factories import LeadFactory, UserFactory
-from tests.ops import processes, servers
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def probe(replica, username: str, mail_dir: Path) -> dict:
     env = processes.environment(mail_dir=mail_dir,
                                 DATABASE_REPLICA_URL=replica.url(connection.settings_dict["NAME"]),
                                 REPLICA_LAG_WARNING_SECONDS="1")
-    result = subprocess.run([sys.executable, "-m", "tests.ops.replica_probe", username], cwd=processes.PROJECT,
+    result = subprocess.run([sys.executable, "-m", "tests.config.ops.replica_probe", username], cwd=processes.PROJECT,
                             env=env, capture_output=True, text=True, timeout=90)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])

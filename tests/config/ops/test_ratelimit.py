@@ -131,7 +131,7 @@ def test_purge_deletes_only_counters_of_windows_that_are_over(settings):
 
 
 def test_a_redis_that_does_not_answer_lets_the_request_through(settings, caplog):
-    from tests.ops.servers import free_port
+    from tests.config.ops.servers import free_port
 
     settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
     decision = ratelimit.hit("down", limit=1, period=60)
