@@ -1,12 +1,12 @@
 """The capture API: `POST /api/v1/capture/` (forms and integrations) and `POST /api/v1/track/` (site
 tracking). Thin: authenticate, throttle, parse, call one capture function, answer."""
 
-from django.http import QueryDict
+from django.conf import settings
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.parsers import JSONParser
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,16 +21,33 @@ from capture.cors import (
     form_of,
 )
 from capture.throttling import CaptureThrottle, TrackThrottle
-from core.api import INVALID, THROTTLED, UNAUTHENTICATED, DetailSerializer, json_object
-from core.http import client_ip
+from core.api import (
+    INVALID,
+    THROTTLED,
+    TOO_LARGE,
+    UNAUTHENTICATED,
+    DetailSerializer,
+    json_object,
+)
+from core.auth import TokenAuthentication
+from core.http import client_ip, user_agent
+from core.parsers import SafeJSONParser
 from core.vocabulary import Channel
 
 
-class CaptureView(CrossOriginMixin, APIView):
+class PublicBodyLimit:
+    """Capture and track take bodies that fit a lead (CAPTURE_MAX_BODY_BYTES); larger is a 413."""
+
+    @property
+    def max_body_bytes(self) -> int:
+        return settings.CAPTURE_MAX_BODY_BYTES
+
+
+class CaptureView(PublicBodyLimit, CrossOriginMixin, APIView):
     authentication_classes = [TokenAuthentication, FormKeyAuthentication, SessionAuthentication]
     permission_classes = [HasFormKeyOrCaptureRole, OriginAllowed]
     throttle_classes = [CaptureThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     def get_authenticate_header(self, request):
         return f'Token, {FormKeyAuthentication().authenticate_header(request)}'
@@ -40,7 +57,8 @@ class CaptureView(CrossOriginMixin, APIView):
         description=(
             "Authenticate with a form's key in `X-Form-Key`, or with the API token of a marketing user, manager "
             "or admin. A new normalised e-mail creates a lead (201); a known one adds a touchpoint to it and "
-            "fills its empty fields (200, `created: false`). With an `Idempotency-Key` header, repeating the "
+            "fills its empty fields (200, `created: false`). A form-key caller gets 202 `{\"detail\"}` for "
+            "both: the key is public, so its answer tells nothing about the lead. With an `Idempotency-Key` header, repeating the "
             "request returns the first response without a second effect; the same key with another body is 422, "
             "and 409 while the first request is still in progress. Missing credentials are 401; a wrong or "
             "inactive form key, an `Origin` the form does not allow, or the token of a user without a capture "
@@ -49,24 +67,27 @@ class CaptureView(CrossOriginMixin, APIView):
         operation_id="v1_capture",
         parameters=[
             OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
-                             description="Any unique string of at most 200 characters per logical submission."),
+                             pattern=r"^[ -~]{1,200}$",
+                             description="A unique string per logical submission: 1 to 200 printable ASCII "
+                                         "characters."),
         ],
         request=s.CaptureRequest,
         responses={
-            201: OpenApiResponse(s.CaptureResponse, description="A new lead."),
-            200: OpenApiResponse(s.CaptureResponse, description="Merged into the lead with this e-mail."),
+            201: OpenApiResponse(s.CaptureResponse, description="A new lead (API token)."),
+            202: OpenApiResponse(DetailSerializer, description="Recorded (form key: new or known alike)."),
+            200: OpenApiResponse(s.CaptureResponse, description="Merged into the lead with this e-mail (API token)."),
             400: INVALID,
             401: UNAUTHENTICATED,
             403: OpenApiResponse(DetailSerializer, description="Wrong form key, origin or role."),
             409: OpenApiResponse(DetailSerializer, description="The first request with this key is in progress."),
+            413: TOO_LARGE,
             422: OpenApiResponse(DetailSerializer, description="The key was used with a different body."),
             429: THROTTLED,
         },
     )
     def post(self, request):
         form = form_of(request)
-        # Passed as it came (a non-object body included): capture records every attempt, then refuses it.
-        payload = request.data.dict() if isinstance(request.data, QueryDict) else request.data
+        payload = json_object(request)  # the parser refused what is no JSON object (or cannot be stored)
         result = submissions.submit(
             channel=Channel.API,
             payload=payload,
@@ -74,16 +95,24 @@ class CaptureView(CrossOriginMixin, APIView):
             by=None if form else request.user,
             idempotency_key=request.headers.get("Idempotency-Key", "").strip(),
             ip_address=client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
+            user_agent=user_agent(request),
         )
+        if form is not None and result.status in (200, 201):
+            # A form key is public (it sits in the customer's page): its caller learns nothing about the
+            # lead, not even whether the address was known. Staff tokens get the full answer.
+            return Response(THANK_YOU_BODY(), status=status.HTTP_202_ACCEPTED)
         return Response(result.body, status=result.status)
 
 
-class TrackView(CrossOriginMixin, APIView):
+def THANK_YOU_BODY() -> dict:  # noqa: N802 - a constant body in the current language
+    return {"detail": _("Thank you.")}
+
+
+class TrackView(PublicBodyLimit, CrossOriginMixin, APIView):
     authentication_classes = [FormKeyAuthentication]
     permission_classes = [HasFormKey, OriginAllowed]
     throttle_classes = [TrackThrottle]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         summary="Record a page view of an anonymous visitor (the tracking script)",
@@ -91,7 +120,8 @@ class TrackView(CrossOriginMixin, APIView):
         request=s.TrackRequest,
         responses={
             202: s.TrackResponse, 400: INVALID, 401: UNAUTHENTICATED,
-            403: OpenApiResponse(DetailSerializer, description="Wrong form key or origin."), 429: THROTTLED,
+            403: OpenApiResponse(DetailSerializer, description="Wrong form key or origin."), 413: TOO_LARGE,
+            429: THROTTLED,
         },
     )
     def post(self, request):

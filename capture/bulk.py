@@ -419,16 +419,20 @@ def _fill_existing(merges: list[tuple[int, list[_Row]]], now) -> None:
 
 
 def _create_submissions(rows: list[_Row], results: list[CaptureResult], *, channel: str, submitted_by, now) -> None:
-    """One recorded submission per row with its outcome and the answer capture would have given."""
+    """One recorded submission per row with its outcome and the answer capture would have given; a rejected
+    row keeps what capture keeps of it (`rules.rejected_record`: nothing of a suppressed person)."""
     outcomes = {201: Submission.Outcome.CREATED, 200: Submission.Outcome.MERGED, 400: Submission.Outcome.REJECTED}
     stamp = now.isoformat()
     columns = ("channel", "submitted_by_id", "payload_hash", "payload", "outcome", "errors", "lead_id",
                "response_status", "response_body", "received_at", "processed_at")
-    _copy_insert(Submission, columns, [
-        (channel, submitted_by, submissions.payload_hash(row.payload), row.payload, outcomes[result.status].value,
-         row.errors or {}, row.lead_id, result.status, result.body, stamp, stamp)
-        for row, result in zip(rows, results, strict=True)
-    ], ids=[row.submission_id for row in rows])
+    records = []
+    for row, result in zip(rows, results, strict=True):
+        payload, errors = row.payload, row.errors or {}
+        if result.status == 400:
+            payload, errors = rules.rejected_record(row.payload, errors)
+        records.append((channel, submitted_by, submissions.payload_hash(row.payload), payload,
+                        outcomes[result.status].value, errors, row.lead_id, result.status, result.body, stamp, stamp))
+    _copy_insert(Submission, columns, records, ids=[row.submission_id for row in rows])
 
 
 def _create_touchpoints(rows: list[_Row], *, channel: str, submitted_by, now) -> None:

@@ -10,6 +10,8 @@ A form lists the origins allowed to do that (`CaptureForm.origins`):
   can read them. Requests without an `Origin` header (servers, curl) need no origin.
 """
 
+import re
+
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, JsonResponse
 from django.utils.cache import patch_vary_headers
@@ -25,6 +27,8 @@ FORM_KEY_HEADER = "X-Form-Key"
 ALLOWED_HEADERS = "Content-Type, X-Form-Key, Idempotency-Key"
 ALLOWED_METHODS = "POST, OPTIONS"
 PREFLIGHT_MAX_AGE = "600"
+FORM_KEY = re.compile(r"^[\x21-\x7e]{1,64}$")  # what a form key can be (printable ASCII, the column's length)
+ORIGIN = re.compile(r"^[\x21-\x7e]{1,300}$")
 
 
 class FormKeyAuthentication(BaseAuthentication):
@@ -34,6 +38,8 @@ class FormKeyAuthentication(BaseAuthentication):
         key = request.headers.get(FORM_KEY_HEADER, "").strip()
         if not key:
             return None
+        if not FORM_KEY.match(key):  # no form has such a key; and a NUL would reach the lookup
+            raise exceptions.PermissionDenied(_("Unknown or inactive form key."))
         form = CaptureForm.objects.select_related("campaign").filter(key=key, is_active=True).first()
         if form is None:
             raise exceptions.PermissionDenied(_("Unknown or inactive form key."))
@@ -112,7 +118,7 @@ def preflight(request) -> HttpResponse:
 
 def _allowed_by_some_form(origin: str) -> bool:
     needle = normalized_origin(origin)
-    if not needle:
+    if not needle or not ORIGIN.match(needle):
         return False
     candidates = CaptureForm.objects.filter(is_active=True, allowed_origins__icontains=needle)
     return any(origin_allowed(form, origin) for form in candidates.only("allowed_origins"))

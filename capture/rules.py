@@ -5,13 +5,18 @@
 - the fill-only-empty merge of a later submission (`leads.fields.FILL_EMPTY`, also the merge of two leads);
 - what the touchpoint records (`touchpoint_data`);
 - the advisory lock that serialises captures of one address (`LOCK_ADDRESS_SQL`, `LOCK_ADDRESSES_SQL`);
-- the answer for an erased (suppressed) person without fresh consent (`suppressed_errors`).
+- the answer for an erased (suppressed) person without fresh consent (`suppressed_errors`);
+- what is kept of a rejected submission (`rejected_record`): a bounded excerpt and at most
+  `MAX_ERROR_FIELDS` named errors, and nothing of a suppressed person at all.
 
 `tests/capture/test_capture_rules.py` runs the same submissions through both paths and compares the leads,
 touchpoints and outcomes they leave.
 """
 
+import json
+
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.vocabulary import Channel
 from leads.validation import SOURCES, email_domain, is_free_mail, website_domain
@@ -55,7 +60,43 @@ def touchpoint_data(*, submission_id: int, channel: str, source: str, campaign, 
 
 
 def suppressed_errors() -> dict[str, list[str]]:
-    """An erased person is not captured again without fresh consent: the answer names `consent`."""
-    return {
-        "consent": [_("This person asked for their data to be erased; capture them again only with their consent.")]
-    }
+    """An erased person is not captured again without fresh consent: the answer names `consent`, in words
+    that do not tell a holder of the public form key that the address was a lead and asked for erasure."""
+    return {"consent": [_("Please tick the consent box so that we may contact you.")]}
+
+
+# At most this many fields are named in a rejection (answer and record); the rest are counted.
+MAX_ERROR_FIELDS = 20
+# What is kept of a rejected body: its hash (`Submission.payload_hash`) and this many characters of it.
+EXCERPT_CHARS = 2000
+# A rejected submission of a suppressed (erased) person keeps only this payload: no personal data.
+SUPPRESSED_PAYLOAD = {"suppressed": True}
+
+
+def is_suppressed(errors: dict) -> bool:
+    return errors == suppressed_errors()
+
+
+def capped_errors(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The errors as answered and stored: the first MAX_ERROR_FIELDS fields (sorted), then a count."""
+    if len(errors) <= MAX_ERROR_FIELDS:
+        return errors
+    names = sorted(errors, key=lambda name: (name != "non_field_errors", name))
+    kept = {name: errors[name] for name in names[:MAX_ERROR_FIELDS]}
+    more = len(errors) - MAX_ERROR_FIELDS
+    kept.setdefault("non_field_errors", []).append(
+        ngettext("%(count)s more field has an error.", "%(count)s more fields have errors.", more) % {"count": more}
+    )
+    return kept
+
+
+def rejected_record(payload, errors: dict[str, list[str]]) -> tuple[dict, dict]:
+    """(payload, errors) to store for a rejected submission: a suppressed person's data is not kept at all;
+    a large body only as an excerpt (the full body's hash stays in `payload_hash`)."""
+    if is_suppressed(errors):
+        return dict(SUPPRESSED_PAYLOAD), errors
+    errors = capped_errors(errors)
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    if len(text) <= EXCERPT_CHARS and isinstance(payload, dict):
+        return payload, errors
+    return {"excerpt": text[:EXCERPT_CHARS], "truncated": len(text) > EXCERPT_CHARS, "characters": len(text)}, errors

@@ -3,21 +3,35 @@ entry and the tracked visitor who identifies itself.
 
 Each submission is first recorded as it arrived (`Submission`, committed on its own), then processed in
 one transaction that writes the lead, its touchpoint, consent, visitor stitching and the submission's
-outcome together: a failure leaves the submission `received` (and recoverable), never a half-written lead.
+outcome together. Every stored submission reaches a final outcome:
+
+- bad input is `rejected` with the errors (a bounded excerpt of the body is kept, `rules.rejected_record`);
+- a failure of the processing itself (a bug, a value the database refuses) is also finished as `rejected`,
+  with the error recorded, and logged: it can never poison the recovery job or an Idempotency-Key repeat;
+- only a lost database connection (a restart, a killed process) leaves the submission `received`:
+  `recover_stale` (every minute) and a repeat of its Idempotency-Key finish it.
+
+An Idempotency-Key is held, while its request is processed, by a session-level PostgreSQL advisory lock
+(`HOLD_KEY_SQL`). A repeat that can take the lock knows that the first request's process (and its database
+session) is gone, and takes the submission over at once; one that cannot answers 409 "in progress".
 """
 
 import hashlib
 import json
+import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from capture import rules
+from core import parsers
 from core.errors import Invalid
+from core.http import IDEMPOTENCY_KEY, clean_header
 from core.vocabulary import ActivityKind, Channel
 from leads import activities
 from leads.fields import FILL_EMPTY, fill_empty, is_empty
@@ -42,9 +56,51 @@ class CaptureResult:
         return self.status == 201
 
 
+log = logging.getLogger(__name__)
+
+# An Idempotency-Key's holder: a session-level advisory lock on the (scope, key), taken before the
+# submission is stored and released when it is finished. PostgreSQL releases it when the holder's session
+# ends, so a repeat can tell a live first request (lock taken: 409) from a dead one (lock free: take over).
+# Raw SQL: advisory locks have no ORM API. The seed keeps these keys apart from the address locks.
+HOLD_KEY_SQL = "SELECT pg_try_advisory_lock(hashtextextended(%s, 13))"
+RELEASE_KEY_SQL = "SELECT pg_advisory_unlock(hashtextextended(%s, 13))"
+# Connection failures leave a submission `received` for recovery; every other failure finishes it.
+CONNECTION_LOST = (OperationalError, InterfaceError)
+
+
 def payload_hash(payload) -> str:
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@contextmanager
+def _holding(scope: str, key: str):
+    """Try to hold the Idempotency-Key for this request; yields whether it is held (released after)."""
+    name = f"{scope}\n{key}"
+    with connection.cursor() as cursor:
+        cursor.execute(HOLD_KEY_SQL, [name])
+        held = bool(cursor.fetchone()[0])
+    try:
+        yield held
+    finally:
+        if held:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute(RELEASE_KEY_SQL, [name])
+            except DatabaseError:  # the session is gone, and the lock with it
+                pass
+
+
+def _storable(payload) -> tuple[object, dict | None]:
+    """The payload as it can be stored, and the errors when it cannot be (a caller that did not go through
+    the API's parser: NUL, lone surrogates, non-finite numbers, nesting)."""
+    try:
+        parsers.check_value(payload)
+    except Invalid as invalid:
+        return {"unstorable": True}, invalid.errors
+    except RecursionError:
+        return {"unstorable": True}, {"non_field_errors": [_("The body is nested too deeply.")]}
+    return payload, None
 
 
 def submit(
@@ -59,31 +115,42 @@ def submit(
     is_spam: bool = False,
 ) -> CaptureResult:
     """Record and process one submission; the form (if any) gives source and campaign where the payload is silent."""
+    if idempotency_key and not IDEMPOTENCY_KEY.match(idempotency_key):
+        return CaptureResult(400, {"errors": {"Idempotency-Key": [
+            _("Use 1 to 200 printable ASCII characters.")
+        ]}})
     digest = payload_hash(payload)
+    payload, unstorable = _storable(payload)
     scope = f"form:{form.pk}" if form else f"user:{by.pk}" if by else "anonymous"
     fields = {
         "channel": channel, "capture_form": form, "submitted_by": by if by and by.is_authenticated else None,
         "payload_hash": digest, "payload": payload,
-        "ip_address": ip_address, "user_agent": (user_agent or "")[:400],
+        "ip_address": ip_address, "user_agent": clean_header(user_agent or "", 400),
     }
-    if idempotency_key:
-        if len(idempotency_key) > 200:
-            return CaptureResult(400, {"errors": {"Idempotency-Key": [_("Use at most 200 characters.")]}})
+    if not idempotency_key:
+        return _run(Submission.objects.create(**fields), is_spam=is_spam, unstorable=unstorable)
+    with _holding(scope, idempotency_key) as held:
         try:
             with transaction.atomic():
                 submission = Submission.objects.create(
                     idempotency_scope=scope, idempotency_key=idempotency_key, **fields
                 )
         except IntegrityError:
-            return _repeat(scope, idempotency_key, digest)
-    else:
-        submission = Submission.objects.create(**fields)
+            return _repeat(scope, idempotency_key, digest, holder_gone=held)
+        return _run(submission, is_spam=is_spam, unstorable=unstorable)
+
+
+def _run(submission: Submission, *, is_spam: bool, unstorable: dict | None) -> CaptureResult:
+    if unstorable is not None:
+        return _finish_rejected(submission, unstorable)
     if is_spam:
         return _finish_spam(submission)
     return process(submission)
 
 
-def _repeat(scope: str, key: str, digest: str) -> CaptureResult:
+def _repeat(scope: str, key: str, digest: str, *, holder_gone: bool) -> CaptureResult:
+    """A repeat of an Idempotency-Key: the first answer; or, while the first is unfinished, 409 while its
+    holder lives, and a take-over at once when it is gone (or, as a fallback, after the stale time)."""
     first = Submission.objects.get(idempotency_scope=scope, idempotency_key=key)
     if first.payload_hash != digest:
         return CaptureResult(
@@ -92,7 +159,7 @@ def _repeat(scope: str, key: str, digest: str) -> CaptureResult:
     if first.outcome != Submission.Outcome.RECEIVED:
         return CaptureResult(first.response_status, first.response_body, first, first.lead)
     stale_before = timezone.now() - timezone.timedelta(seconds=settings.IDEMPOTENCY_STALE_SECONDS)
-    if first.received_at < stale_before and _take_over(first):
+    if (holder_gone or first.received_at < stale_before) and _take_over(first):
         return process(first)
     return CaptureResult(409, {"detail": _("The first request with this Idempotency-Key is still in progress.")})
 
@@ -114,17 +181,41 @@ def _finish_spam(submission: Submission) -> CaptureResult:
     return CaptureResult(200, body, submission)
 
 
+def _finish_rejected(submission: Submission, errors: dict[str, list[str]]) -> CaptureResult:
+    """Finish a submission as rejected: the answer and what is kept of it are bounded (`rules`)."""
+    payload, errors = rules.rejected_record(submission.payload, errors)
+    body = {"errors": errors}
+    fields = {"payload": payload}
+    if rules.is_suppressed(errors):  # nothing that identifies the person: no address, no user agent
+        fields.update(ip_address=None, user_agent="")
+    Submission.objects.filter(pk=submission.pk).update(
+        outcome=Submission.Outcome.REJECTED, errors=errors, response_status=400, response_body=body,
+        processed_at=timezone.now(), **fields,
+    )
+    return CaptureResult(400, body, submission)
+
+
 def process(submission: Submission) -> CaptureResult:
+    """Process a stored submission to its final outcome. Only a lost database connection raises (the
+    submission stays `received` for recovery); any other failure finishes it as rejected, logged."""
+    try:
+        return _process(submission)
+    except CONNECTION_LOST:
+        raise
+    except Exception as error:
+        log.exception("Capture processing failed for submission %s", submission.pk)
+        errors = {"non_field_errors": [
+            _("The submission could not be processed (%(error)s); it was recorded.") % {"error": type(error).__name__}
+        ]}
+        return _finish_rejected(submission, errors)
+
+
+def _process(submission: Submission) -> CaptureResult:
     payload = submission.payload
     try:
         clean = clean_capture(payload, campaigns=_campaigns_named(payload))
     except Invalid as invalid:
-        body = {"errors": invalid.errors}
-        Submission.objects.filter(pk=submission.pk).update(
-            outcome=Submission.Outcome.REJECTED, errors=invalid.errors, response_status=400, response_body=body,
-            processed_at=timezone.now(),
-        )
-        return CaptureResult(400, body, submission)
+        return _finish_rejected(submission, invalid.errors)
     with transaction.atomic():
         blocked = suppression.suppressed(email=clean["email"], phone=clean["phone"])
         if blocked and not clean["consent"]:
@@ -150,14 +241,9 @@ def process(submission: Submission) -> CaptureResult:
 
 
 def _reject_suppressed(submission: Submission) -> CaptureResult:
-    """An erased person is not captured again without fresh consent: recorded as rejected, with the reason."""
-    errors = rules.suppressed_errors()
-    body = {"errors": errors}
-    Submission.objects.filter(pk=submission.pk).update(
-        outcome=Submission.Outcome.REJECTED, errors=errors, response_status=400, response_body=body,
-        processed_at=timezone.now(),
-    )
-    return CaptureResult(400, body, submission)
+    """An erased person is not captured again without fresh consent: recorded as rejected, without any of
+    their data (`rules.rejected_record`)."""
+    return _finish_rejected(submission, rules.suppressed_errors())
 
 
 def _campaigns_named(payload) -> dict:
@@ -267,12 +353,21 @@ def recover_and_record() -> int:
 
 
 def recover_stale(*, older_than_seconds: int | None = None, limit: int = 500) -> int:
-    """Process submissions whose first processing died (still `received` after the stale time)."""
+    """Process submissions whose first processing died (still `received` after the stale time), each to its
+    final outcome: a row that fails is finished as rejected and the batch goes on."""
     seconds = older_than_seconds if older_than_seconds is not None else settings.IDEMPOTENCY_STALE_SECONDS
     cutoff = timezone.now() - timezone.timedelta(seconds=seconds)
     done = 0
-    for submission in Submission.objects.filter(outcome=Submission.Outcome.RECEIVED, received_at__lt=cutoff)[:limit]:
-        if _take_over(submission):
+    stale = Submission.objects.filter(outcome=Submission.Outcome.RECEIVED, received_at__lt=cutoff)
+    for submission in stale.order_by("received_at", "pk")[:limit]:
+        if not _take_over(submission):
+            continue
+        if submission.idempotency_key:
+            with _holding(submission.idempotency_scope, submission.idempotency_key) as held:
+                if not held:  # its request is being processed right now, by a live session
+                    continue
+                process(submission)
+        else:
             process(submission)
-            done += 1
+        done += 1
     return done

@@ -5,6 +5,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import Invalid
+from core.parsers import bad_text
 from core.vocabulary import TRACKED_KINDS, ActivityKind
 from leads.activities import after_activity
 from leads.models import Activity, CaptureForm, Lead, Visitor
@@ -29,12 +30,12 @@ def track(*, form: CaptureForm, raw: dict) -> Visitor:
         },
         errors, now=now, allowed=TRACKED_KINDS,
     )
-    title = raw.get("title") or ""
-    referrer = raw.get("referrer") or ""
-    if not isinstance(title, str) or len(title) > 300:
+    title = raw.get("title")
+    title = "" if title is None else title
+    if not isinstance(title, str) or len(title) > 300 or bad_text(title):
         errors.setdefault("title", []).append(_("Enter text of at most 300 characters."))
-    if referrer:
-        referrer = clean_url(referrer, "referrer", errors)
+        title = ""
+    referrer = clean_url(raw.get("referrer"), "referrer", errors)
     if errors:
         raise Invalid({key.replace("activity.", ""): value for key, value in errors.items()})
     visitor, created = Visitor.objects.get_or_create(

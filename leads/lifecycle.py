@@ -13,11 +13,12 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from psycopg import sql
 
+from core import dates
 from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
+from core.parsers import bad_text
 from core.tasks import enqueue_on_commit
 from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, NotificationKind, Outcome, Role, Stage
 from leads import clocks, guards, roles
@@ -136,12 +137,16 @@ def parse_inputs(name: str, raw: dict | None) -> dict:
         if value is None or value == "":
             continue
         if key == "deal_value":
+            if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+                errors[key] = [_("Enter a number.")]
+                continue
             try:
                 number = Decimal(str(value))
             except (InvalidOperation, ValueError):
                 errors[key] = [_("Enter a number.")]
                 continue
-            if not number.is_finite() or abs(number) >= Decimal("1e12"):
+            # adjusted() first: abs() of 1e999999999 overflows the decimal context
+            if not number.is_finite() or number.adjusted() >= 12:
                 errors[key] = [_("Enter a number below 1,000,000,000,000.")]
                 continue
             parsed[key] = number.quantize(Decimal("0.01"))
@@ -150,10 +155,16 @@ def parse_inputs(name: str, raw: dict | None) -> dict:
             if day is None:
                 errors[key] = [_("Enter a date as YYYY-MM-DD.")]
                 continue
+            if not dates.in_window(day):
+                errors[key] = [dates.out_of_window()]
+                continue
             parsed[key] = day
         else:
             if not isinstance(value, str):
                 errors[key] = [_("Enter text.")]
+                continue
+            if bad_text(value):
+                errors[key] = [bad_text(value)]
                 continue
             if len(value) > 2000:
                 errors[key] = [_("Keep it under 2000 characters.")]
@@ -166,12 +177,7 @@ def parse_inputs(name: str, raw: dict | None) -> dict:
 
 def parse_day(value) -> dt.date | None:
     """A date from a date object or a YYYY-MM-DD string; None when it is neither."""
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return parse_date(str(value))
-    except ValueError:
-        return None
+    return dates.parse_day(value)
 
 
 def _audit_data(inputs: dict) -> dict:

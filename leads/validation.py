@@ -12,11 +12,11 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from core import dates
 from core.errors import Invalid
+from core.parsers import bad_text
 from core.vocabulary import MARKETING_KINDS, ActivityKind, Channel
 
 SOURCES = frozenset(Channel.values)  # `Channel.values` builds a new list on every call
@@ -46,7 +46,8 @@ FREE_MAIL_DOMAINS = frozenset(
     posteo.de mail.de arcor.de protonmail.com proton.me mailbox.org yandex.com""".split()
 )
 VISITOR_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
-MAX_CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_CLOCK_SKEW = dates.MAX_CLOCK_SKEW
+URL_LIMIT = 2000
 
 _email_validator = EmailValidator()
 _url_validator = URLValidator(schemes=["http", "https"])
@@ -76,23 +77,32 @@ def website_domain(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def _text(value, field: str, errors: dict) -> str:
+def _text(value, field: str, errors: dict, *, limit: int | None = None) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         errors.setdefault(field, []).append(_("Enter text."))
         return ""
+    problem = bad_text(value)
+    if problem:
+        errors.setdefault(field, []).append(problem)
+        return ""
     value = value.strip()
-    limit = TEXT_LIMITS.get(field, 200)
+    limit = limit or TEXT_LIMITS.get(field, 200)
     if len(value) > limit:
         errors.setdefault(field, []).append(
             _("Use at most %(limit)s characters (this has %(count)s).") % {"limit": limit, "count": len(value)}
         )
         return ""
-    if "\x00" in value:
-        errors.setdefault(field, []).append(_("Remove the invalid characters."))
-        return ""
     return value
+
+
+def clean_choice(value, field: str, errors: dict, *, allowed, message: str) -> str:
+    """A value of a fixed vocabulary: text first (a list or object is no choice), then membership."""
+    if isinstance(value, str) and value in allowed:
+        return value
+    errors.setdefault(field, []).append(message)
+    return ""
 
 
 def clean_country(value, errors: dict) -> str:
@@ -186,14 +196,16 @@ def clean_bool(value, field: str, errors: dict) -> bool:
 
 
 def clean_datetime(value, field: str, errors: dict, *, now: dt.datetime) -> dt.datetime:
+    """The time of an event: ISO 8601 (naive means UTC), within `core.dates`' window, not in the future."""
     if value is None or value == "":
         return now
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    parsed = dates.parse_moment(value)
     if parsed is None:
         errors.setdefault(field, []).append(_("Enter a date and time in ISO 8601, e.g. 2026-11-02T14:30:00Z."))
         return now
-    if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, dt.UTC)
+    if not dates.in_window(parsed):
+        errors.setdefault(field, []).append(dates.out_of_window())
+        return now
     if parsed > now + MAX_CLOCK_SKEW:
         errors.setdefault(field, []).append(_("The time lies in the future."))
         return now
@@ -201,10 +213,7 @@ def clean_datetime(value, field: str, errors: dict, *, now: dt.datetime) -> dt.d
 
 
 def clean_url(value, field: str, errors: dict) -> str:
-    url = _text(value, field, errors) if not isinstance(value, str) or len(value) <= 2000 else None
-    if url is None:
-        errors.setdefault(field, []).append(_("Use at most 2000 characters."))
-        return ""
+    url = _text(value, field, errors, limit=URL_LIMIT)
     if not url:
         return ""
     try:
@@ -231,12 +240,13 @@ def clean_activity(value, errors: dict, *, now: dt.datetime, allowed=MARKETING_K
     unknown = sorted(set(value) - set(ACTIVITY_FIELDS))
     for key in unknown:
         errors.setdefault(f"activity.{key}", []).append(_("Unknown field."))
-    kind = value.get("kind") or ActivityKind.FORM_SUBMIT
-    if kind not in {str(k) for k in allowed}:
-        errors.setdefault("activity.kind", []).append(
-            _("Unknown activity kind. Use one of: %(kinds)s.") % {"kinds": ", ".join(sorted(allowed))}
-        )
-        kind = ActivityKind.FORM_SUBMIT
+    kind = value.get("kind")
+    if kind is None or kind == "":
+        kind = ActivityKind.FORM_SUBMIT.value
+    kind = clean_choice(
+        kind, "activity.kind", errors, allowed={str(k) for k in allowed},
+        message=_("Unknown activity kind. Use one of: %(kinds)s.") % {"kinds": ", ".join(sorted(allowed))},
+    ) or ActivityKind.FORM_SUBMIT.value
     url = clean_url(value.get("url"), "activity.url", errors)
     occurred_at = clean_datetime(value.get("occurred_at"), "activity.occurred_at", errors, now=now)
     return CleanActivity(kind=classify_page(url, kind), url=url, occurred_at=occurred_at)
@@ -255,7 +265,7 @@ def clean_visitor_id(value, field: str, errors: dict) -> str:
 
 def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | None = None) -> dict:
     """Validate a capture payload. `campaigns` maps slug -> Campaign (looked up by the caller)."""
-    now = now or timezone.now()
+    now = now or dt.datetime.now(dt.UTC)
     errors: dict[str, list[str]] = {}
     if not isinstance(payload, dict):
         raise Invalid({"non_field_errors": [_("Send a JSON object.")]})
@@ -272,14 +282,10 @@ def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | 
     clean["consent"] = clean_bool(payload.get("consent"), "consent", errors)
     clean["visitor_id"] = clean_visitor_id(payload.get("visitor_id"), "visitor_id", errors)
     source = payload.get("source")
-    if source in (None, ""):
-        clean["source"] = ""
-    elif source in SOURCES:
-        clean["source"] = source
-    else:
-        errors.setdefault("source", []).append(
-            _("Unknown source. Use one of: %(sources)s.") % {"sources": ", ".join(Channel.values)}
-        )
+    clean["source"] = "" if source is None or source == "" else clean_choice(
+        source, "source", errors, allowed=SOURCES,
+        message=_("Unknown source. Use one of: %(sources)s.") % {"sources": ", ".join(Channel.values)},
+    )
     slug = payload.get("campaign")
     clean["campaign"] = None
     if slug not in (None, ""):

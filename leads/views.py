@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.errors import Conflict, Invalid
-from core.http import client_ip
+from core.http import client_ip, user_agent
 from core.vocabulary import Channel, LeadType, Stage, Temperature
 from leads import activities, extensions, guards, lifecycle, notifications, roles, search, selectors
 from leads.filters import ORDERING, LeadFilter
@@ -56,8 +56,7 @@ def _visible_lead_or_404(request, lead_id):
 _client_ip = client_ip
 
 
-def _user_agent(request) -> str:
-    return request.headers.get("User-Agent", "")[:400]
+_user_agent = user_agent
 
 
 def _safe_next(request) -> str | None:
@@ -270,8 +269,10 @@ def transition(request, lead_id: int, name: str):
 @login_required
 @require_POST
 def claim(request, lead_id: int):
-    # No visibility check first: a lead someone else just claimed has left this SDR's sight, and they should
-    # hear that it is taken (409), not that it does not exist. `lifecycle.claim` only ever hands out pool MQLs.
+    # Visibility first, as everywhere: a lead the caller cannot see is a 404 whether or not it exists (the
+    # API alike). A lead that was visible a moment ago and was claimed by someone else in between still
+    # answers 409 "taken" below (the race): `lifecycle.claim` only ever hands out pool MQLs.
+    _visible_lead_or_404(request, lead_id)
     target = (request.htmx.target or "") if request.htmx else ""
     try:
         lead = lifecycle.claim(lead_id=lead_id, by=request.user)
@@ -382,11 +383,5 @@ def _back_to_notifications(request):
     return redirect(f"{url}?page={page_number}" if page_number.isdigit() else url)
 
 
-# --- capture by hand: manual entry and CSV import -------------------------------------------------------
-
-
-# --- the hosted and embedded web form (public) ----------------------------------------------------------
-
-_PERIOD_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 

@@ -10,11 +10,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import Conflict
+from core.parsers import SafeJSONParser
 from leads import selectors
 from leads.api import serializers as s
 from leads.api.views import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, parse_body
@@ -111,7 +111,7 @@ class LeadExportView(APIView):
 
 
 class LeadEraseView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         summary="Erase the person's data (anonymise; stage history stays) and suppress the address; logged",
@@ -137,7 +137,7 @@ class LeadEraseView(APIView):
 
 
 class LeadObjectView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     @extend_schema(
         summary="Objection to direct marketing: withdraw every marketing purpose; logged",

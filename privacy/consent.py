@@ -355,7 +355,9 @@ def unsubscribe_token(lead_id: int) -> str:
 def lead_of_token(token: str) -> Lead | None:
     try:
         lead_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)["l"]
-    except (signing.BadSignature, KeyError, TypeError):
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(lead_id, int) or isinstance(lead_id, bool):  # a signed token names a lead by its id
         return None
     return Lead.objects.filter(pk=lead_id, erased_at__isnull=True).first()
 

@@ -98,3 +98,9 @@ class RecordConsentForm(forms.Form):
         else:
             consent.record(lead=lead, purpose=purpose, kind=data["kind"], method=data["method"], by=by, **proof)
         return ConsentEvent.objects.filter(lead=lead, purpose=purpose).order_by("-id").first()
+
+
+class ReasonForm(forms.Form):
+    """The reason given for an erasure or objection (free text, as stored)."""
+
+    reason = forms.CharField(label=_("Reason"), max_length=2000, required=False)

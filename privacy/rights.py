@@ -5,7 +5,6 @@ so funnel and velocity figures do not change; what identifies the person is over
 `privacy.registry`).
 """
 
-import csv
 import io
 import json
 import re
@@ -18,6 +17,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core import csv
 from core.errors import Conflict, Refused
 from core.tasks import enqueue_on_commit
 from core.vocabulary import ActivityKind, ConsentPurpose, TransitionName
@@ -60,7 +60,7 @@ def as_json(document: dict) -> str:
 
 
 def as_csv(document: dict) -> str:
-    """One row per value: table, row id, field, value (nested values as JSON)."""
+    """One row per value: table, row id, field, value (nested values as JSON); formulas neutralised."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["table", "row", "field", "value"])
@@ -86,7 +86,9 @@ def export_link_token(lead_id: int) -> str:
 def lead_of_export_token(token: str) -> Lead | None:
     try:
         lead_id = signing.loads(token, salt=EXPORT_SALT, max_age=EXPORT_LINK_DAYS * 86400)["l"]
-    except (signing.BadSignature, KeyError, TypeError):
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(lead_id, int) or isinstance(lead_id, bool):  # a signed token names a lead by its id
         return None
     return Lead.objects.filter(pk=lead_id, erased_at__isnull=True).first()
 

@@ -16,7 +16,7 @@ from core.http import client_ip, user_agent
 from core.vocabulary import ConsentPurpose
 from leads import selectors
 from privacy import consent, rights
-from privacy.forms import RecordConsentForm
+from privacy.forms import ReasonForm, RecordConsentForm
 from privacy.models import ConsentEvent, PrivacyRequest
 
 
@@ -127,11 +127,24 @@ def _download(document: dict, fmt: str, lead_id: int) -> HttpResponse:
     return response
 
 
+def _reason(request) -> str | None:
+    """The posted reason, or None (with the form's message shown) when it cannot be stored."""
+    form = ReasonForm(request.POST)
+    if form.is_valid():
+        return form.cleaned_data["reason"].strip()
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+    return None
+
+
 @login_required
 @require_POST
 def erase(request, lead_id: int):
     lead = _privacy_lead_or_403(request, lead_id)
-    reason = request.POST.get("reason", "").strip()
+    reason = _reason(request)
+    if reason is None:
+        return redirect("privacy:consent_proof", lead_id=lead.pk)
     if not reason:
         messages.error(request, _("Give the reason for the erasure (e.g. the person's request of which date)."))
         return redirect("privacy:consent_proof", lead_id=lead.pk)
@@ -148,7 +161,10 @@ def erase(request, lead_id: int):
 @require_POST
 def object_to_marketing(request, lead_id: int):
     lead = _privacy_lead_or_403(request, lead_id)
-    rights.object_to_marketing(lead_id=lead.pk, by=request.user, reason=request.POST.get("reason", "").strip())
+    reason = _reason(request)
+    if reason is None:
+        return redirect("privacy:consent_proof", lead_id=lead.pk)
+    rights.object_to_marketing(lead_id=lead.pk, by=request.user, reason=reason)
     messages.success(request, _("Every marketing purpose is withdrawn."))
     return redirect("privacy:consent_proof", lead_id=lead.pk)
 

@@ -8,12 +8,13 @@ Marketing, managers and admins see everything; an SDR gets their own figures wha
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core import replica
+from core.auth import TokenAuthentication
 from core.errors import Invalid
 from core.vocabulary import Channel
 from leads import roles

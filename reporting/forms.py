@@ -5,6 +5,7 @@ import datetime as dt
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core import dates
 from core.vocabulary import Channel
 from leads import lifecycle, roles
 from leads.models import Campaign
@@ -22,8 +23,10 @@ class ReportFilterForm(forms.Form):
     """
 
     start = forms.DateField(label=_("From"), required=False, input_formats=["%Y-%m-%d"],
+                            validators=[dates.validate_in_window],
                             widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     end = forms.DateField(label=_("Until"), required=False, input_formats=["%Y-%m-%d"],
+                          validators=[dates.validate_in_window],
                           widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
     source = forms.ChoiceField(label=_("Source"), required=False)
     campaign = forms.ChoiceField(label=_("Campaign"), required=False)
@@ -41,9 +44,8 @@ class ReportFilterForm(forms.Form):
         if not data.get("end"):
             data["end"] = self.default_end.isoformat()
         if not data.get("start"):
-            try:
-                last = dt.date.fromisoformat(data["end"])
-            except ValueError:
+            last = dates.parse_day(data["end"])
+            if last is None or not dates.in_window(last):  # the end field reports it
                 last = self.default_end
             data["start"] = (last - dt.timedelta(days=filters.DEFAULT_DAYS - 1)).isoformat()
         super().__init__(data)

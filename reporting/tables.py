@@ -4,13 +4,14 @@ A `Table` names its columns and their kind (count, percent, days, minutes, money
 dicts the selectors return. `flags` on a column names the row key that marks a cell (out of band, slow).
 """
 
-import csv
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.http import HttpResponse
 from django.utils.text import slugify
+
+from core import csv
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,13 @@ def _plain(value) -> str:
 
 
 def csv_value(value, kind: str = "text"):
+    """A cell of a report CSV: numbers formatted (and kept numbers), text neutralised by `core.csv`."""
     if value is None:
         return ""
     if isinstance(value, Decimal):
-        return f"{value:.2f}"
+        return csv.number_cell(value, f"{value:.2f}")
     if isinstance(value, float):
-        return f"{value:.2f}".rstrip("0").rstrip(".") if kind != "money" else f"{value:.2f}"
+        return csv.number_cell(value, f"{value:.2f}".rstrip("0").rstrip(".") if kind != "money" else f"{value:.2f}")
     return value
 
 

@@ -15,11 +15,10 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core import replica
+from core import dates, replica
 from leads import roles
 from leads import selectors as lead_selectors
 from reporting import email, reports, selectors
@@ -234,12 +233,13 @@ def email_preview(request):
     _require_reports(request.user)
     day = None
     if request.GET.get("date"):
-        try:
-            day = parse_date(request.GET["date"])
-        except ValueError:
-            day = None
-        if day is None:
-            return HttpResponse(_("date: enter a date as YYYY-MM-DD."), status=400, content_type="text/plain")
+        day = dates.parse_day(request.GET["date"])
+        if day is None or not dates.in_window(day):
+            return HttpResponse(
+                _("date: enter a date as YYYY-MM-DD between %(earliest)s and %(latest)s.")
+                % {"earliest": dates.EARLIEST, "latest": dates.LATEST},
+                status=400, content_type="text/plain",
+            )
     report = email.preview(request.user, day=day)
     if request.GET.get("part") == "text":
         return HttpResponse(email.text(report), content_type="text/plain; charset=utf-8")

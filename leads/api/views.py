@@ -14,11 +14,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from core.api import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, json_object, parse_body
 from core.errors import Invalid
+from core.parsers import SafeJSONParser
 from leads import activities, lifecycle, selectors
 from leads.api import serializers as s
 from leads.api.pagination import LeadCursorPagination
@@ -61,7 +61,7 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     filter_backends = [LeadFilterBackend]
     filterset_class = LeadApiFilter
     pagination_class = LeadCursorPagination
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
 
     def get_queryset(self):
         return selectors.visible_leads(self.request.user)

@@ -6,11 +6,11 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from core.api import INVALID, UNAUTHENTICATED, DetailSerializer, parse_body
+from core.parsers import SafeJSONParser
 from leads import lifecycle, roles, selectors
 from leads.team import presence
 from leads.team import serializers as rep_serializers
@@ -57,7 +57,7 @@ USERNAME = OpenApiParameter("username", OpenApiTypes.STR, OpenApiParameter.PATH,
 class RepViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = rep_serializers.RepSerializer
     permission_classes = [IsAuthenticated, IsManagerOrAdmin]
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     filter_backends: list = []
     pagination_class = None  # one row per rep: a team's roster, not an open-ended list
     lookup_field = "username"

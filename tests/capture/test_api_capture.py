@@ -14,6 +14,7 @@ from core.vocabulary import Role
 from leads.models import Activity, Lead, Submission
 from privacy.models import ConsentEvent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory, UserFactory
+from tests.idempotency import holding_key
 
 URL = "/api/v1/capture/"
 ORIGIN = "https://www.example.com"
@@ -51,9 +52,9 @@ def nothing_captured():
 
 def test_form_key_capture_creates_a_lead_with_the_forms_defaults(form):
     response = post(form, {"email": "Erika.Muster@Firma.de", "first_name": "Erika"})
-    assert response.status_code == 201
+    assert response.status_code == 202
+    assert response.json() == {"detail": "Thank you."}  # a public key learns nothing about the lead
     lead = Lead.objects.get()
-    assert response.json() == {"id": lead.pk, "created": True, "stage": "known", "score": 0, "owner": None}
     assert (lead.email_normalized, lead.first_name) == ("erika.muster@firma.de", "Erika")
     assert (lead.source, lead.campaign.slug, lead.capture_form) == ("web_form", "spring-webinar", form)
     assert Activity.objects.get(lead=lead).kind == "form_submit"
@@ -62,7 +63,7 @@ def test_form_key_capture_creates_a_lead_with_the_forms_defaults(form):
 def test_payload_source_and_campaign_win_over_the_forms(form):
     CampaignFactory(slug="fair-2026")
     response = post(form, {"email": "a@firma.de", "source": "event", "campaign": "fair-2026"})
-    assert response.status_code == 201
+    assert response.status_code == 202
     lead = Lead.objects.get()
     assert (lead.source, lead.campaign.slug) == ("event", "fair-2026")
 
@@ -117,7 +118,7 @@ def test_client_ip_and_user_agent_are_recorded(form):
 
 def test_consent_is_stored_with_the_forms_wording(db):
     form = CaptureFormFactory(consent_wording="Ja, ich möchte Informationen per E-Mail erhalten.")
-    assert post(form, {"email": "h@firma.de", "consent": True}).status_code == 201
+    assert post(form, {"email": "h@firma.de", "consent": True}).status_code == 202
     consent = ConsentEvent.objects.get(kind="given")
     assert consent.wording == "Ja, ich möchte Informationen per E-Mail erhalten."
     assert Lead.objects.get().consent_status == "given"
@@ -168,17 +169,18 @@ def test_email_is_required(form):
 
 
 def test_phone_is_stored_as_e164(form):
-    assert post(form, {"email": "j@firma.de", "phone": "030 1234567", "country": "de"}).status_code == 201
+    assert post(form, {"email": "j@firma.de", "phone": "030 1234567", "country": "de"}).status_code == 202
     lead = Lead.objects.get()
     assert (lead.phone, lead.country) == ("+49301234567", "DE")
 
 
 def test_body_must_be_a_json_object(form):
+    """Refused by the API's parser before anything is stored (`core.parsers`)."""
     response = post(form, ["email", "k@firma.de"])
     assert response.status_code == 400
     assert response.json() == {"errors": {"non_field_errors": ["Send a JSON object."]}}
     assert nothing_captured()
-    assert Submission.objects.get().outcome == "rejected"
+    assert not Submission.objects.exists()
 
 
 def test_malformed_json_is_400(form):
@@ -194,9 +196,10 @@ def test_known_email_merges_fills_empty_fields_and_keeps_filled_ones(form):
     existing = LeadFactory(email="erika@firma.de", phone="", job_title="", company="Firma GmbH")
     body = {"email": "  ERIKA@firma.de", "phone": "+49 30 12345678", "job_title": "CTO", "company": "Other AG"}
     response = post(form, body)
-    assert response.status_code == 200
-    assert response.json() == {"id": existing.pk, "created": False, "stage": "known", "score": 0, "owner": None}
+    assert response.status_code == 202
+    assert response.json() == {"detail": "Thank you."}  # the same as for a new address
     lead = Lead.objects.get()
+    assert lead.pk == existing.pk
     assert (lead.phone, lead.job_title, lead.company) == ("+493012345678", "CTO", "Firma GmbH")
     assert Activity.objects.filter(lead=lead).count() == 1
     assert Submission.objects.get().outcome == "merged"
@@ -209,13 +212,13 @@ def test_same_idempotency_key_and_body_replays_without_a_second_effect(form):
     body = {"email": "l@firma.de"}
     first = post(form, body, HTTP_IDEMPOTENCY_KEY="order-1")
     second = post(form, body, HTTP_IDEMPOTENCY_KEY="order-1")
-    assert (first.status_code, second.status_code) == (201, 201)
+    assert (first.status_code, second.status_code) == (202, 202)
     assert second.json() == first.json()
     assert (Lead.objects.count(), Activity.objects.count(), Submission.objects.count()) == (1, 1, 1)
 
 
 def test_same_idempotency_key_with_another_body_is_422(form):
-    assert post(form, {"email": "m@firma.de"}, HTTP_IDEMPOTENCY_KEY="order-2").status_code == 201
+    assert post(form, {"email": "m@firma.de"}, HTTP_IDEMPOTENCY_KEY="order-2").status_code == 202
     response = post(form, {"email": "other@firma.de"}, HTTP_IDEMPOTENCY_KEY="order-2")
     assert response.status_code == 422
     assert response.json()["detail"]
@@ -224,21 +227,38 @@ def test_same_idempotency_key_with_another_body_is_422(form):
 
 
 def test_idempotency_key_still_in_flight_is_409(form):
+    """The first request's database session still holds the key (another connection here): 409."""
     body = {"email": "n@firma.de"}
     Submission.objects.create(
         channel="api", capture_form=form, idempotency_scope=f"form:{form.pk}", idempotency_key="order-3",
         payload_hash=payload_hash(body), payload=body, outcome=Submission.Outcome.RECEIVED,
     )
-    response = post(form, body, HTTP_IDEMPOTENCY_KEY="order-3")
+    with holding_key(f"form:{form.pk}", "order-3"):
+        response = post(form, body, HTTP_IDEMPOTENCY_KEY="order-3")
     assert response.status_code == 409
     assert response.json()["detail"]
     assert nothing_captured()
 
 
+def test_idempotency_key_of_a_dead_request_is_taken_over_at_once(form):
+    """The first request's session is gone (its process was killed): the repeat finishes the submission
+    at once, not after IDEMPOTENCY_STALE_SECONDS."""
+    body = {"email": "dead@firma.de"}
+    Submission.objects.create(
+        channel="api", capture_form=form, idempotency_scope=f"form:{form.pk}", idempotency_key="order-dead",
+        payload_hash=payload_hash(body), payload=body, outcome=Submission.Outcome.RECEIVED,
+    )
+    with holding_key(f"form:{form.pk}", "order-dead"):
+        assert post(form, body, HTTP_IDEMPOTENCY_KEY="order-dead").status_code == 409
+    response = post(form, body, HTTP_IDEMPOTENCY_KEY="order-dead")  # the holder's session has ended
+    assert response.status_code == 202
+    assert Submission.objects.get().outcome == Submission.Outcome.CREATED
+
+
 def test_idempotency_keys_are_scoped_per_form(form):
     other_form = CaptureFormFactory()
-    assert post(form, {"email": "o@firma.de"}, HTTP_IDEMPOTENCY_KEY="same").status_code == 201
-    assert post(other_form, {"email": "p@firma.de"}, HTTP_IDEMPOTENCY_KEY="same").status_code == 201
+    assert post(form, {"email": "o@firma.de"}, HTTP_IDEMPOTENCY_KEY="same").status_code == 202
+    assert post(other_form, {"email": "p@firma.de"}, HTTP_IDEMPOTENCY_KEY="same").status_code == 202
     assert Lead.objects.count() == 2
 
 
@@ -279,9 +299,10 @@ def test_concurrent_captures_of_one_new_email_create_exactly_one_lead():
     form = CaptureFormFactory()
     bodies = [{"email": "race@firma.de", "first_name": f"Racer {i}"} for i in range(8)]
     responses = race([lambda body=body: post(form, body) for body in bodies])
-    assert sorted(r.status_code for r in responses) == [200] * 7 + [201], responses
+    assert [r.status_code for r in responses] == [202] * 8, responses
     lead = Lead.objects.get()
-    assert {r.json()["id"] for r in responses} == {lead.pk}
+    assert sorted(Submission.objects.values_list("outcome", flat=True)) == ["created"] + ["merged"] * 7
+    assert set(Submission.objects.values_list("lead_id", flat=True)) == {lead.pk}
     assert Activity.objects.filter(lead=lead).count() == 8
 
 
@@ -291,10 +312,10 @@ def test_concurrent_requests_with_one_idempotency_key_have_one_effect():
     body = {"email": "same-key@firma.de"}
     responses = race([lambda: post(form, body, HTTP_IDEMPOTENCY_KEY="race-key") for _ in range(8)])
     statuses = [r.status_code for r in responses]
-    assert set(statuses) <= {201, 409}, responses
-    assert 201 in statuses
+    assert set(statuses) <= {202, 409}, responses
+    assert 202 in statuses
     lead = Lead.objects.get()
-    assert {r.json()["id"] for r in responses if r.status_code == 201} == {lead.pk}
+    assert Submission.objects.get().lead_id == lead.pk
     assert (Activity.objects.count(), Submission.objects.count()) == (1, 1)
 
 
@@ -325,7 +346,7 @@ def test_preflight_from_an_unknown_origin_is_refused(form):
 
 def test_capture_from_an_allowed_origin_gets_the_cors_header(form):
     response = post(form, {"email": "r@firma.de"}, HTTP_ORIGIN=ORIGIN)
-    assert response.status_code == 201
+    assert response.status_code == 202
     assert response["Access-Control-Allow-Origin"] == ORIGIN
     assert "Origin" in response["Vary"]
 
@@ -353,7 +374,7 @@ def test_origin_allowed_for_another_form_is_403(form):
 
 def test_server_side_capture_without_origin_needs_no_cors(form):
     response = post(form, {"email": "u@firma.de"})
-    assert response.status_code == 201
+    assert response.status_code == 202
     assert "Access-Control-Allow-Origin" not in response
 
 
@@ -371,7 +392,7 @@ def low_capture_rate(settings):
 
 def test_capture_beyond_the_rate_gets_429_and_has_no_effect(form, low_capture_rate):
     statuses = [post(form, {"email": f"rate{i}@firma.de"}).status_code for i in range(3)]
-    assert statuses == [201, 201, 429]
+    assert statuses == [202, 202, 429]
     assert Lead.objects.count() == 2
     assert Submission.objects.count() == 2
 
@@ -388,7 +409,7 @@ def test_rate_limit_counts_per_client_ip(form, low_capture_rate):
     for i in range(2):
         post(form, {"email": f"ip{i}@firma.de"}, REMOTE_ADDR="198.51.100.1")
     assert post(form, {"email": "ip2@firma.de"}, REMOTE_ADDR="198.51.100.1").status_code == 429
-    assert post(form, {"email": "ip3@firma.de"}, REMOTE_ADDR="198.51.100.2").status_code == 201
+    assert post(form, {"email": "ip3@firma.de"}, REMOTE_ADDR="198.51.100.2").status_code == 202
 
 
 def test_rate_limit_counts_per_form_key(form, low_capture_rate):
@@ -396,4 +417,4 @@ def test_rate_limit_counts_per_form_key(form, low_capture_rate):
     for i in range(2):
         post(form, {"email": f"key{i}@firma.de"})
     assert post(form, {"email": "key2@firma.de"}).status_code == 429
-    assert post(other_form, {"email": "key3@firma.de"}).status_code == 201
+    assert post(other_form, {"email": "key3@firma.de"}).status_code == 202

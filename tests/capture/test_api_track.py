@@ -120,7 +120,7 @@ def test_capture_with_the_visitor_id_joins_earlier_page_views_to_the_lead(form):
         "/api/v1/capture/", {"email": "erika@firma.de", "visitor_id": VISITOR}, format="json",
         HTTP_X_FORM_KEY=form.key,
     )
-    assert response.status_code == 201
+    assert response.status_code == 202
     lead = Lead.objects.get()
     assert Visitor.objects.get().lead == lead
     assert set(Activity.objects.filter(lead=lead).values_list("kind", flat=True)) == {

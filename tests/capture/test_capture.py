@@ -10,6 +10,7 @@ from core.vocabulary import ConsentStatus, Stage
 from leads.models import Activity, Lead, LeadTransition, Submission, Visitor
 from privacy.models import ConsentEvent
 from tests.factories import CampaignFactory, CaptureFormFactory, LeadFactory
+from tests.idempotency import holding_key
 
 pytestmark = pytest.mark.django_db
 
@@ -104,8 +105,23 @@ def test_a_request_still_in_flight_answers_409():
     Submission.objects.create(channel="api", idempotency_scope="anonymous", idempotency_key="k-3",
                               payload_hash=capture.payload_hash({"email": "x@firma.de"}),
                               payload={"email": "x@firma.de"})
-    result = submit({"email": "x@firma.de"}, idempotency_key="k-3")
+    with holding_key("anonymous", "k-3"):  # the first request's session is alive
+        result = submit({"email": "x@firma.de"}, idempotency_key="k-3")
     assert result.status == 409
+    assert not Lead.objects.exists()
+
+
+def test_a_processing_failure_finishes_the_submission_as_rejected_with_the_error(monkeypatch):
+    """A bug or a value the database refuses must not leave the row `received` (it would poison recovery)."""
+    def broken(*args, **kwargs):
+        raise TypeError("unhashable type: 'list'")
+
+    monkeypatch.setattr(capture, "clean_capture", broken)
+    result = submit({"email": "x@firma.de"})
+    assert result.status == 400
+    submission = Submission.objects.get()
+    assert submission.outcome == Submission.Outcome.REJECTED
+    assert "TypeError" in submission.errors["non_field_errors"][0]
     assert not Lead.objects.exists()
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 from django.utils import timezone
 
 from config.demo import build_plan
@@ -43,7 +44,8 @@ def test_it_creates_the_demo_users_with_the_demo_password_and_roles(db):
         "sdr1": {"sdr"}, "sdr2": {"sdr"}, "sdr3": {"sdr"}, "sdr4": {"sdr"},
     }
     for username, groups in expected.items():
-        user = authenticate(username=username, password=settings.DEMO_PASSWORD)
+        login = RequestFactory().post("/accounts/login/")
+        user = authenticate(login, username=username, password=settings.DEMO_PASSWORD)
         assert user is not None, username
         assert set(user.groups.values_list("name", flat=True)) == groups
         assert user.email == f"{username}@leadwerk.example"
@@ -217,7 +219,7 @@ def test_existing_demo_users_get_the_demo_password_and_role_back(db):
 
     call_command("seed_demo", "--leads", "20", stdout=StringIO())
 
-    user = authenticate(username="sdr1", password=settings.DEMO_PASSWORD)
+    user = authenticate(RequestFactory().post("/accounts/login/"), username="sdr1", password=settings.DEMO_PASSWORD)
     assert user is not None and user.pk == sdr1.pk
     assert list(user.groups.values_list("name", flat=True)) == ["sdr"]
 

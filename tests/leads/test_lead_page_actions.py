@@ -185,24 +185,25 @@ def test_claim_without_htmx_leads_to_the_lead_page(client, sdr, pool_mql):
     assert reload(pool_mql).owner == sdr
 
 
-def test_claiming_a_lead_someone_else_claimed_is_a_409(client, sdr, other_sdr, pool_mql):
+def test_claiming_a_lead_someone_else_claimed_is_a_404(client, sdr, other_sdr, pool_mql):
+    """The lead left this SDR's sight when the other claimed it: 404, as for an id that never existed (the
+    page's toast says it is no longer visible); nothing tells them who owns it now."""
     as_user(client, other_sdr).post(reverse("leads:claim", args=[pool_mql.pk]))
     response = as_user(client, sdr).post(
         reverse("leads:claim", args=[pool_mql.pk]), HTTP_HX_REQUEST="true", HTTP_HX_TARGET=f"pool-row-{pool_mql.pk}"
     )
-    assert response.status_code == 409
-    assert "Someone else already owns this lead." in text(response)
-    assert pool_mql.email not in text(response)  # no longer visible to this SDR
+    assert response.status_code == 404
+    assert "Someone else" not in text(response)
+    assert pool_mql.email not in text(response)
     assert reload(pool_mql).owner == other_sdr
     assert LeadTransition.objects.filter(lead=pool_mql).count() == 1
 
 
-def test_claim_conflict_without_htmx_returns_to_the_pool_with_a_message(client, sdr, other_sdr, pool_mql):
+def test_claiming_a_lead_someone_else_claimed_without_htmx_is_a_404(client, sdr, other_sdr, pool_mql):
     as_user(client, other_sdr).post(reverse("leads:claim", args=[pool_mql.pk]))
-    client = as_user(client, sdr)
-    response = client.post(reverse("leads:claim", args=[pool_mql.pk]), follow=True)
-    assert response.redirect_chain[-1][0] == reverse("leads:pool")
-    assert "Someone else already owns this lead." in text(response)
+    response = as_user(client, sdr).post(reverse("leads:claim", args=[pool_mql.pk]))
+    assert response.status_code == 404
+    assert reload(pool_mql).owner == other_sdr
 
 
 def test_marketing_may_not_claim(client, marketing, pool_mql):
