@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP)
 
+# Production-like (DEBUG=false); `make run DEBUG=true` for debug mode.
 run: $(STAMP)
-	$(PY) manage.py run
+	$(PY) manage.py run $(if $(filter true 1 yes on,$(DEBUG)),--debug,)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

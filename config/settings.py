@@ -274,7 +274,9 @@ PROMETHEUS_EXPORT_MIGRATIONS = False  # django-prometheus would query the databa
 
 # Serving hardening (docs/security.md). Cookies are Secure when the site is served over https: by default
 # when SITE_URL is https://, so `make run` on http://127.0.0.1 works with DEBUG=false.
-SECURE_COOKIES = env.boolean("SECURE_COOKIES", SITE_URL.startswith("https://"))
+SECURE_COOKIES = (
+    env.boolean("SECURE_COOKIES", False) if env.text("SECURE_COOKIES", "") else SITE_URL.startswith("https://")
+)
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", False)

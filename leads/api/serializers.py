@@ -28,7 +28,8 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     source = serializers.CharField(read_only=True, help_text=_("The stage before (a stage value)."))
     target = serializers.CharField(read_only=True, help_text=_("The stage after (a stage value)."))
     actor = serializers.SlugRelatedField(
-        slug_field="username", read_only=True, help_text=_("Username, or null when the system made the change.")
+        slug_field="username", read_only=True, allow_null=True,
+        help_text=_("Username, or null when the system made the change."),
     )
 
     class Meta:
@@ -40,8 +41,10 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
 class LeadSerializer(serializers.ModelSerializer):
     """A lead as lists show it. Expects `owner` and `campaign` selected with the lead."""
 
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True,
+                                         help_text=_("Username of the owner; null while in the pool."))
+    campaign = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    website = serializers.CharField(read_only=True, help_text=_("A web address, or empty."))
     stage = serializers.ChoiceField(choices=Stage.choices, read_only=True)
     lead_type = serializers.ChoiceField(
         choices=LeadType.choices, read_only=True,
@@ -173,7 +176,9 @@ class LeadDetailSerializer(LeadSerializer):
 
 
 class ActivitySerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    outcome = serializers.ChoiceField(choices=[("", _("(no outcome)")), *Outcome.choices], read_only=True)
+    url = serializers.CharField(read_only=True, help_text=_("A web address, or empty."))
 
     class Meta:
         model = Activity

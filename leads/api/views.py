@@ -17,9 +17,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, json_object, parse_body
-from core.errors import Invalid
+from core.errors import Invalid, NotPermitted
 from core.parsers import SafeJSONParser
-from leads import activities, lifecycle, selectors
+from leads import activities, lifecycle, roles, selectors
 from leads.api import serializers as s
 from leads.api.pagination import LeadCursorPagination
 from leads.filters import LeadFilter
@@ -125,6 +125,8 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     )
     def assign(self, request, pk):
         lead = self.get_object()
+        if not roles.can_assign(request.user):  # permission before the body: a refusal says nothing more
+            raise NotPermitted(_("Only managers and marketing can assign leads."))
         body = parse_body(request, s.AssignRequest)
         lifecycle.assign(lead_id=lead.pk, owner_username=body["owner"] or None, by=request.user)
         return self.render_lead(lead.pk)

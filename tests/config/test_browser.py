@@ -2,8 +2,11 @@
 
 The first test also takes the README screenshot of the SDR queue: into a temporary file on every run (so
 `make test` never dirties the working tree), and into docs/screenshot-queue.png when
-UPDATE_SCREENSHOT=1 is set (see CONTRIBUTING). At most three
+UPDATE_SCREENSHOT=1 is set (see CONTRIBUTING). At most four
 browser tests: they are the slowest; everything else is tested through the Django test client.
+
+Every page these tests open must pass the Content-Security-Policy: Chromium reports each violation on
+the console ("Refused to ..."), and the `page` fixture fails the test if one was reported.
 Skipped, with the reason printed, only where /usr/bin/chromium is missing.
 """
 
@@ -51,8 +54,12 @@ def page(browser, live_server, settings):
                                   timezone_id="Europe/Berlin")
     context.set_default_timeout(15_000)
     page = context.new_page()
+    violations = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
     yield page
     context.close()
+    assert violations == [], violations
 
 
 def log_in(page, live_server, username: str, next_path: str) -> None:
@@ -236,3 +243,32 @@ def test_manager_marks_a_rep_away_and_moves_their_waiting_leads(page, live_serve
     assert set(Lead.objects.filter(pk__in=[lead.pk for lead in leads]).values_list("owner__username", flat=True)) == {
         "sdr2"
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pages_pass_the_content_security_policy(page, live_server):
+    """The pages with scripts, charts, forms and the API docs, opened for real: no CSP violation (the
+    fixture asserts), scripts ran (htmx loaded, charts drawn), and the headers are there."""
+    from tests.factories import CaptureFormFactory
+
+    UserFactory(username="marketing", role=Role.MARKETING, is_staff=True)
+    lead = LeadFactory(stage=Stage.MQL, score=60)
+    form = CaptureFormFactory(consent_wording="Yes, send me news.")
+    response = page.goto(f"{live_server.url}/accounts/login/")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("style-src-attr")[0]
+    assert "camera=()" in response.headers["permissions-policy"]
+    log_in(page, live_server, "marketing", "/leads/")
+    assert page.evaluate("typeof window.htmx") == "object"
+    for path in ("/reports/", "/reports/funnel/", "/reports/sources/", f"/leads/{lead.pk}/",
+                 f"/leads/{lead.pk}/consent/", "/routing/test/", "/leads/new/", "/admin/", "/api/docs/"):
+        page.goto(f"{live_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+    page.goto(f"{live_server.url}/reports/")
+    page.wait_for_function("document.querySelector('canvas[data-chart]')?.dataset.drawn === '1'")
+    page.goto(f"{live_server.url}/api/docs/")
+    page.locator(".swagger-ui").wait_for()
+    page.goto(f"{live_server.url}/f/{form.key}/")
+    page.fill("input[name=email]", "csp@firma.de")
+    page.click("button[type=submit]")
+    page.wait_for_load_state("networkidle")

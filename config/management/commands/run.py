@@ -1,8 +1,16 @@
-"""`make run`: set everything up, then serve the web app and the django-q2 worker together.
+"""`make run`: set everything up, then serve the web app and the django-q2 worker together, supervised.
 
 Migrates, creates roles (a migration) and demo data when there are no leads, sets up the schedules,
 prints the URL and the demo logins, and runs gunicorn (or runserver with --reload) plus `qcluster`.
-Ctrl-C stops both; the embedded PostgreSQL stops when the last process using it exits.
+
+Production-like by default (DEBUG off, static files from whitenoise); `--debug` (or `make run
+DEBUG=true`) switches DEBUG on for the web and worker processes.
+
+Supervision (docs/security.md, "Faults"): every child runs in its own process group; the embedded
+PostgreSQL (when DATABASE_URL is unset) is checked every second and started again if it stopped. One
+signal stops everything `make run` started: Ctrl-C (SIGINT to the process group), SIGTERM or SIGHUP
+stop web and worker (SIGTERM to their whole process groups, SIGKILL after STOP_SECONDS), then the
+embedded PostgreSQL if `make run` started it. Nothing is left running.
 """
 
 import os
@@ -15,21 +23,30 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from config import embedded_db
 from leads.models import Lead
+
+STOP_SECONDS = 15
+CHECK_SECONDS = 1.0
 
 
 class Command(BaseCommand):
-    help = "Set up and start Leadwerk (web + worker)."
+    help = "Set up and start Leadwerk (web + worker), supervised."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--reload", action="store_true", help="Use Django's auto-reloading dev server.")
         parser.add_argument("--no-worker", action="store_true")
+        parser.add_argument("--no-demo", action="store_true", help="Do not load demo data into an empty database.")
+        parser.add_argument("--debug", action="store_true",
+                            help="DEBUG on for web and worker (tracebacks, no static file caching).")
 
-    def handle(self, *args, port, reload, no_worker, **options):
+    def handle(self, *args, port, reload, no_worker, no_demo, debug, **options):
         started = time.monotonic()
+        if debug:
+            os.environ["DEBUG"] = "true"
         call_command("migrate", interactive=False, verbosity=0)
-        if not Lead.objects.exists():
+        if not no_demo and not Lead.objects.exists():
             self.stdout.write("No leads yet: loading the demo data ...")
             call_command("seed_demo")
         call_command("setup_schedules")
@@ -37,7 +54,8 @@ class Command(BaseCommand):
         ready = time.monotonic() - started
 
         url = f"http://127.0.0.1:{port}/"
-        self.stdout.write(self.style.SUCCESS(f"\nLeadwerk is ready ({ready:.1f} s): {url}"))
+        mode = "debug mode (DEBUG=true)" if debug or settings.DEBUG else "production-like (DEBUG=false)"
+        self.stdout.write(self.style.SUCCESS(f"\nLeadwerk is ready ({ready:.1f} s, {mode}): {url}"))
         self.stdout.write(f"  Log in as admin, marketing, manager or sdr1 ... sdr4 with the password "
                           f"{settings.DEMO_PASSWORD!r} (DEMO_PASSWORD).")
         self.stdout.write(f"  Admin: {url}admin/   API docs: {url}api/docs/   Stop: Ctrl-C\n")
@@ -47,28 +65,71 @@ class Command(BaseCommand):
             web = [python, "manage.py", "runserver", f"127.0.0.1:{port}"]
         else:
             web = [python, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                   "--workers", str(os.environ.get("WEB_CONCURRENCY", "2")), "--access-logfile", "-"]
-        processes = [subprocess.Popen(web)]
+                   "--workers", str(os.environ.get("WEB_CONCURRENCY", "2")), "--access-logfile", "-",
+                   "--graceful-timeout", "10"]
+        commands = {"web": web}
         if not no_worker:
-            processes.append(subprocess.Popen([python, "manage.py", "qcluster"]))
-        self._wait(processes)
-
-    def _wait(self, processes):
-        def stop(*_):
-            for process in processes:
-                if process.poll() is None:
-                    process.send_signal(signal.SIGTERM)
-
-        signal.signal(signal.SIGTERM, stop)
-        try:
-            while all(process.poll() is None for process in processes):
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
-        stop()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            commands["worker"] = [python, "manage.py", "qcluster"]
+        Supervisor(commands, out=self.stdout).run()
         self.stdout.write("Leadwerk stopped.")
+
+
+class Supervisor:
+    """Run the children until a signal (or until one of them exits), keep the embedded PostgreSQL up."""
+
+    def __init__(self, commands: dict[str, list[str]], *, out):
+        self.commands = commands
+        self.out = out
+        self.stopping = False
+        self.children: dict[str, subprocess.Popen] = {}
+
+    def _signal(self, signum, _frame):
+        self.stopping = True
+
+    def run(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._signal)
+        try:
+            for name, command in self.commands.items():
+                # Own process group: Ctrl-C reaches only this supervisor, which stops each group whole.
+                self.children[name] = subprocess.Popen(command, start_new_session=True)
+            while not self.stopping:
+                exited = [name for name, child in self.children.items() if child.poll() is not None]
+                if exited:
+                    self.out.write(f"{', '.join(exited)} exited: stopping the rest.")
+                    break
+                self._keep_database_up()
+                time.sleep(CHECK_SECONDS)
+        finally:
+            self._stop_children()
+            embedded_db.stop()
+
+    def _keep_database_up(self) -> None:
+        try:
+            if embedded_db.ensure_running():
+                self.out.write("The embedded PostgreSQL had stopped: started it again.")
+        except Exception as error:  # noqa: BLE001 - keep supervising; the next check tries again
+            self.out.write(f"The embedded PostgreSQL could not be started: {error}")
+
+    def _stop_children(self) -> None:
+        for child in self.children.values():
+            _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
+        for child in self.children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for child in self.children.values():  # whatever is left of each group (workers of a dead master too)
+            _signal_group(child, signal.SIGKILL)
+            try:
+                child.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(child.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
