@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -136,13 +137,17 @@ def schema_changed(stored: dict[str, str] | None, current: dict[str, str]) -> li
     )
 
 
+# One random key per benchmark run, shared by the servers it starts (DEBUG is off: a known key would refuse).
+BENCH_SECRET_KEY = os.environ.get("BENCH_SECRET_KEY") or secrets.token_urlsafe(50)
+
+
 def bench_environment() -> dict[str, str]:
     """Environment for this process and the servers it starts: production-like settings on the bench DB."""
     return {
         "DATABASE_URL": target().url,
         "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
         "DEBUG": "false",
-        "SECRET_KEY": "leadwerk-benchmarks-only-not-a-secret",
+        "SECRET_KEY": BENCH_SECRET_KEY,
         "LOG_LEVEL": "WARNING",
         "Q_SYNC": "false",
         # Requests carry distinct client addresses in X-Forwarded-For (many visitors, as in real traffic),

@@ -4,29 +4,19 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.core.cache import cache
 from django.utils.translation import gettext as _
 
-from config.env import RATE_PERIODS
+from core import ratelimit
 from core.http import client_ip
 
 
-def _rate() -> tuple[int, int]:
-    number, _sep, period = settings.PASSWORD_RESET_RATE.partition("/")
-    return int(number), RATE_PERIODS[period]
-
-
-def _over_limit(bucket: str) -> bool:
-    """A fixed-window counter in the shared cache; True once the bucket is over PASSWORD_RESET_RATE."""
-    limit, seconds = _rate()
-    key = "leadwerk:password-reset:" + hashlib.sha256(bucket.encode("utf-8", "replace")).hexdigest()
-    cache.add(key, 0, timeout=seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=seconds)
-        count = 1
-    return count > limit
+def _refused(bucket: str):
+    """One hit on the bucket's PASSWORD_RESET_RATE counter (`core.ratelimit`: atomic); its Decision when
+    over the limit, else None."""
+    limit, period = ratelimit.parse(settings.PASSWORD_RESET_RATE)
+    key = "password-reset:" + hashlib.sha256(bucket.encode("utf-8", "replace")).hexdigest()
+    decision = ratelimit.hit(key, limit=limit, period=period)
+    return None if decision.allowed else decision
 
 
 class ThrottledPasswordResetView(auth_views.PasswordResetView):
@@ -37,14 +27,14 @@ class ThrottledPasswordResetView(auth_views.PasswordResetView):
 
     def post(self, request, *args, **kwargs):
         email = (request.POST.get("email") or "").strip().lower()[:254]
-        by_ip = _over_limit(f"ip:{client_ip(request)}")
-        by_address = _over_limit(f"email:{email}") if email else False
-        if by_ip or by_address:
+        refusals = [r for r in (_refused(f"ip:{client_ip(request)}"), email and _refused(f"email:{email}")) if r]
+        if refusals:
             form = self.get_form()
             form.is_valid()
             form.add_error("email", _("Too many password reset requests. Please wait a while and try again."))
             response = self.render_to_response(self.get_context_data(form=form))
             response.status_code = 429
+            response["Retry-After"] = str(max(refusal.retry_after for refusal in refusals))
             return response
         return super().post(request, *args, **kwargs)
 
