@@ -49,7 +49,10 @@ class LeadFilterBackend(DjangoFilterBackend):
 @extend_schema_view(
     list=extend_schema(
         summary="List the leads visible to the caller",
-        responses={200: s.LeadSerializer(many=True), 400: INVALID, 401: UNAUTHENTICATED},
+        responses={
+            200: s.LeadSerializer(many=True), 400: INVALID, 401: UNAUTHENTICATED,
+            404: OpenApiResponse(s.DetailSerializer, description="Invalid cursor (forged or damaged)."),
+        },
     ),
     retrieve=extend_schema(
         summary="One lead with its history and the transitions the caller may fire",

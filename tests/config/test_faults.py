@@ -57,11 +57,18 @@ def stack(tmp_path):
         [sys.executable, "manage.py", "run", "--port", str(port), "--no-demo"], cwd=ROOT, env=env,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,  # its own group, like a terminal's
     )
+    children = []
     try:
         wait_for(lambda: status(f"http://127.0.0.1:{port}/accounts/login/") == 200, 240, run, tmp_path)
+        children = psutil.Process(run.pid).children()
         yield {"run": run, "port": port, "env": env, "data_dir": ROOT / data_dir, "log": tmp_path / "run.log"}
     finally:
-        if run.poll() is None:
+        if run.poll() is None:  # the test failed half-way: stop what it started, children's groups too
+            for child in children:
+                try:
+                    os.killpg(child.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             os.killpg(run.pid, signal.SIGKILL)
             run.wait(10)
         log.close()
@@ -171,3 +178,21 @@ def test_a_postgresql_restart_during_captures_loses_nothing_and_one_signal_stops
     left = [process for process in started if process.is_running() and process.status() != psutil.STATUS_ZOMBIE]
     assert left == [], [(p.pid, p.cmdline()[:3]) for p in left]
     assert not (stack["data_dir"] / "postmaster.pid").exists()
+
+
+def test_children_end_when_the_supervisor_itself_is_killed():
+    """SIGKILL cannot be handled: the kernel tells each child instead (PR_SET_PDEATHSIG)."""
+    code = ("import sys; from config.management.commands.run import Supervisor; "
+            "Supervisor({'child': ['sleep', '300']}, out=sys.stdout).run()")
+    supervisor = subprocess.Popen([sys.executable, "manage.py", "shell", "--no-imports", "-c", code], cwd=ROOT,
+                                  start_new_session=True)
+    deadline = time.monotonic() + 60
+    children = []
+    while time.monotonic() < deadline and not children:
+        children = [p for p in psutil.Process(supervisor.pid).children(recursive=True) if p.name() == "sleep"]
+        time.sleep(0.2)
+    assert children, "the supervisor did not start its child"
+    supervisor.kill()
+    supervisor.wait(10)
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []

@@ -10,7 +10,8 @@ Supervision (docs/security.md, "Faults"): every child runs in its own process gr
 PostgreSQL (when DATABASE_URL is unset) is checked every second and started again if it stopped. One
 signal stops everything `make run` started: Ctrl-C (SIGINT to the process group), SIGTERM or SIGHUP
 stop web and worker (SIGTERM to their whole process groups, SIGKILL after STOP_SECONDS), then the
-embedded PostgreSQL if `make run` started it. Nothing is left running.
+embedded PostgreSQL if `make run` started it. Nothing is left running. Should the supervisor itself be
+killed with SIGKILL, the kernel sends each child SIGTERM (Linux, PR_SET_PDEATHSIG).
 """
 
 import os
@@ -91,8 +92,11 @@ class Supervisor:
             signal.signal(signum, self._signal)
         try:
             for name, command in self.commands.items():
-                # Own process group: Ctrl-C reaches only this supervisor, which stops each group whole.
-                self.children[name] = subprocess.Popen(command, start_new_session=True)
+                # Own process group: Ctrl-C reaches only this supervisor, which stops each group whole. And
+                # should the supervisor itself be killed (SIGKILL), the kernel sends the child SIGTERM.
+                self.children[name] = subprocess.Popen(
+                    command, start_new_session=True, preexec_fn=_terminate_with_parent
+                )
             while not self.stopping:
                 exited = [name for name, child in self.children.items() if child.poll() is not None]
                 if exited:
@@ -126,6 +130,16 @@ class Supervisor:
                 child.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+
+
+def _terminate_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the supervisor's own stop still covers every signal but SIGKILL
+        pass
 
 
 def _signal_group(child: subprocess.Popen, signum: int) -> None:
