@@ -110,8 +110,8 @@ def _origin_allowed(request, form: CaptureForm) -> bool:
 
 
 def _framable(response, form: CaptureForm):
-    ancestors = " ".join(["'self'", *form.origins])
-    response["Content-Security-Policy"] = f"frame-ancestors {ancestors}"
+    """The site's CSP (config/settings.py), with the form's allowed origins as the only framing pages."""
+    response._csp_replace = {"frame-ancestors": ["'self'", *form.origins]}  # read by django-csp's middleware
     return response
 
 
