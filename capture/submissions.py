@@ -11,9 +11,10 @@ outcome together. Every stored submission reaches a final outcome:
 - only a lost database connection (a restart, a killed process) leaves the submission `received`:
   `recover_stale` (every minute) and a repeat of its Idempotency-Key finish it.
 
-An Idempotency-Key is held, while its request is processed, by a session-level PostgreSQL advisory lock
-(`HOLD_KEY_SQL`). A repeat that can take the lock knows that the first request's process (and its database
-session) is gone, and takes the submission over at once; one that cannot answers 409 "in progress".
+An Idempotency-Key is held, while its request is stored and processed, by a session-level PostgreSQL
+advisory lock (`HOLD_KEY_SQL`), taken before anything is stored; only the holder stores or takes over. A
+repeat that can take the lock while the submission is unfinished knows that the first request's process
+(and its database session) is gone, and takes it over at once; one that cannot answers 409 "in progress".
 """
 
 import hashlib
@@ -130,13 +131,15 @@ def submit(
     if not idempotency_key:
         return _run(Submission.objects.create(**fields), is_spam=is_spam, unstorable=unstorable)
     with _holding(scope, idempotency_key) as held:
+        if not held:  # another live request holds this key: it stores and processes the submission
+            return _repeat(scope, idempotency_key, digest, holder_gone=False)
         try:
             with transaction.atomic():
                 submission = Submission.objects.create(
                     idempotency_scope=scope, idempotency_key=idempotency_key, **fields
                 )
-        except IntegrityError:
-            return _repeat(scope, idempotency_key, digest, holder_gone=held)
+        except IntegrityError:  # stored before, by a request whose session is gone (we hold the key)
+            return _repeat(scope, idempotency_key, digest, holder_gone=True)
         return _run(submission, is_spam=is_spam, unstorable=unstorable)
 
 
@@ -150,16 +153,18 @@ def _run(submission: Submission, *, is_spam: bool, unstorable: dict | None) -> C
 
 def _repeat(scope: str, key: str, digest: str, *, holder_gone: bool) -> CaptureResult:
     """A repeat of an Idempotency-Key: the first answer; or, while the first is unfinished, 409 while its
-    holder lives, and a take-over at once when it is gone (or, as a fallback, after the stale time)."""
-    first = Submission.objects.get(idempotency_scope=scope, idempotency_key=key)
+    holder lives (it may not even have stored it yet), and a take-over at once when it is gone. Only the
+    caller that holds the key may take over (`holder_gone`): two takers never process one submission."""
+    first = Submission.objects.filter(idempotency_scope=scope, idempotency_key=key).first()
+    if first is None:
+        return CaptureResult(409, {"detail": _("The first request with this Idempotency-Key is still in progress.")})
     if first.payload_hash != digest:
         return CaptureResult(
             422, {"detail": _("This Idempotency-Key was already used with a different request body.")}
         )
     if first.outcome != Submission.Outcome.RECEIVED:
         return CaptureResult(first.response_status, first.response_body, first, first.lead)
-    stale_before = timezone.now() - timezone.timedelta(seconds=settings.IDEMPOTENCY_STALE_SECONDS)
-    if (holder_gone or first.received_at < stale_before) and _take_over(first):
+    if holder_gone and _take_over(first):
         return process(first)
     return CaptureResult(409, {"detail": _("The first request with this Idempotency-Key is still in progress.")})
 

@@ -111,6 +111,15 @@ def test_a_request_still_in_flight_answers_409():
     assert not Lead.objects.exists()
 
 
+def test_a_request_whose_key_another_live_request_holds_stores_nothing_and_answers_409():
+    """The holder has the key but has not stored its submission yet: the second request must neither
+    store one nor take over (two processings of one submission would capture twice)."""
+    with holding_key("anonymous", "k-race"):
+        result = submit({"email": "x@firma.de"}, idempotency_key="k-race")
+    assert result.status == 409
+    assert not Submission.objects.exists() and not Lead.objects.exists()
+
+
 def test_a_processing_failure_finishes_the_submission_as_rejected_with_the_error(monkeypatch):
     """A bug or a value the database refuses must not leave the row `received` (it would poison recovery)."""
     def broken(*args, **kwargs):
