@@ -38,12 +38,12 @@ class Rule:
     allowed: frozenset
     method: str = "GET"
     found: bool = True  # an allowed role must not get a 404 (False: the sample is a junk token)
-    may_be_503: bool = False  # a health check answers 503 when something is unhealthy (tests/ops)
+    may_be_503: bool = False  # a health check answers 503 when something is unhealthy (tests/config/ops)
 
 
 RULES = {
     "healthz": Rule(ANYONE, may_be_503=True),
-    "metrics": Rule(ANYONE),  # the test client is a loopback peer; tests/ops checks who else may read it
+    "metrics": Rule(ANYONE),  # the test client is a loopback peer; tests/config/ops checks who else may read it
     "set_language": Rule(ANYONE, "POST"),
     "login": Rule(ANYONE),
     "logout": Rule(ANYONE, "POST"),  # then the login page, for everybody
