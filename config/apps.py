@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class ConfigConfig(AppConfig):
@@ -6,3 +7,10 @@ class ConfigConfig(AppConfig):
 
     name = "config"
     verbose_name = "Leadwerk"
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """Django's admin on `core.admin.AdminSite` (a bad filter value in any change list is never a 500)."""
+
+    default = False  # config's own AppConfig stays the default of this module
+    default_site = "core.admin.AdminSite"
