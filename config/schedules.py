@@ -6,11 +6,12 @@ removes the schedules of ours that no app declares any more (a renamed or moved 
 
 from capture import tasks as capture_tasks
 from leads import tasks as leads_tasks
+from outbox import tasks as outbox_tasks
 from privacy import tasks as privacy_tasks
 from reporting import tasks as reporting_tasks
 
 # Schedule names start with the app that owns them; these prefixes are ours.
-OWN_PREFIXES = ("capture.", "leads.", "privacy.", "reporting.", "scoring.", "routing.")
+OWN_PREFIXES = ("capture.", "leads.", "privacy.", "reporting.", "scoring.", "routing.", "outbox.", "integrations.")
 
 
 def declared() -> list[dict]:
@@ -18,5 +19,6 @@ def declared() -> list[dict]:
         *capture_tasks.SCHEDULES,
         *leads_tasks.SCHEDULES,
         *privacy_tasks.SCHEDULES,
+        *outbox_tasks.SCHEDULES,
         *reporting_tasks.schedules(),
     ]

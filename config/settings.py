@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_q",
     "axes",
     "config",
+    "outbox",
     "django_prometheus",
     "leads",
     "privacy",
@@ -271,6 +272,13 @@ METRICS_TOKEN = env.text("METRICS_TOKEN", "")  # empty: /metrics answers only to
 # Several gunicorn workers: an empty folder where prometheus_client sums the workers' counters (config/metrics.py).
 PROMETHEUS_MULTIPROC_DIR = env.folder("PROMETHEUS_MULTIPROC_DIR", "")
 PROMETHEUS_EXPORT_MIGRATIONS = False  # django-prometheus would query the database at start-up
+
+# Events and webhooks (docs/integrations.md).
+OUTBOX_RETENTION_DAYS = env.integer("OUTBOX_RETENTION_DAYS", 30, minimum=1)  # events feed history
+OUTBOX_DISPATCH_WAIT_SECONDS = env.integer("OUTBOX_DISPATCH_WAIT_SECONDS", 5, minimum=0)
+# Hosts webhooks may reach although they are private or loopback addresses (and over plain http).
+WEBHOOK_ALLOWED_HOSTS = env.text_list("WEBHOOK_ALLOWED_HOSTS", "")
+WEBHOOK_TIMEOUT_SECONDS = env.integer("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 
 # Serving hardening (docs/security.md). Cookies are Secure when the site is served over https: by default
 # when SITE_URL is https://, so `make run` on http://127.0.0.1 works with DEBUG=false.

@@ -185,3 +185,27 @@ class Role:
     SDR = "sdr"
     MANAGER = "manager"
     ALL = (MARKETING, SDR, MANAGER)
+
+
+class EventType:
+    """Domain events of the transactional outbox (`outbox`), as the events feed and webhooks name them.
+    The catalogue with payload examples is in docs/integrations.md."""
+
+    LEAD_CREATED = "lead.created"
+    LEAD_UPDATED = "lead.updated"  # payload: the changed fields
+    LEAD_STAGE_CHANGED = "lead.stage_changed"  # payload: transition, source, target
+    LEAD_OWNER_CHANGED = "lead.owner_changed"
+    LEAD_MERGED = "lead.merged"
+    LEAD_ERASED = "lead.erased"  # no personal data
+    ACTIVITY_LOGGED = "activity.logged"
+    CONSENT_CHANGED = "consent.changed"
+    SLA_BREACHED = "sla.breached"
+    OPPORTUNITY_CREATED = "opportunity.created"
+    OPPORTUNITY_STAGE_CHANGED = "opportunity.stage_changed"
+    OPPORTUNITY_WON = "opportunity.won"
+    OPPORTUNITY_LOST = "opportunity.lost"
+    ALL = (
+        LEAD_CREATED, LEAD_UPDATED, LEAD_STAGE_CHANGED, LEAD_OWNER_CHANGED, LEAD_MERGED, LEAD_ERASED,
+        ACTIVITY_LOGGED, CONSENT_CHANGED, SLA_BREACHED, OPPORTUNITY_CREATED, OPPORTUNITY_STAGE_CHANGED,
+        OPPORTUNITY_WON, OPPORTUNITY_LOST,
+    )
