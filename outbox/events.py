@@ -147,7 +147,8 @@ def after(position: int, *, types: Iterable[str] | None = None, limit: int = 100
 
 
 def last_position() -> int:
-    return Event.objects.filter(position__isnull=False).order_by("-position").values_list("position", flat=True).first() or 0
+    last = Event.objects.filter(position__isnull=False).order_by("-position").values_list("position", flat=True)
+    return last.first() or 0
 
 
 def _cursor(name: str) -> Cursor:
