@@ -47,11 +47,12 @@ from psycopg.types.json import Jsonb
 from capture import rules, submissions
 from capture.submissions import CaptureResult
 from core.errors import Invalid
-from core.vocabulary import ActivityKind
+from core.vocabulary import ActivityKind, EventType
 from leads import lifecycle, scores
 from leads.fields import FILL_EMPTY_NUMBERS, FILL_EMPTY_TEXT, first_values
 from leads.models import Account, Activity, Lead, Submission
 from leads.validation import clean_capture
+from outbox import events as outbox_events
 from privacy import suppression
 from privacy.models import Suppression
 from scoring import policy
@@ -227,7 +228,21 @@ def write_batch(rows: list[_Row], *, channel: str, by) -> list[CaptureResult]:
 
     for row, pk in zip(rows, _next_ids(Submission, len(rows)), strict=True):
         row.submission_id = pk  # the touchpoints name their submission, written last with its answer
-    _create_touchpoints(valid, channel=channel, submitted_by=submitted_by, now=now)
+    touchpoints = _create_touchpoints(valid, channel=channel, submitted_by=submitted_by, now=now)
+    outbox_events.record_many([
+        *(
+            {"type": EventType.LEAD_CREATED if group[0].created else EventType.LEAD_UPDATED,
+             "lead_id": group[0].lead_id, "actor_id": submitted_by,
+             "payload": {"source": _source(group[0], channel), "channel": channel} if group[0].created
+             else {"fields": [], "by": "capture"}}
+            for group in groups.values()
+        ),
+        *(
+            {"type": EventType.ACTIVITY_LOGGED, "lead_id": row.lead_id, "actor_id": submitted_by,
+             "payload": {"activity": activity_id, "kind": ActivityKind.FORM_SUBMIT.value}}
+            for row, activity_id in zip(valid, touchpoints, strict=True)
+        ),
+    ])
     lead_ids = [group[0].lead_id for group in groups.values()]  # in the order of first appearance
     if lead_ids:
         scores.rescore_many(lead_ids, spec=spec)
@@ -435,11 +450,11 @@ def _create_submissions(rows: list[_Row], results: list[CaptureResult], *, chann
     _copy_insert(Submission, columns, records, ids=[row.submission_id for row in rows])
 
 
-def _create_touchpoints(rows: list[_Row], *, channel: str, submitted_by, now) -> None:
+def _create_touchpoints(rows: list[_Row], *, channel: str, submitted_by, now) -> list[int]:
     """The touchpoint capture writes for each submission (no form, no reported activity: a form submit)."""
     stamp = now.isoformat()
     columns = ("lead_id", "kind", "occurred_at", "note", "created_by_id", "created_at", "data")
-    _copy_insert(Activity, columns, [
+    return _copy_insert(Activity, columns, [
         (row.lead_id, ActivityKind.FORM_SUBMIT.value, stamp, row.clean["message"], submitted_by, stamp,
          rules.touchpoint_data(submission_id=row.submission_id, channel=channel, source=_source(row, channel),
                                campaign=row.clean["campaign"], clean=row.clean))

@@ -33,11 +33,12 @@ from capture import rules
 from core import parsers
 from core.errors import Invalid
 from core.http import IDEMPOTENCY_KEY, clean_header
-from core.vocabulary import ActivityKind, Channel
+from core.vocabulary import ActivityKind, Channel, EventType
 from leads import activities
 from leads.fields import FILL_EMPTY, fill_empty, is_empty
 from leads.models import Account, Activity, Campaign, CaptureForm, JobRun, Lead, Submission, Visitor
 from leads.validation import clean_capture
+from outbox import events as outbox_events
 from privacy import consent, suppression
 from privacy.models import ConsentEvent
 
@@ -284,10 +285,11 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
             **{name: clean[name] for name in FILL_EMPTY if not is_empty(clean[name])},
         )
         lead.save()
+        filled = []
     else:
-        changed = ["last_touch_at", "updated_at", *fill_empty(lead, clean)]
+        filled = fill_empty(lead, clean)
         lead.last_touch_at = max(lead.last_touch_at, touched_at)
-        lead.save(update_fields=changed)
+        lead.save(update_fields=["last_touch_at", "updated_at", *filled])
 
     kind = activity.kind if activity else (form.activity_kind if form else ActivityKind.FORM_SUBMIT)
     touchpoint = Activity.objects.create(
@@ -298,6 +300,16 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
         ),
         created_by=submission.submitted_by,
     )
+    actor_id = submission.submitted_by_id
+    outbox_events.record_many([
+        {"type": EventType.LEAD_CREATED, "lead_id": lead.pk, "actor_id": actor_id,
+         "payload": {"source": source, "campaign": lead.campaign_id, "channel": submission.channel}}
+        if created else
+        {"type": EventType.LEAD_UPDATED, "lead_id": lead.pk, "actor_id": actor_id,
+         "payload": {"fields": sorted(filled), "by": "capture"}},
+        {"type": EventType.ACTIVITY_LOGGED, "lead_id": lead.pk, "actor_id": actor_id,
+         "payload": {"activity": touchpoint.pk, "kind": touchpoint.kind}},
+    ])
     stitched = _stitch_visitor(lead, clean["visitor_id"], form, now) if clean["visitor_id"] else 0
     if clean["consent"]:
         _record_consent(lead, submission, form, now, page_url=activity.url if activity else "")

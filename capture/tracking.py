@@ -6,10 +6,11 @@ from django.utils.translation import gettext as _
 
 from core.errors import Invalid
 from core.parsers import bad_text
-from core.vocabulary import TRACKED_KINDS, ActivityKind
+from core.vocabulary import TRACKED_KINDS, ActivityKind, EventType
 from leads.activities import after_activity
 from leads.models import Activity, CaptureForm, Lead, Visitor
 from leads.validation import clean_activity, clean_url, clean_visitor_id
+from outbox import events as outbox_events
 
 
 @transaction.atomic
@@ -48,6 +49,9 @@ def track(*, form: CaptureForm, raw: dict) -> Visitor:
         occurred_at=activity.occurred_at, data={k: v for k, v in {"title": title, "referrer": referrer}.items() if v},
     )
     if visitor.lead_id:
+        outbox_events.record(
+            EventType.ACTIVITY_LOGGED, lead_id=visitor.lead_id, payload={"activity": recorded.pk, "kind": recorded.kind}
+        )
         Lead.objects.filter(pk=visitor.lead_id, last_touch_at__lt=activity.occurred_at).update(
             last_touch_at=activity.occurred_at
         )

@@ -10,11 +10,12 @@ from django.utils.translation import gettext as _
 from core import dates
 from core.errors import Invalid, NotPermitted
 from core.parsers import bad_text
-from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, ActivityKind, NotificationKind, Outcome, Role
+from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role
 from leads import clocks, lifecycle, roles, scores
 from leads.models import Activity, Lead
 from leads.sla import recycling
 from leads.validation import clean_choice, clean_datetime, clean_url
+from outbox import events as outbox_events
 from scoring.policy import ActivityFact
 
 LOGGABLE_KINDS = set(ActivityKind)
@@ -77,6 +78,10 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
         raise NotPermitted(_("You may not log activities on this lead."))
     values = parse_activity(raw)
     activity = Activity.objects.create(lead=lead, created_by=by, **values)
+    outbox_events.record(
+        EventType.ACTIVITY_LOGGED, lead_id=lead.pk, actor_id=by.pk if by else None,
+        payload={"activity": activity.pk, "kind": activity.kind},
+    )
     if values["kind"] in CONTACT_KINDS:
         Lead.objects.filter(pk=lead.pk).update(contact_attempts=F("contact_attempts") + 1)
     Lead.objects.filter(pk=lead.pk, last_touch_at__lt=values["occurred_at"]).update(

@@ -20,10 +20,11 @@ from core import dates
 from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
 from core.parsers import bad_text
 from core.tasks import enqueue_on_commit
-from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, NotificationKind, Outcome, Role, Stage
+from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role, Stage
 from leads import clocks, guards, roles
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.validation import email_domain, website_domain
+from outbox import events as outbox_events
 from routing import policy as routing_policy
 from routing import rotation as routing_rotation
 from routing import selectors as routing_selectors
@@ -241,6 +242,10 @@ def _fire_locked(
         lead=lead, name=name, source=source, target=lead.stage, actor=by,
         reason=values.get("reason", ""), data=_audit_data(values), at=now,
     )
+    outbox_events.record(
+        EventType.LEAD_STAGE_CHANGED, lead_id=lead.pk, actor_id=by.pk if by else None,
+        payload={"transition": name, "source": source, "target": lead.stage},
+    )
     clocks.on_transition(lead, name=name, source=source, now=now)
     if name == "mark_mql" and lead.owner_id is None:
         route(lead, now=now)
@@ -306,6 +311,13 @@ def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, tra
             "to_owner": new_owner.get_username() if new_owner else None,
             "rule": trace.get("rule", ""),
             "method": trace.get("method", name),
+        },
+    )
+    outbox_events.record(
+        EventType.LEAD_OWNER_CHANGED, lead_id=lead.pk, actor_id=by.pk if by else None,
+        payload={
+            "change": name, "from_owner": old_owner.pk if old_owner else None,
+            "to_owner": new_owner.pk if new_owner else None, "rule": trace.get("rule", ""),
         },
     )
     clocks.on_owner_change(lead, now=now)

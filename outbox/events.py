@@ -22,7 +22,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
-from core.tasks import enqueue_on_commit
 from core.vocabulary import EventType
 from outbox.models import Cursor, Event
 
@@ -93,7 +92,10 @@ def record_many(events: Iterable[dict]) -> int:
 
 
 def _kick() -> None:
-    enqueue_on_commit("outbox.tasks.dispatch")  # runs after the commit: enqueues at once
+    """Runs after the commit (an on-commit callback): enqueue one dispatch now."""
+    from django_q.tasks import async_task  # django-q2 reads its settings at import: only when needed
+
+    async_task("outbox.tasks.dispatch")
 
 
 def _kick_after_commit() -> None:

@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 
 from core.errors import Refused, Unmet
 from core.tasks import enqueue_on_commit
-from core.vocabulary import ConsentPurpose, ConsentStatus
+from core.vocabulary import ConsentPurpose, ConsentStatus, EventType
 from leads.models import Lead
+from outbox import events as outbox_events
 from privacy.models import ConsentEvent, ConsentWording, OptInRequest
 
 MARKETING_PURPOSES = (ConsentPurpose.NEWSLETTER, ConsentPurpose.MARKETING_EMAIL)
@@ -157,6 +158,7 @@ def proof_matches(event: ConsentEvent) -> bool:
 # --- recording events -------------------------------------------------------------------------------------
 
 
+@transaction.atomic  # the event, the lead's summary and the outbox event commit together
 def record(
     *,
     lead: Lead,
@@ -202,6 +204,10 @@ def record(
         **proof,
     )
     _update_summary(lead.pk)
+    outbox_events.record(
+        EventType.CONSENT_CHANGED, lead_id=lead.pk, actor_id=event.recorded_by_id,
+        payload={"purpose": purpose, "kind": kind, "consent_event": event.pk},
+    )
     return event
 
 

@@ -20,9 +20,10 @@ from django.utils.translation import gettext as _
 from core import csv
 from core.errors import Conflict, Refused
 from core.tasks import enqueue_on_commit
-from core.vocabulary import ActivityKind, ConsentPurpose, TransitionName
+from core.vocabulary import ActivityKind, ConsentPurpose, EventType, TransitionName
 from leads import roles
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission, Visitor
+from outbox import events as outbox_events
 from privacy import consent
 from privacy.models import ConsentEvent, OptInRequest, PrivacyRequest, Suppression
 from privacy.registry import ACTIVITY_DATA_KEPT, ERASED, REGISTRY, rows_of
@@ -116,6 +117,7 @@ def erase(*, lead_id: int, by=None, reason: str, via: str = "page", kind: str = 
         )
         _anonymise(lead, now)
         PrivacyRequest.objects.create(lead=lead, kind=kind, actor=_actor(by), via=via, reason=reason)
+        outbox_events.record(EventType.LEAD_ERASED, lead_id=lead.pk, actor_id=by.pk if by else None)  # ids only
     return Lead.objects.get(pk=lead_id)
 
 

@@ -26,11 +26,12 @@ from django.utils.translation import gettext_lazy
 from rapidfuzz import fuzz, utils
 
 from core.errors import NotFound, NotPermitted, Refused
-from core.vocabulary import WORKED_STAGES, ConsentStatus, Outcome
+from core.vocabulary import WORKED_STAGES, ConsentStatus, EventType, Outcome
 from leads import roles, scores
 from leads.fields import FILL_EMPTY, is_empty
 from leads.models import Activity, Lead, LeadScore, LeadTransition, SlaClock
 from leads.validation import FREE_MAIL_DOMAINS
+from outbox import events as outbox_events
 
 # --- duplicate candidates -------------------------------------------------------------------------------
 
@@ -244,6 +245,10 @@ def merge(*, survivor_id: int, merged_id: int, by, keep_from_merged=(), reason: 
             "merged_lead": snapshot, "moved": moved, "survivor_changes": changes,
             "stopped_sla_clocks": stopped, "kept_from_merged": sorted(keep_from_merged),
         },
+    )
+    outbox_events.record(
+        EventType.LEAD_MERGED, lead_id=survivor.pk, actor_id=by.pk if by else None,
+        payload={"merged_lead": merged.pk, "survivor": survivor.pk},
     )
     merged.delete()  # before the survivor's save: it may take over the merged lead's e-mail address
     if changes:

@@ -33,9 +33,11 @@ from django.utils import timezone
 from psycopg import sql
 
 from core.tasks import enqueue_on_commit, time_budget
+from core.vocabulary import EventType
 from leads import clocks
 from leads.models import JobRun, Lead, Notification, SlaClock, SlaEscalation
 from leads.sla import escalation, health
+from outbox import events as outbox_events
 from routing import sla_policy
 
 logger = logging.getLogger(__name__)
@@ -273,6 +275,12 @@ class _SweepRun:
                 if not row.breached:  # record the breach; the next look stays (the due: it was not breached)
                     advances.append({"id": row.id, "done": row.step, "step": row.step, "next_at": row.due_at})
                 outcome.per_lead.append(row.id)
+        outbox_events.record_many(
+            {"type": EventType.SLA_BREACHED, "lead_id": row.lead_id,
+             "payload": {"clock": row.id, "policy": row.policy_id, "due_at": row.due_at.isoformat()}}
+            for row in rows
+            if not row.breached and row.id not in stops
+        )
         with connection.cursor() as cursor:
             if stops:
                 cursor.execute(_STOP_SQL, [now, sla_policy.CANCEL_POLICY_OFF, now, _id_array(stops)])
@@ -371,6 +379,10 @@ def advance(*, clock_id: int, now: dt.datetime) -> str:
             spec, due_at=clock.due_at, steps_done=clock.step, breach_recorded=True
         )
         clock.save(update_fields=["breached", "next_step_at"])
+        outbox_events.record(
+            EventType.SLA_BREACHED, lead_id=clock.lead_id,
+            payload={"clock": clock.pk, "policy": clock.policy_id, "due_at": clock.due_at.isoformat()},
+        )
         return "breach"
     step = sla_policy.next_step(spec, steps_done=clock.step)
     step_at = sla_policy.step_time(spec, due_at=clock.due_at, number=clock.step + 1)
