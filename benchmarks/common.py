@@ -88,6 +88,13 @@ def fmt(value) -> str:
     return str(value)
 
 
+def ratio_text(ratio: float | None) -> str:
+    """A throughput share as a percentage; a time ratio (figure / reference >= 2) as a multiple."""
+    if ratio is None:
+        return "-"
+    return f"{ratio:.1f}x" if ratio >= 2 else f"{ratio:.0%}"
+
+
 def machine() -> dict:
     return {
         "cpus": os.cpu_count(),
@@ -156,7 +163,7 @@ def table(rows: list[dict], order: list[str]) -> str:
         ref = row.get("reference") or {}
         figure = f"{fig.get('label', '')}: {Figure(**fig).text()}" if fig else row.get("status", "")
         reference = f"{ref.get('label', '')}: {Figure(**ref).text()}" if ref else "-"
-        ratio = f"{row['ratio']:.0%}" if row.get("ratio") is not None else "-"
+        ratio = ratio_text(row.get("ratio"))
         met = {True: "yes", False: "**no**", None: "-"}[row.get("goal_met")]
         number = rank.get(row["name"], len(rank)) + 1
         lines.append(f"| {number} | {row['title']} | {figure} | {reference} | {ratio} | {row.get('goal', '')} "
@@ -206,7 +213,7 @@ def print_result(result: Result) -> None:
     if result.reference:
         print(f"   {result.reference.label:<48} {result.reference.text()}   (reference, same run)")
     if result.ratio is not None:
-        print(f"   {'ratio':<48} {result.ratio:.0%}")
+        print(f"   {'ratio':<48} {ratio_text(result.ratio)}")
     for detail in result.details:
         print(f"   {detail.label:<48} {detail.text()}")
     for note in result.notes:
