@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-QUICK_RESULTS_DIR = RESULTS_DIR / "quick"
+QUICK_RESULTS_DIR = RESULTS_DIR / "local"  # not committed: every run without --update-results
 
 
 @dataclass
@@ -197,7 +197,7 @@ def write_markdown(*, quick: bool, order: list[str]) -> Path:
         "Written by `python -m benchmarks.run`; see docs/performance.md for what each figure means.\n"
         f"Machine: {machine()['cpus']} CPUs, Python {machine()['python']}. Data set: "
         f"{', '.join(data_sets)} generated leads. Benchmarks never fail by timing; 'met' only compares "
-        "with the goal of issue 8.\n\n"
+        "the ratio with the goal of issue 21.\n\n"
     )
     path = results_dir(quick) / "results.md"
     path.write_text(header + table(rows, order) + "\n\n## Details\n\n" + details_markdown(rows, order) + "\n")
