@@ -1,18 +1,24 @@
-"""The product's URLs plus `bench/insert/`, the ceiling for a Django write on this machine.
+"""The product's URLs plus `bench/insert/`, the ceiling for a Django write on this machine, and
+`bench/same-writes/`, the capture benchmark's same-writes reference.
 
 The ceiling view runs in the same gunicorn, middleware and database as the product and does the least a
 Django write can do: read the JSON body, insert it as one row, answer 201 with the new id. It exists only
 under `benchmarks.bench_settings`, never in the product's URLs.
+
+The same-writes view replays the writes a real capture of the kind named by `X-Bench-Kind` (new, hot,
+merge) ran (`benchmarks.same_writes`, recorded by the benchmark process into `SAME_WRITES_DIR`) in one
+transaction, after parsing the JSON body: the same rows in the same tables and indexes, without the logic.
 """
 
 import json
 
-from django.db import connection
+from django.db import connection, transaction
 from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from benchmarks import same_writes
 from config.urls import urlpatterns as product_urlpatterns
 
 CEILING_TABLE = "bench_ceiling"
@@ -35,4 +41,27 @@ def insert_one_row(request):
     return JsonResponse({"id": row_id}, status=201)
 
 
-urlpatterns = [path("bench/insert/", insert_one_row, name="bench-insert"), *product_urlpatterns]
+_recordings: dict[str, same_writes.Recording] = {}
+
+
+@csrf_exempt
+@require_POST
+def replay_same_writes(request):
+    try:
+        json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"detail": "Send JSON."}, status=400)
+    kind = request.headers.get("X-Bench-Kind", "new")
+    recording = _recordings.get(kind)
+    if recording is None:
+        recording = _recordings[kind] = same_writes.load(same_writes.SAME_WRITES_DIR / f"capture-{kind}.pickle")
+    with transaction.atomic(), connection.cursor() as cursor:
+        statements = recording.replay(cursor)
+    return JsonResponse({"statements": statements}, status=201)
+
+
+urlpatterns = [
+    path("bench/insert/", insert_one_row, name="bench-insert"),
+    path("bench/same-writes/", replay_same_writes, name="bench-same-writes"),
+    *product_urlpatterns,
+]

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-QUICK_RESULTS_DIR = RESULTS_DIR / "quick"
+QUICK_RESULTS_DIR = RESULTS_DIR / "local"  # not committed: every run without --update-results
 
 
 @dataclass
@@ -86,6 +86,13 @@ def fmt(value) -> str:
             return f"{value:.1f}"
         return f"{value:.2f}"
     return str(value)
+
+
+def ratio_text(ratio: float | None) -> str:
+    """A throughput share as a percentage; a time ratio (figure / reference >= 2) as a multiple."""
+    if ratio is None:
+        return "-"
+    return f"{ratio:.1f}x" if ratio >= 2 else f"{ratio:.0%}"
 
 
 def machine() -> dict:
@@ -156,7 +163,7 @@ def table(rows: list[dict], order: list[str]) -> str:
         ref = row.get("reference") or {}
         figure = f"{fig.get('label', '')}: {Figure(**fig).text()}" if fig else row.get("status", "")
         reference = f"{ref.get('label', '')}: {Figure(**ref).text()}" if ref else "-"
-        ratio = f"{row['ratio']:.0%}" if row.get("ratio") is not None else "-"
+        ratio = ratio_text(row.get("ratio"))
         met = {True: "yes", False: "**no**", None: "-"}[row.get("goal_met")]
         number = rank.get(row["name"], len(rank)) + 1
         lines.append(f"| {number} | {row['title']} | {figure} | {reference} | {ratio} | {row.get('goal', '')} "
@@ -190,7 +197,7 @@ def write_markdown(*, quick: bool, order: list[str]) -> Path:
         "Written by `python -m benchmarks.run`; see docs/performance.md for what each figure means.\n"
         f"Machine: {machine()['cpus']} CPUs, Python {machine()['python']}. Data set: "
         f"{', '.join(data_sets)} generated leads. Benchmarks never fail by timing; 'met' only compares "
-        "with the goal of issue 8.\n\n"
+        "the ratio with the goal of issue 21.\n\n"
     )
     path = results_dir(quick) / "results.md"
     path.write_text(header + table(rows, order) + "\n\n## Details\n\n" + details_markdown(rows, order) + "\n")
@@ -206,7 +213,7 @@ def print_result(result: Result) -> None:
     if result.reference:
         print(f"   {result.reference.label:<48} {result.reference.text()}   (reference, same run)")
     if result.ratio is not None:
-        print(f"   {'ratio':<48} {result.ratio:.0%}")
+        print(f"   {'ratio':<48} {ratio_text(result.ratio)}")
     for detail in result.details:
         print(f"   {detail.label:<48} {detail.text()}")
     for note in result.notes:

@@ -1,8 +1,10 @@
-"""`python -m benchmarks.run [--only NAME ...] [--leads N] [--quick] [--seed S]` (`make bench`).
+"""`python -m benchmarks.run [--only NAME ...] [--leads N] [--quick] [--seed S] [--update-results]` (`make bench`).
 
 Builds (or reuses) the bench data set, runs each benchmark from the same starting point, prints its
 figure next to its reference figure, and writes `benchmarks/results/<name>.json` plus `results.md`
-(`benchmarks/results/quick/`, not committed, for --quick runs and any size or seed other than the default).
+into `benchmarks/results/local/` (not committed, so a run on a user's machine never dirties the tree).
+`--update-results` (full size, seed 42 only) writes the committed `benchmarks/results/` instead: the lead
+does that from one full run on a quiet machine.
 A benchmark that breaks is reported as an error and the others still run; nothing here fails because
 something was slow.
 
@@ -56,8 +58,12 @@ def main(argv=None) -> int:
     parser.add_argument("--leads", type=int, help="data-set size (default 1,000,000; 20,000 with --quick)")
     parser.add_argument("--quick", action="store_true", help="small data set and fewer repetitions, for iterating")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--update-results", action="store_true",
+                        help="write the committed benchmarks/results/ (full size, seed 42 only)")
     args = parser.parse_args(argv)
     leads = args.leads or (QUICK_LEADS if args.quick else 1_000_000)
+    if args.update_results and (args.quick or leads != 1_000_000 or args.seed != 42):
+        parser.error("--update-results needs the full run: 1,000,000 leads, seed 42, not --quick")
 
     from benchmarks import db
 
@@ -67,9 +73,9 @@ def main(argv=None) -> int:
 
     meta = generate.ensure(leads=leads, seed=args.seed)
     ctx = Context(leads=leads, quick=args.quick, seed=args.seed, database_url=target.url, meta=meta)
-    # Only the full-size run (a million leads, seed 42) writes the committed results; any other size or seed
-    # goes to results/quick/ with the --quick runs, so iterating never overwrites the figures in the repo.
-    scratch = args.quick or leads != 1_000_000 or args.seed != 42
+    # Only a full-size run asked to (--update-results) writes the committed results; every other run goes to
+    # results/local/ (gitignored), so `make bench` never dirties the tree or overwrites the figures in the repo.
+    scratch = not args.update_results
     selected = [(name, module) for name, module in BENCHMARKS if not args.only or name in args.only]
     for name, module_name in selected:
         print(f"\n-- running {name} ...", flush=True)

@@ -14,7 +14,13 @@ set-based in batches of `SWEEP_BATCH` clocks per transaction, for at most its ti
 first), anything still due is set aside, and one more sweep shows an idle sweep over all running clocks.
 The clocks are removed afterwards.
 
-Reference, same run: finding the due clocks alone (`SELECT count(*)` through the sweep's partial index).
+Reference, same run: the same writes set-based without the logic (`same_writes_reference`), timed from
+the same state just before the sweep: the due clocks in batches of `SWEEP_BATCH` per transaction, each
+batch found through the sweep's partial index, its clocks marked breached and advanced (one UPDATE), one
+escalation row per clock (INSERT ... SELECT), one notification per clock to its owner (a manager when it
+has none), and the e-mail task's queue row, committed; then all of it is undone (untimed). Figure and
+reference both cover every due clock: the sweeps' time summed against the reference's. Finding the due
+clocks alone (`SELECT count(*)`) is a detail.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from benchmarks.common import Context, Figure, Result
 
 NAME = "sla_sweep"
 TITLE = "SLA sweep"
-GOAL = "< 200 ms per sweep (1,000,000 open clocks, 10,000 due)"
+GOAL = "within 2x of the same-writes reference (1,000,000 open clocks, 10,000 due)"
 POLICY = "Bench: SLA sweep"
 DUE_TARGET = 10_000  # due clocks, whatever the size (fewer only when there are fewer known leads)
 MAX_SWEEPS = 5  # sweeps timed while clocks are due; each works for up to its budget (`SWEEP_BUDGET_SECONDS`)
@@ -113,6 +119,65 @@ def _due_count_ms() -> tuple[float, int]:
     return (time.perf_counter() - start) * 1000, count
 
 
+REFERENCE_KEY = "bench-sla-ref"
+
+
+def same_writes_reference(policy_id: int, batch: int) -> tuple[float, int]:
+    """Seconds for the sweep's writes, set-based without the logic, over every due clock; undone after."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django_q.models import OrmQ
+
+    from benchmarks.generate import _insert
+    from core.tasks import enqueue_on_commit
+    from core.vocabulary import Role
+    from leads.models import Notification, SlaClock, SlaEscalation
+    from leads.sla import sweep
+
+    clock = SlaClock._meta.db_table
+    manager = (get_user_model().objects.filter(is_active=True, groups__name=Role.MANAGER).order_by("pk")
+               .values_list("pk", flat=True).first())
+    queued_before = OrmQ.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    done, after = 0, 0
+    start = time.perf_counter()
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT c.id, c.lead_id, coalesce(c.owner_id, l.owner_id, %s) FROM {clock} c "
+                "JOIN leads_lead l ON l.id = c.lead_id WHERE c.stopped_at IS NULL AND c.next_step_at IS NOT NULL "
+                "AND c.next_step_at <= now() AND c.id > %s ORDER BY c.id LIMIT %s", [manager, after, batch])
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            ids, leads, users = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+            cursor.execute(f"UPDATE {clock} SET breached = true, step = 1, next_step_at = NULL "
+                           "WHERE id = ANY(%s)", [ids])
+            params = {"ids": ids, "leads": leads, "users": users}
+            _insert(cursor, SlaEscalation, {"clock_id": "x.id", "step": "1", "action": "'warn_owner'",
+                                            "at": "now()", "outcome": "''"},
+                    "FROM unnest(%(ids)s::bigint[]) AS x(id)", params)
+            cursor.execute(
+                f"INSERT INTO {Notification._meta.db_table} (user_id, lead_id, key, kind, message, created_at) "
+                "SELECT x.u, x.l, %(key)s || x.id, 'sla_warning', 'The SLA of this lead is due.', now() "
+                "FROM unnest(%(ids)s::bigint[], %(leads)s::bigint[], %(users)s::bigint[]) AS x(id, l, u) "
+                "WHERE x.u IS NOT NULL RETURNING id", {**params, "key": f"{REFERENCE_KEY}:"})
+            notes = [r[0] for r in cursor.fetchall()]
+            if notes:
+                enqueue_on_commit(sweep.EMAIL_TASK, notes)
+        done, after = done + len(ids), ids[-1]
+    seconds = time.perf_counter() - start
+    with transaction.atomic(), connection.cursor() as cursor:  # undo, untimed
+        cursor.execute(f"DELETE FROM {SlaEscalation._meta.db_table} WHERE clock_id IN "
+                       f"(SELECT id FROM {clock} WHERE policy_id = %s)", [policy_id])
+        cursor.execute(f"DELETE FROM {Notification._meta.db_table} WHERE key LIKE %s", [f"{REFERENCE_KEY}:%"])
+        cursor.execute(f"UPDATE {clock} SET breached = false, step = 0, next_step_at = due_at "
+                       "WHERE policy_id = %s AND breached", [policy_id])
+        OrmQ.objects.filter(pk__gt=queued_before).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {clock}")
+    return seconds, done
+
+
 def _manager_count() -> int:
     from django.contrib.auth import get_user_model
 
@@ -146,6 +211,7 @@ def run(ctx: Context) -> Result:
     setup_seconds = time.perf_counter() - start
     try:
         find_ms, found = _due_count_ms()
+        reference_seconds, reference_clocks = same_writes_reference(policy.pk, sweep.SWEEP_BATCH)
         sweeps = []
         for _ in range(MAX_SWEEPS):
             t0 = time.perf_counter()
@@ -179,11 +245,17 @@ def run(ctx: Context) -> Result:
         Figure("writing the clocks (setup, not timed as the figure)", setup_seconds, "s"),
     ] + [Figure(f"sweep {i + 1}", f"{ms:,.0f} ms, {o}") for i, (ms, o) in enumerate(sweeps)]
     first_ms = sweeps[0][0] if sweeps else None
+    reference_ms = reference_seconds * 1000
+    ratio = busy_ms / reference_ms if reference_ms and handled == reference_clocks else None
+    details += [Figure("first sweep", first_ms, "ms"),
+                Figure("same-writes reference: clocks written", reference_clocks),
+                Figure("same-writes reference per clock", reference_ms / reference_clocks if reference_clocks else None,
+                       "ms")]
     return Result(
         name=NAME, title=TITLE,
-        figure=Figure(f"first sweep ({due:,} due)", first_ms, "ms"),
-        reference=Figure("finding the due clocks", find_ms, "ms"),
-        goal=GOAL, goal_met=first_ms is not None and first_ms < 200,
+        figure=Figure(f"sweeps until none of {due:,} is due", busy_ms, "ms"),
+        reference=Figure("same writes set-based, no logic", reference_ms, "ms"),
+        ratio=ratio, goal=GOAL, goal_met=ratio is not None and ratio <= 2,
         details=details,
         notes=[f"idle sweep {idle_ms:.0f} ms; {idle.as_dict()}",
                f"the sweep works for at most {sweep.SWEEP_BUDGET_SECONDS:g} s per run and then "

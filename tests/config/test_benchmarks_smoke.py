@@ -24,7 +24,41 @@ def test_it_generates_a_tiny_history_and_measures_rescoring():
     assert result.status == "ok"
     assert result.figure.value > 0
     assert result.reference.value > 0
-    assert {detail.label for detail in result.details} >= {"leads rescored", "wall time"}
+    labels = {detail.label for detail in result.details}
+    assert labels >= {"all changed: leads rescored", "all changed: wall time", "few changed: leads rescored",
+                      "few changed: lead rows whose score changed (written)"}
+    changed = next(d.value for d in result.details if d.label == "all changed: lead rows whose score changed (written)")
+    assert changed == 300  # every stored score was moved first: every lead row is rewritten
+
+
+@pytest.mark.django_db
+def test_a_recorded_capture_replays_the_same_writes_with_fresh_values():
+    from django.db import connection
+
+    from benchmarks import same_writes
+    from capture import submissions as capture
+    from leads.models import Submission
+    from privacy.models import ConsentEvent
+
+    payload = {"email": "swtoken1@firma.example", "first_name": "Q", "company": "Firma GmbH", "consent": True,
+               "activity": {"kind": "form_submit"}}
+    _result, recording = same_writes.record(
+        lambda: capture.submit(channel="api", payload=payload, idempotency_key="swtoken1-key"), token="swtoken1")
+    before = {"leads": Lead.objects.count(), "activities": Activity.objects.count(),
+              "submissions": Submission.objects.count(), "consent": ConsentEvent.objects.count()}
+
+    with connection.cursor() as cursor:
+        recording.replay(cursor, token="swtoken2")
+        recording.replay(cursor, token="swtoken3")
+
+    assert "leads_lead" in recording.tables_written()
+    replayed = Lead.objects.get(email_normalized="swtoken2@firma.example")
+    assert Lead.objects.filter(email_normalized="swtoken3@firma.example").exists()
+    assert Activity.objects.filter(lead=replayed).count() == 1  # the new lead's id went into its activity
+    assert Submission.objects.filter(lead=replayed).exists()
+    assert Lead.objects.count() == before["leads"] + 2
+    assert Submission.objects.count() == before["submissions"] + 2
+    assert ConsentEvent.objects.count() == before["consent"] + 2
 
 
 @pytest.mark.django_db
