@@ -6,7 +6,10 @@ in the other order; a reader that remembers "the last id I saw" would skip the e
 with a lower id. An event therefore gets its `position` only once every transaction that began before
 the positioning one has ended (its `txid` is below the snapshot's `xmin`), and positions are handed out
 in (txid, seq) order under one advisory lock. Positions are final once given: a reader that pages by
-position never misses or repeats an event.
+position never misses or repeats an event. Transaction ids belong to the whole PostgreSQL server: any
+open writing transaction, in any database of the server, holds positions back until it ends (the dispatch
+waits up to OUTBOX_DISPATCH_WAIT_SECONDS, then the minute schedule takes over), so keep long-running
+writers out of the product's server.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from core.tasks import enqueue_on_commit
 from core.vocabulary import EventType
 from outbox.models import Cursor, Event
 
@@ -91,17 +95,17 @@ def record_many(events: Iterable[dict]) -> int:
     return len(rows)
 
 
-def _kick() -> None:
-    """Runs after the commit (an on-commit callback): enqueue one dispatch now."""
-    from django_q.tasks import async_task  # django-q2 reads its settings at import: only when needed
-
-    async_task("outbox.tasks.dispatch")
+def _kicked() -> None:
+    """Marks a transaction whose dispatch is enqueued (an on-commit callback that does nothing)."""
 
 
 def _kick_after_commit() -> None:
-    """One dispatch per transaction, however many events it writes."""
-    if not any(entry[1] is _kick for entry in connection.run_on_commit):
-        transaction.on_commit(_kick)
+    """One dispatch per transaction, however many events it writes: with the ORM broker its queue row is
+    written in this transaction (core.tasks), so the commit that publishes the events enqueues it too."""
+    if any(entry[1] is _kicked for entry in connection.run_on_commit):
+        return
+    transaction.on_commit(_kicked)
+    enqueue_on_commit("outbox.tasks.dispatch")
 
 
 # --- positions ------------------------------------------------------------------------------------------
