@@ -47,6 +47,21 @@ class LeadOrderingFilter(django_filters.OrderingFilter):
         return super().get_ordering_value(param)
 
 
+def _without_empty(data):
+    """The query without empty values: a form sends `temperature=` for an untouched select, which means "any",
+    not an invalid choice."""
+    if data is None or not hasattr(data, "lists"):
+        return data
+    kept = data.copy()
+    for key, values in data.lists():
+        present = [value for value in values if value.strip()]
+        if present:
+            kept.setlist(key, present)
+        else:
+            del kept[key]
+    return kept
+
+
 class LeadFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"), max_length=100)
     stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, label=_("Stage"))
@@ -76,7 +91,7 @@ class LeadFilter(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         if queryset is None:
             queryset = Lead._default_manager.all()
-        super().__init__(data, selectors.with_lead_type(sla_queries.annotate(queryset)), request=request, prefix=prefix)
+        super().__init__(_without_empty(data), selectors.with_lead_type(sla_queries.annotate(queryset)), request=request, prefix=prefix)
 
     # Day bounds in the local time zone, compared with the indexed timestamp (a `__date` lookup would
     # compute a date per row and scan a million of them).

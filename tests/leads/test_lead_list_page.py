@@ -86,6 +86,16 @@ def test_lead_list_htmx_request_gets_only_the_table(client, manager, own_mql):
     assert own_mql.email in page
 
 
+def test_the_empty_values_an_untouched_form_sends_mean_any(client, manager):
+    hot = LeadFactory(stage=Stage.MQL, email="hot@kunde.de", company="Kunde")
+    query = "stage=mql&temperature=&lead_type=&sla=&stalled=&campaign=&owner=&q=+&created_after="
+    for url in (f"{reverse('leads:list')}?{query}", f"/api/v1/leads/?{query}"):
+        response = as_user(client, manager).get(url)
+        assert response.status_code == 200, response.content[:500]
+        assert hot.email in response.content.decode()
+        assert "valid choice" not in response.content.decode()
+
+
 def test_lead_list_shows_filter_errors_instead_of_failing(client, manager):
     response = as_user(client, manager).get(reverse("leads:list"), {"score_min": "lots"})
     assert response.status_code == 200
