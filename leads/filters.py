@@ -91,7 +91,8 @@ class LeadFilter(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         if queryset is None:
             queryset = Lead._default_manager.all()
-        super().__init__(_without_empty(data), selectors.with_lead_type(sla_queries.annotate(queryset)), request=request, prefix=prefix)
+        queryset = selectors.with_lead_type(sla_queries.annotate(queryset))
+        super().__init__(_without_empty(data), queryset, request=request, prefix=prefix)
 
     # Day bounds in the local time zone, compared with the indexed timestamp (a `__date` lookup would
     # compute a date per row and scan a million of them).
