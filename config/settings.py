@@ -230,6 +230,12 @@ API_MAX_BODY_BYTES = env.integer("API_MAX_BODY_BYTES", 1024 * 1024, minimum=1024
 # Domain defaults (DOMAIN.md): numbers users change without a developer.
 MQL_SCORE_THRESHOLD = env.integer("MQL_SCORE_THRESHOLD", 50, minimum=0)
 DEMO_PASSWORD = env.text("DEMO_PASSWORD", "leadwerk-demo")
+# Predictive conversion score (docs/scoring.md): default horizon, how much history training needs, and the AUC
+# below which activating a model needs a confirmation.
+PREDICTIVE_HORIZON_DAYS = env.integer("PREDICTIVE_HORIZON_DAYS", 30, minimum=1)
+PREDICTIVE_MIN_EXAMPLES = env.integer("PREDICTIVE_MIN_EXAMPLES", 300, minimum=1)
+PREDICTIVE_MIN_PER_CLASS = env.integer("PREDICTIVE_MIN_PER_CLASS", 30, minimum=1)
+PREDICTIVE_QUALITY_FLOOR = env.integer("PREDICTIVE_MIN_AUC_PERCENT", 60, minimum=50) / 100
 IDEMPOTENCY_STALE_SECONDS = env.integer("IDEMPOTENCY_STALE_SECONDS", 120, minimum=10)
 LEADS_PAGE_SIZE = env.integer("LEADS_PAGE_SIZE", 50, minimum=1)
 DEFAULT_PHONE_REGION = env.text("DEFAULT_PHONE_REGION", "DE")

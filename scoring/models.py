@@ -7,6 +7,7 @@ score names stays readable. The scoring itself is `scoring.policy.score()` on `t
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
@@ -199,3 +200,54 @@ class ScoringRule(models.Model):
             half_life_days=self.half_life_days,
             window_days=self.window_days,
         )
+
+
+class PredictiveModel(models.Model):
+    """A trained predictive conversion model (`scoring.predictive`): versioned, measured, activated by an admin.
+
+    Training writes a new version with its parameters (coefficients of the logistic regression, stored as
+    JSON: nothing is unpickled) and its quality report, or a refused version with the sentence why. Only an
+    admin activates a trained version (`scoring.versioning.activate_predictive`); one below the quality floor
+    only after confirming. Exactly one version is active at most.
+    """
+
+    TRAINED = "trained"
+    REFUSED = "refused"
+    STATUS_CHOICES = [
+        (TRAINED, _("trained, not active")), (defaults.ACTIVE, _("active")), (defaults.RETIRED, _("retired")),
+        (REFUSED, _("refused (too little history)")),
+    ]
+    TARGET_CHOICES = [("sql", _("reaching SQL")), ("won", _("being won"))]
+
+    version = models.PositiveIntegerField(_("version"), unique=True)
+    status = models.CharField(_("status"), max_length=16, choices=STATUS_CHOICES, default=TRAINED)
+    is_active = models.BooleanField(_("active"), default=False)
+    target = models.CharField(_("predicts"), max_length=8, choices=TARGET_CHOICES, default="sql")
+    horizon_days = models.PositiveIntegerField(_("horizon (days)"))
+    auc = models.FloatField(_("AUC on the holdout"), null=True, blank=True)
+    parameters = models.JSONField(_("parameters"), default=dict, blank=True)
+    quality = models.JSONField(_("quality report"), default=dict, blank=True)
+    refusal = models.TextField(_("why training was refused"), blank=True)
+    trained_at = models.DateTimeField(_("trained at"))
+    training_seconds = models.FloatField(_("training time (s)"), null=True, blank=True)
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    activated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("activated by"), null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    retired_at = models.DateTimeField(_("retired at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("predictive model")
+        verbose_name_plural = _("predictive models")
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True),
+                                    name="predictivemodel_one_active"),
+            models.CheckConstraint(condition=Q(horizon_days__gte=1), name="predictivemodel_horizon_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{_('Predictive model')} v{self.version} ({self.get_status_display()})"
+
+    @classmethod
+    def active(cls) -> PredictiveModel | None:
+        return cls.objects.filter(is_active=True).first()
