@@ -162,6 +162,12 @@ class Lead(models.Model):
     temperature = models.CharField(
         _("temperature"), max_length=8, choices=Temperature.choices, default=Temperature.COLD, db_index=True
     )
+    # The predictive conversion score (`leads.predictive`): probability of reaching the active predictive model's
+    # target within its horizon, its factors in words, and the version; null while no model predicts for the lead.
+    conversion_probability = models.FloatField(_("conversion probability"), null=True, blank=True, editable=False)
+    probability_factors = models.JSONField(_("probability factors"), default=list, blank=True, editable=False)
+    probability_model_version = models.PositiveIntegerField(_("predictive model version"), null=True, blank=True,
+                                                            editable=False)
     # Which model version made the score, its breakdown and when: `LeadScore` (a narrow table of its own,
     # so rescoring a million leads rewrites small rows; the lead row changes only when these four do).
     assignment = models.JSONField(
@@ -215,6 +221,7 @@ class Lead(models.Model):
             models.Index(fields=["source", "created_at"], name="lead_source_created"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created"),
             models.Index(fields=["score", "id"], name="lead_score_id"),
+            models.Index(fields=["conversion_probability", "id"], name="lead_probability_id"),
             GinIndex(search.DOCUMENT, name="lead_search"),  # leads.search; migration 0009
         ]
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 
@@ -36,31 +35,17 @@ from django.utils import timezone
 from psycopg import sql
 
 from core.vocabulary import Stage
+from leads import predictive
 from leads.models import Activity, Campaign, Lead, LeadScore, LeadTransition
-from leads.validation import email_domain, is_free_mail
+from leads.validation import domain_type, email_domain
 from scoring import policy
 from scoring.models import ScoringModel
 
 BATCH = 5000
 LOCK_RETRIES = 3  # passes over leads whose row another transaction held
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)  # activity times are read as microseconds since then
-STUDENT_DOMAIN = re.compile(r"(^|\.)(edu|ac\.[a-z]{2}|edu\.[a-z]{2})$|(^|\.)(uni-|stud\.|student)")
 
 Ranges = list[tuple[int, int]]  # id ranges (after_id, last_id]: after_id < id <= last_id
-
-
-def domain_type(email: str) -> str:
-    """business, free, competitor or student, from the e-mail's domain."""
-    domain = email_domain(email)
-    if not domain:
-        return ""
-    if domain in settings.COMPETITOR_DOMAINS:
-        return "competitor"
-    if is_free_mail(domain):
-        return "free"
-    if STUDENT_DOMAIN.search(domain):
-        return "student"
-    return "business"
 
 
 def facts_from(row: dict, activities) -> policy.LeadFacts:
@@ -315,6 +300,8 @@ def rescore(lead: Lead, *, spec: policy.ModelSpec | None = None, at: dt.datetime
             "temperature": result.temperature, "version": result.model_version, "breakdown": json.dumps(breakdown),
             "at": at,
         })
+    if activities is None:  # a lead just created (its one activity given) gets its probability in the next run
+        predictive.store_one(lead, at=at)
     lead.score, lead.fit_score, lead.engagement_score = result.score, result.fit, result.engagement
     lead.temperature = result.temperature
     lead.score_details = LeadScore(lead_id=lead.pk, model_version=result.model_version, breakdown=breakdown,
@@ -385,6 +372,9 @@ def _store(scored, spec: policy.ModelSpec, at: dt.datetime) -> tuple[int, list[i
         cursor.execute(UPSERT_SCORE_ROWS_SQL, {"version": spec.version, "at": at, "skipped": skipped})
         stored = cursor.rowcount
         cursor.execute(DROP_RESCORED_SQL)
+        # The predictive score in the same transaction (nothing while no predictive model is active).
+        held = set(skipped)
+        predictive.store_batch([lead_id for lead_id, *_rest in scored if lead_id not in held], at=at)
         return stored, skipped
 
 

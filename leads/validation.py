@@ -298,3 +298,20 @@ def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | 
         raise Invalid(errors)
     clean["email_normalized"] = normalize_email(clean["email"])
     return clean
+
+
+STUDENT_DOMAIN = re.compile(r"(^|\.)(edu|ac\.[a-z]{2}|edu\.[a-z]{2})$|(^|\.)(uni-|stud\.|student)")
+
+
+def domain_type(email: str) -> str:
+    """business, free, competitor or student, from the e-mail's domain (a scoring fact)."""
+    domain = email_domain(email)
+    if not domain:
+        return ""
+    if domain in settings.COMPETITOR_DOMAINS:
+        return "competitor"
+    if is_free_mail(domain):
+        return "free"
+    if STUDENT_DOMAIN.search(domain):
+        return "student"
+    return "business"
