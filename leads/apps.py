@@ -10,10 +10,12 @@ class LeadsConfig(AppConfig):
     def ready(self):
         # scoring must not import leads: leads registers what needs lead data.
         from leads import hooks
-        from scoring import versioning
+        from scoring import predictive_versions, versioning
 
         versioning.register_on_activated(hooks.rescore_after_activation)
         versioning.register_what_if(hooks.what_if_rows)
         versioning.register_rule_review(hooks.rule_review)
+        predictive_versions.register_trainer(hooks.train_predictive_later)
+        predictive_versions.register_on_activated(hooks.predict_after_activation)
         # The roles are created by a migration; a database flush (transactional tests) empties them.
         post_migrate.connect(hooks.ensure_roles, dispatch_uid="leads.ensure_roles")

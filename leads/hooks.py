@@ -14,6 +14,16 @@ def rescore_after_activation(*, model_id: int) -> None:
     enqueue_on_commit("leads.tasks.rescore_all", model_id)
 
 
+def train_predictive_later(*, horizon_days: int, target: str) -> None:
+    """An admin asked for a training run: in the background, once the request commits."""
+    enqueue_on_commit("leads.tasks.train_predictive", horizon_days, target)
+
+
+def predict_after_activation(*, model_id: int) -> None:
+    """After a predictive model is activated: every lead's probability is recomputed by the rescoring run."""
+    enqueue_on_commit("leads.tasks.rescore_all")
+
+
 def what_if_rows(spec) -> list[tuple[str, object]]:
     """The admin's what-if section for a draft: computed on the real data, cached briefly."""
     key = "scoring-what-if:" + hashlib.sha256(repr(spec).encode()).hexdigest()
@@ -36,7 +46,8 @@ ADMIN_PERMISSIONS = {
         "leads": {"campaign": "add change view", "captureform": "add change view", "account": "add change view",
                   "lead": "view", "submission": "view", "activity": "view"},
         "privacy": {"consentevent": "view"},
-        "scoring": {"scoringmodel": "add change view", "scoringrule": "add change delete view"},
+        "scoring": {"scoringmodel": "add change view", "scoringrule": "add change delete view",
+                    "predictivemodel": "view"},
         "routing": {"routingrule": "view", "team": "view", "rep": "view"},
     },
     "manager": {
@@ -46,7 +57,7 @@ ADMIN_PERMISSIONS = {
                     "rotationstate": "view", "slapolicy": "add change view", "escalationstep": "add change delete view",
                     "businesscalendar": "add change view", "calendarclosure": "add change delete view",
                     "recyclingrule": "change view", "stallthreshold": "change view"},
-        "scoring": {"scoringmodel": "view", "scoringrule": "view"},
+        "scoring": {"scoringmodel": "view", "scoringrule": "view", "predictivemodel": "view"},
     },
     "sdr": {},
 }

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django_q.models import Schedule
 
 from core.tasks import enqueue_on_commit, time_budget
-from leads import scores
+from leads import predictive, scores
 from leads.models import Notification
 from leads.sla import sweep
 from scoring import versioning
@@ -30,6 +30,9 @@ SCHEDULES = [
     # Decay: engagement points lose weight with time, so scores are recomputed every night.
     {"name": "leads.nightly_rescore", "func": "leads.tasks.rescore_all", "schedule_type": Schedule.CRON,
      "cron": "30 2 * * *"},
+    # The predictive model learns from the newest history every week; an admin activates a new version.
+    {"name": "leads.train_predictive", "func": "leads.tasks.train_predictive", "schedule_type": Schedule.CRON,
+     "cron": "0 3 * * 0"},
 ]
 
 
@@ -175,3 +178,11 @@ def rescore_range(model_id: int, at: str, after_id: int, last_id: int, part: int
 def sla_sweep() -> dict:
     """Every minute: record SLA breaches and run due escalation steps, each exactly once (`leads.sla.sweep`)."""
     return sweep.run().as_dict()
+
+
+def train_predictive(horizon_days: int | None = None, target: str = "sql") -> int:
+    """Train a predictive model version on the history (weekly, and when an admin asks); returns its id. The
+    version is stored trained (with its quality report) or refused (with the sentence why); never activated."""
+    model = predictive.train(horizon_days=horizon_days, target=target)
+    logger.info("predictive model v%s: %s", model.version, model.status)
+    return model.pk

@@ -9,14 +9,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from scoring import versioning
-from scoring.forms import ScoringModelForm, ScoringRuleForm, ScoringRuleFormSet
-from scoring.models import ScoringModel, ScoringRule
+from scoring import predictive_versions, versioning
+from scoring.forms import PredictiveTrainingForm, ScoringModelForm, ScoringRuleForm, ScoringRuleFormSet
+from scoring.models import PredictiveModel, ScoringModel, ScoringRule
 
 
 def _is_editable(model) -> bool:
@@ -248,3 +249,126 @@ class ScoringModelAdmin(admin.ModelAdmin):
             return None
         self._activate(request, queryset.get())
         return None
+
+
+@admin.register(PredictiveModel)
+class PredictiveModelAdmin(admin.ModelAdmin):
+    """Trained versions with their quality report; "Train now" (a background run) and activation by an admin only,
+    with a confirmation below the quality floor."""
+
+    list_display = ("version", "status", "target", "horizon_days", "auc_display", "examples", "trained_at",
+                    "activated_at")
+    list_filter = ("status", "target")
+    change_list_template = "admin/scoring/predictivemodel/change_list.html"
+    change_form_template = "admin/scoring/predictivemodel/change_form.html"
+    fields = ("version", "status", "target", "horizon_days", "refusal", "quality_section", "trained_at",
+              "training_seconds", "activated_at", "activated_by", "retired_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("AUC"), ordering="auc")
+    def auc_display(self, model):
+        return "-" if model.auc is None else f"{model.auc:.3f}"
+
+    @admin.display(description=_("snapshots"))
+    def examples(self, model):
+        quality = model.quality or {}
+        if not quality:
+            return "-"
+        return quality.get("training_examples", 0) + quality.get("validation_examples", 0)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        model = PredictiveModel.objects.filter(pk=object_id).first()
+        activation = None
+        if model is not None and model.status == PredictiveModel.TRAINED and request.user.is_superuser:
+            floor = predictive_versions.quality_floor()
+            activation = {"url": reverse("admin:scoring_predictivemodel_activate", args=[model.pk]),
+                          "below_floor": model.auc is None or model.auc < floor, "floor": f"{floor:.2f}"}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "activation": activation})
+
+    @admin.display(description=_("quality on the holdout"))
+    def quality_section(self, model):
+        quality = model.quality or {}
+        if not quality:
+            return model.refusal or "-"
+
+        def number(value, pattern="{:.3f}"):
+            return "-" if value is None else pattern.format(value)
+
+        rows = [
+            (_("predicts"), _("reaching SQL") if quality["target"] == "sql" else _("being won")),
+            (_("horizon"), _("%(days)s days") % {"days": quality["horizon_days"]}),
+            (_("training snapshots (converted)"), f"{quality['training_examples']} ({quality['training_positives']})"),
+            (_("validation snapshots (converted)"),
+             f"{quality['validation_examples']} ({quality['validation_positives']})"),
+            (_("leads"), quality["leads"]),
+            (_("AUC (0.5 is chance)"), number(quality["auc"])),
+            (_("AUC of the rule score on the same leads"), number(quality["rule_score_auc"])),
+            (_("AUC gradient boosting would reach"),
+             number(quality.get("gradient_boosting_auc")) + " " + (quality.get("gradient_boosting_note") or "")),
+            (_("lift in the top decile"), number(quality["top_decile_lift"], "{:.2f}x")),
+            (_("lift in the rule score's top decile"), number(quality["rule_score_top_decile_lift"], "{:.2f}x")),
+            (_("base rate"), number(quality["base_rate"], "{:.1%}")),
+            (_("Brier score"), number(quality["brier"])),
+        ]
+        table = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows)
+        deciles = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((row["decile"], row["leads"], f"{row['predicted']:.1%}", f"{row['observed']:.1%}")
+             for row in quality["calibration"]))
+        return format_html(
+            "<table>{}</table><h3>{}</h3><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            table, _("Calibration by decile (highest predictions first)"), _("decile"), _("snapshots"),
+            _("predicted"), _("observed"), deciles)
+
+    def get_urls(self):
+        return [
+            path("train/", self.admin_site.admin_view(self.train_view), name="scoring_predictivemodel_train"),
+            path("<int:object_id>/activate/", self.admin_site.admin_view(require_POST(self.activate_view)),
+                 name="scoring_predictivemodel_activate"),
+            *super().get_urls(),
+        ]
+
+    def train_view(self, request):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        form = PredictiveTrainingForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            trainer = predictive_versions.trainer()
+            if trainer is None:
+                self.message_user(request, _("No trainer is registered (see scoring.predictive_versions)."),
+                                  messages.ERROR)
+            else:
+                trainer(horizon_days=form.cleaned_data["horizon_days"], target=form.cleaned_data["target"])
+                self.message_user(request, _("Training started in the background; the new version appears here "
+                                             "with its quality report (or the reason it was refused)."),
+                                  messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:scoring_predictivemodel_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form, "opts": self.model._meta,
+                   "title": _("Train a predictive model")}
+        return TemplateResponse(request, "admin/scoring/predictivemodel/train.html", context,
+                                status=400 if request.method == "POST" else 200)
+
+    def activate_view(self, request, object_id):
+        model = get_object_or_404(PredictiveModel, pk=object_id)
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        try:
+            predictive_versions.activate(model, by=request.user,
+                                         confirm_below_floor=request.POST.get("confirm_below_floor") == "1")
+        except predictive_versions.Refused as refusal:
+            self.message_user(request, refusal.message, messages.ERROR)
+        else:
+            self.log_change(request, model, _("Activated version %(version)s.") % {"version": model.version})
+            self.message_user(request, _("Predictive model version %(version)s is now active; every lead's "
+                                         "probability is being recomputed.") % {"version": model.version},
+                              messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:scoring_predictivemodel_change", args=[model.pk]))

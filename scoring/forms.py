@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 from django.forms.models import BaseInlineFormSet
+from django.utils.translation import gettext_lazy as _
 
 from scoring import policy
 from scoring.models import ScoringModel, ScoringRule
@@ -142,3 +144,13 @@ class ScoringRuleFormSet(BaseInlineFormSet):
         problems = policy.range_problems(model.to_spec(rules=rules))
         if problems:
             raise ValidationError([problem.message for problem in problems])
+
+
+class PredictiveTrainingForm(forms.Form):
+    """What an admin chooses for a training run."""
+
+    target = forms.ChoiceField(label=_("predict"), choices=[("sql", _("reaching SQL")), ("won", _("being won"))])
+    horizon_days = forms.IntegerField(
+        label=_("horizon (days)"), min_value=1, max_value=365, initial=lambda: settings.PREDICTIVE_HORIZON_DAYS,
+        help_text=_("Within how many days after a moment the outcome counts."),
+        error_messages={"min_value": _("The horizon must be at least 1 day.")})

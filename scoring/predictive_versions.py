@@ -69,7 +69,7 @@ def quality_floor() -> float:
 def activate(model: PredictiveModel, *, by, confirm_below_floor: bool = False) -> PredictiveModel:
     """Retire the active version and activate `model` (an admin's act); refused with a sentence when it is not a
     trained version, or is below the quality floor and `confirm_below_floor` is not given."""
-    if not (getattr(by, "is_superuser", False) or getattr(by, "is_staff", False)):
+    if not getattr(by, "is_superuser", False):
         raise Refused(_("Only an administrator activates a predictive model."), [Unmet("admin", _("Administrator"))])
     with transaction.atomic():
         with connection.cursor() as cursor:
