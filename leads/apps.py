@@ -9,7 +9,7 @@ class LeadsConfig(AppConfig):
 
     def ready(self):
         # scoring must not import leads: leads registers what needs lead data.
-        from leads import hooks
+        from leads import extensions, hooks, predictive
         from scoring import predictive_versions, versioning
 
         versioning.register_on_activated(hooks.rescore_after_activation)
@@ -17,5 +17,7 @@ class LeadsConfig(AppConfig):
         versioning.register_rule_review(hooks.rule_review)
         predictive_versions.register_trainer(hooks.train_predictive_later)
         predictive_versions.register_on_activated(hooks.predict_after_activation)
+        extensions.register_section(extensions.Section("probability", "leads/_probability.html",
+                                                       predictive.section_context, order=10))
         # The roles are created by a migration; a database flush (transactional tests) empties them.
         post_migrate.connect(hooks.ensure_roles, dispatch_uid="leads.ensure_roles")

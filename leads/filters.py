@@ -8,6 +8,7 @@ import datetime as dt
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,7 @@ from leads.sla import queries as sla_queries
 ORDERING = {
     "created_at": _("Created"),
     "score": _("Score"),
+    "conversion_probability": _("Conversion probability"),
     "stage_entered_at": _("In stage since"),
     "last_name": _("Name"),
     "company": _("Company"),
@@ -40,10 +42,9 @@ class LeadOrderingFilter(django_filters.OrderingFilter):
     """Sorting by the SLA due puts leads without a running clock last, whichever the direction."""
 
     def get_ordering_value(self, param):
-        if param.lstrip("-") == "sla_due_at":
-            return F("sla_due_at").desc(nulls_last=True) if param.startswith("-") else F("sla_due_at").asc(
-                nulls_last=True
-            )
+        if param.lstrip("-") in ("sla_due_at", "conversion_probability"):
+            name = param.lstrip("-")
+            return F(name).desc(nulls_last=True) if param.startswith("-") else F(name).asc(nulls_last=True)
         return super().get_ordering_value(param)
 
 
@@ -73,6 +74,12 @@ class LeadFilter(django_filters.FilterSet):
     )
     score_min = django_filters.NumberFilter(field_name="score", lookup_expr="gte", label=_("Score from"))
     score_max = django_filters.NumberFilter(field_name="score", lookup_expr="lte", label=_("Score to"))
+    probability_min = django_filters.NumberFilter(
+        method="probability_from", label=_("Conversion probability from (%)"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)])
+    probability_max = django_filters.NumberFilter(
+        method="probability_until", label=_("Conversion probability to (%)"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)])
     created_after = django_filters.DateFilter(method="created_from", label=_("Created from"),
                                               validators=[dates.validate_in_window])
     created_before = django_filters.DateFilter(method="created_until", label=_("Created until"),
@@ -85,7 +92,8 @@ class LeadFilter(django_filters.FilterSet):
 
     class Meta:
         model = Lead
-        fields = ["q", "stage", "owner", "source", "campaign", "score_min", "score_max", "created_after",
+        fields = ["q", "stage", "owner", "source", "campaign", "score_min", "score_max", "probability_min",
+                  "probability_max", "created_after",
                   "created_before", "temperature", "lead_type", "stalled", "sla"]
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
@@ -96,6 +104,12 @@ class LeadFilter(django_filters.FilterSet):
 
     # Day bounds in the local time zone, compared with the indexed timestamp (a `__date` lookup would
     # compute a date per row and scan a million of them).
+    def probability_from(self, queryset, name, value):
+        return queryset.filter(conversion_probability__gte=float(value) / 100)
+
+    def probability_until(self, queryset, name, value):
+        return queryset.filter(conversion_probability__lte=float(value) / 100)
+
     def created_from(self, queryset, name, value):
         return queryset.filter(created_at__gte=_day_start(value))
 

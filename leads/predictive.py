@@ -168,11 +168,12 @@ def store_one(lead: Lead, *, at: dt.datetime) -> None:
             .values_list("conversion_probability", "probability_factors", "probability_model_version").get())
 
 
-def note_for(lead: Lead) -> str:
-    """Why a lead has no probability (empty when it has one)."""
+def note_for(lead: Lead, *, active: tuple[PredictiveModel | None] | None = None) -> str:
+    """Why a lead has no probability (empty when it has one). `active`: the active model read once, as a
+    1-tuple (lists pass it, so the note costs no query per lead)."""
     if lead.conversion_probability is not None:
         return ""
-    model = PredictiveModel.active()
+    model = PredictiveModel.active() if active is None else active[0]
     if model is None:
         return _("No predictive model is active yet: an administrator trains and activates one.")
     if not predictive.is_open_for(model.target, lead.stage):
@@ -274,3 +275,11 @@ def train(*, horizon_days: int | None = None, target: str = predictive.TARGET_SQ
                               seconds=time.monotonic() - started)
     return versions.store(target=target, horizon_days=horizon_days, parameters=trained.parameters,
                           quality=trained.quality, seconds=time.monotonic() - started)
+
+
+def section_context(lead: Lead, user) -> dict:
+    """The lead page's probability block (`leads/_probability.html`, registered in LeadsConfig.ready)."""
+    positive, negative = top_factors(lead)
+    base = next((item for item in lead.probability_factors or () if item.get("factor") == predictive.BASELINE), None)
+    return {"probability": lead.conversion_probability, "note": note_for(lead), "positive": positive,
+            "negative": negative, "base": base, "version": lead.probability_model_version}

@@ -12,9 +12,10 @@ from rest_framework import serializers
 from core import vocabulary
 from core.api import DetailSerializer, ErrorsSerializer, RefusedSerializer, UnmetSerializer  # noqa: F401 - the API's shapes
 from core.vocabulary import ActivityKind, LeadType, Outcome, Stage
-from leads import lifecycle, selectors
+from leads import lifecycle, predictive, selectors
 from leads.models import Activity, Lead, LeadTransition
 from leads.sla import queries as sla_queries
+from scoring.models import PredictiveModel
 
 HISTORY_NAMES = [*lifecycle.TRANSITIONS, *vocabulary.OWNER_CHANGES]
 
@@ -56,6 +57,12 @@ class LeadSerializer(serializers.ModelSerializer):
     stalled = serializers.SerializerMethodField(
         help_text=_("In the current stage for longer than the stage's stall threshold.")
     )
+    conversion_probability = serializers.FloatField(
+        read_only=True, allow_null=True, min_value=0, max_value=1,
+        help_text=_("Predicted probability (0 to 1) of reaching the active predictive model's target within its "
+                    "horizon; null with `probability_note` saying why."))
+    probability_note = serializers.SerializerMethodField(
+        help_text=_("Why `conversion_probability` is null (empty when it is not)."))
 
     class Meta:
         model = Lead
@@ -67,8 +74,14 @@ class LeadSerializer(serializers.ModelSerializer):
             "utm_content", "budget", "authority", "need", "timeline", "deal_value", "close_date",
             "contract_signed_on", "updated_at", "fit_score", "engagement_score", "temperature", "lead_type",
             "available_transitions", "stalled", "became_mql_at", "mql_assigned_at", "first_contact_at",
+            "conversion_probability", "probability_note",
         ]
         read_only_fields = fields
+
+    def get_probability_note(self, lead: Lead) -> str:
+        if "predictive_model" not in self.context:
+            self.context["predictive_model"] = (PredictiveModel.active(),)
+        return predictive.note_for(lead, active=self.context["predictive_model"])
 
     @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=list(lifecycle.TRANSITIONS))))
     def get_available_transitions(self, lead: Lead) -> list[str]:
@@ -123,6 +136,13 @@ class SpeedToLeadSerializer(serializers.Serializer):
     )
 
 
+class ProbabilityFactorSerializer(serializers.Serializer):
+    factor = serializers.CharField(
+        help_text=_("The field (`company_size`, `activity:pricing_view`, ...) or `baseline`."))
+    label = serializers.CharField(help_text=_("The factor in words."))
+    points = serializers.FloatField(help_text=_("Points of probability (0 to 100) it adds; negative: takes away."))
+
+
 class LeadDetailSerializer(LeadSerializer):
     history = serializers.SerializerMethodField(help_text=_("Stage and owner changes, oldest first."))
     score_model_version = serializers.IntegerField(
@@ -131,6 +151,10 @@ class LeadDetailSerializer(LeadSerializer):
     score_breakdown = BreakdownItemSerializer(many=True, read_only=True,
                                               help_text=_("Each rule that counted in the current score."))
     assignment = serializers.SerializerMethodField(help_text=_("Why the current owner got the lead."))
+    probability_factors = ProbabilityFactorSerializer(
+        many=True, read_only=True,
+        help_text=_("The average lead's probability (factor `baseline`) and what each field adds to it, in points "
+                    "of probability (0 to 100); together they add up to the probability."))
     sla = serializers.SerializerMethodField(
         help_text=_("The SLA clock that matters now: the running one due first, else the last one that stopped.")
     )
@@ -140,7 +164,7 @@ class LeadDetailSerializer(LeadSerializer):
     class Meta(LeadSerializer.Meta):
         fields = [
             *LeadSerializer.Meta.fields, "score_model_version", "score_breakdown", "assignment", "history", "sla",
-            "sla_clocks", "speed_to_lead",
+            "sla_clocks", "speed_to_lead", "probability_factors", "probability_model_version",
         ]
         read_only_fields = fields
 

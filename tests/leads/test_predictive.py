@@ -148,3 +148,61 @@ def test_without_an_active_model_leads_carry_a_note_instead_of_a_probability():
     lead = build_history(1)[0]
     assert lead.conversion_probability is None
     assert "No predictive model is active" in predictive.note_for(lead)
+
+
+def _with_probability(lead, probability, factors):
+    Lead.objects.filter(pk=lead.pk).update(conversion_probability=probability, probability_factors=factors,
+                                           probability_model_version=1)
+
+
+FACTORS = [{"factor": "baseline", "label": "average lead", "points": 20.0},
+           {"factor": "activity:pricing_view", "label": "3 × Pricing page view, the last 2 days ago", "points": 25.0},
+           {"factor": "company_size", "label": "company size 10", "points": -5.0}]
+
+
+def test_the_api_shows_the_probability_and_its_factors_or_a_note(manager):
+    from tests.leads.test_api_leads import token_client
+
+    first, second = build_history(2)
+    _with_probability(first, 0.4, FACTORS)
+    client = token_client("manager")
+    body = client.get(f"/api/v1/leads/{first.pk}/").json()
+    assert body["conversion_probability"] == 0.4 and body["probability_note"] == ""
+    assert body["probability_factors"] == FACTORS
+    assert sum(item["points"] for item in body["probability_factors"]) == pytest.approx(40.0)
+    other = client.get(f"/api/v1/leads/{second.pk}/").json()
+    assert other["conversion_probability"] is None
+    assert "No predictive model is active" in other["probability_note"]
+
+
+def test_the_list_sorts_by_probability_with_the_unknown_last_and_filters_by_it(client, manager):
+    from tests.leads.test_api_leads import token_client
+    from tests.pages import as_user
+
+    low, high, unknown = build_history(3)
+    _with_probability(low, 0.1, FACTORS)
+    _with_probability(high, 0.7, FACTORS)
+    page = as_user(client, manager)
+    ids = [lead.pk for lead in page.get("/leads/", {"ordering": "-conversion_probability"}).context["page"]]
+    assert ids == [high.pk, low.pk, unknown.pk]
+    ids = [lead.pk for lead in page.get("/leads/", {"ordering": "conversion_probability"}).context["page"]]
+    assert ids == [low.pk, high.pk, unknown.pk]
+    api = token_client("manager")
+    ids = [row["id"] for row in api.get("/api/v1/leads/", {"probability_min": "50"}).json()["results"]]
+    assert ids == [high.pk]
+    ids = [row["id"] for row in api.get("/api/v1/leads/", {"probability_max": "50"}).json()["results"]]
+    assert ids == [low.pk]
+    bad = api.get("/api/v1/leads/", {"probability_min": "150"})
+    assert bad.status_code == 400 and "probability_min" in bad.json()["errors"]
+
+
+def test_the_lead_page_explains_the_probability_in_words(client, manager):
+    from tests.pages import as_user, text
+
+    lead = build_history(1)[0]
+    _with_probability(lead, 0.4, FACTORS)
+    page = text(as_user(client, manager).get(f"/leads/{lead.pk}/"))
+    assert "Conversion probability" in page and "40 %" in page
+    assert "3 × Pricing page view, the last 2 days ago" in page and "+25.0" in page and "-5.0" in page
+    listing = text(as_user(client, manager).get("/leads/", {"ordering": "-conversion_probability"}))
+    assert "40 %" in listing
