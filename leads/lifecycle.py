@@ -451,6 +451,7 @@ def routing_facts(lead: Lead) -> routing_policy.LeadFacts:
         country=lead.country, industry=lead.industry, company_size=lead.company_size, score=lead.score,
         source=lead.source, campaign=lead.campaign.slug if lead.campaign_id else "", email_domain=mail_domain,
         website_domain=site_domain, account_owner_id=account.owner_id if account else None,
+        conversion_probability=lead.conversion_probability,
     )
 
 

@@ -116,8 +116,8 @@ class RoutingRuleAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "position", "is_enabled")}),
         (_("When all of these hold (empty: any lead)"), {"fields": (
-            "country", "region", "industry", ("company_size_min", "company_size_max"), "score_min", "source",
-            "campaign",
+            "country", "region", "industry", ("company_size_min", "company_size_max"), "score_min",
+            "probability_min", "source", "campaign",
         )}),
         (_("Then send it to"), {"fields": ("target_type", "target_team", "target_rep", "method")}),
     )

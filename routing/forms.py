@@ -124,6 +124,8 @@ class RoutingRuleForm(forms.ModelForm):
     company_size_min = forms.IntegerField(label=_("Company size at least"), required=False, min_value=0)
     company_size_max = forms.IntegerField(label=_("Company size at most"), required=False, min_value=0)
     score_min = forms.IntegerField(label=_("Score at least"), required=False, min_value=0)
+    probability_min = forms.IntegerField(label=_("Conversion probability at least (%)"), required=False, min_value=0,
+                                         max_value=100)
     source = forms.CharField(
         label=_("Sources"), required=False, help_text=_("Source channels, comma-separated: web_form, event."),
     )

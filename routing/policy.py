@@ -86,9 +86,10 @@ COUNTRY_CODES = frozenset(phonenumbers.SUPPORTED_REGIONS)  # the same list lead 
 
 CONDITION_KEYS = (
     "country", "region", "industry", "company_size_min", "company_size_max", "score_min", "source", "campaign",
+    "probability_min",
 )
 _LIST_CONDITIONS = ("country", "region", "industry", "source", "campaign")
-_NUMBER_CONDITIONS = ("company_size_min", "company_size_max", "score_min")
+_NUMBER_CONDITIONS = ("company_size_min", "company_size_max", "score_min", "probability_min")
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
@@ -110,6 +111,7 @@ class LeadFacts:
     email_domain: str = ""
     website_domain: str = ""
     account_owner_id: int | None = None  # user id of the owner of the account the domain matched
+    conversion_probability: float | None = None  # 0..1 from the active predictive model, None when it has none
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,8 @@ def normalize_conditions(conditions: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise ValueError(f"The condition {key} must be a number of 0 or more.")
         result[key] = int(value)
+    if result.get("probability_min", 0) > 100:
+        raise ValueError("The condition probability_min is a percentage: 0 to 100.")
     low, high = result.get("company_size_min"), result.get("company_size_max")
     if low is not None and high is not None and low > high:
         raise ValueError("The smallest company size must not be larger than the largest.")
@@ -394,6 +398,11 @@ def matches(rule: RuleSpec, facts: LeadFacts) -> tuple[bool, list[str]]:
         if facts.score is None or facts.score < conditions["score_min"]:
             return False, []
         phrases.append(f"score {facts.score}")
+    if conditions.get("probability_min") is not None:
+        probability = facts.conversion_probability
+        if probability is None or 100 * probability < conditions["probability_min"]:
+            return False, []
+        phrases.append(f"conversion probability {100 * probability:.0f} %")
     return True, phrases
 
 

@@ -307,6 +307,7 @@ def test_a_rule_can_name_one_rep():
         ({"company_size_min": 500}, LeadFacts(company_size=500), ["size 500"]),
         ({"company_size_min": 50, "company_size_max": 499}, LeadFacts(company_size=499), ["size 499"]),
         ({"score_min": 60}, LeadFacts(score=72), ["score 72"]),
+        ({"probability_min": 30}, LeadFacts(conversion_probability=0.42), ["conversion probability 42 %"]),
         ({"source": ["web_form"]}, LeadFacts(source="web_form"), ["source web_form"]),
         ({"campaign": ["spring-fair"]}, LeadFacts(campaign="Spring-Fair"), ["campaign Spring-Fair"]),
         (
@@ -333,6 +334,8 @@ def test_a_rule_matches_when_every_condition_holds(conditions, facts, phrases):
         ({"company_size_min": 1}, LeadFacts()),
         ({"score_min": 60}, LeadFacts(score=59)),
         ({"score_min": 60}, LeadFacts()),
+        ({"probability_min": 50}, LeadFacts(conversion_probability=0.49)),
+        ({"probability_min": 10}, LeadFacts()),  # no prediction: a probability condition does not hold
         ({"source": ["event"]}, LeadFacts(source="web_form")),
         ({"campaign": ["spring-fair"]}, LeadFacts(campaign="")),
         ({"country": ["DE"], "score_min": 50}, LeadFacts(country="DE", score=10)),
@@ -398,6 +401,8 @@ def test_conditions_are_normalised():
         {"company_size_min": 500, "company_size_max": 50},
         {"score_min": -1},
         {"score_min": "high"},
+        {"probability_min": 101},
+        {"probability_min": -5},
     ],
 )
 def test_wrong_conditions_are_refused_with_a_sentence(conditions):
