@@ -31,6 +31,7 @@ from core.errors import Conflict, Invalid
 from core.vocabulary import ActivityKind as K
 from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
 from leads import clocks, scores
+from leads import demo as leads_demo
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
 from privacy import consent as consent_log
 from privacy.models import ConsentEvent
@@ -1206,6 +1207,7 @@ def load(*, seed: int = 42, leads: int = 600) -> dict:
         counts = write_plan(plan, users=users)
         clocks.backfill_speed_to_lead()
         counts["clocks"] = clocks.backfill_clocks(now=plan.now)
+    leads_demo.seed(plan.now, users)
     stages: dict[str, int] = {}
     for lead_plan in plan.leads:
         stages[lead_plan.fields["stage"]] = stages.get(lead_plan.fields["stage"], 0) + 1

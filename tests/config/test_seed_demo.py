@@ -270,3 +270,14 @@ def test_the_demo_team_routes_new_mqls_to_its_reps(seeded):
                                                   "activity": {"kind": "demo_request"}}).body
     assert body["stage"] == "mql"
     assert body["owner"] in {"sdr1", "sdr2", "sdr3", "sdr4"}
+
+
+def test_the_demo_trains_and_activates_a_first_predictive_model(seeded):
+    from scoring.models import PredictiveModel
+
+    model = PredictiveModel.objects.get(is_active=True)
+    assert model.auc >= 0.6 and model.quality["training_positives"] >= 30
+    open_leads = Lead.objects.filter(stage__in=["known", "mql", "sal", "recycled"])
+    assert open_leads.exists() and not open_leads.filter(conversion_probability__isnull=True).exists()
+    lead = open_leads.order_by("-conversion_probability").first()
+    assert lead.probability_factors[0]["factor"] == "baseline" and len(lead.probability_factors) > 3
