@@ -9,7 +9,8 @@ class LeadsConfig(AppConfig):
 
     def ready(self):
         # scoring must not import leads: leads registers what needs lead data.
-        from leads import extensions, hooks, predictive
+        from leads import experiments, extensions, hooks, predictive
+        from routing import services as routing_services
         from scoring import predictive_versions, versioning
 
         versioning.register_on_activated(hooks.rescore_after_activation)
@@ -17,6 +18,7 @@ class LeadsConfig(AppConfig):
         versioning.register_rule_review(hooks.rule_review)
         predictive_versions.register_trainer(hooks.train_predictive_later)
         predictive_versions.register_on_activated(hooks.predict_after_activation)
+        routing_services.register_report(experiments.report)
         extensions.register_section(extensions.Section("probability", "leads/_probability.html",
                                                        predictive.section_context, order=10))
         # The roles are created by a migration; a database flush (transactional tests) empties them.

@@ -56,7 +56,7 @@ ADMIN_PERMISSIONS = {
         "routing": {"team": "add change view", "rep": "add change view", "routingrule": "add change delete view",
                     "rotationstate": "view", "slapolicy": "add change view", "escalationstep": "add change delete view",
                     "businesscalendar": "add change view", "calendarclosure": "add change delete view",
-                    "recyclingrule": "change view", "stallthreshold": "change view"},
+                    "recyclingrule": "change view", "stallthreshold": "change view", "experiment": "add change view"},
         "scoring": {"scoringmodel": "view", "scoringrule": "view", "predictivemodel": "view"},
     },
     "sdr": {},

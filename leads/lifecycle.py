@@ -21,7 +21,7 @@ from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
 from core.parsers import bad_text
 from core.tasks import enqueue_on_commit
 from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role, Stage
-from leads import clocks, guards, roles
+from leads import clocks, guards, performance, roles
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.validation import email_domain, website_domain
 from outbox import events as outbox_events
@@ -451,7 +451,7 @@ def routing_facts(lead: Lead) -> routing_policy.LeadFacts:
         country=lead.country, industry=lead.industry, company_size=lead.company_size, score=lead.score,
         source=lead.source, campaign=lead.campaign.slug if lead.campaign_id else "", email_domain=mail_domain,
         website_domain=site_domain, account_owner_id=account.owner_id if account else None,
-        conversion_probability=lead.conversion_probability,
+        conversion_probability=lead.conversion_probability, lead_id=lead.pk,
     )
 
 
@@ -464,7 +464,8 @@ def reassign(*, lead_id: int, reason: str, now: dt.datetime | None = None) -> st
     lead = _lock(lead_id)
     previous = lead.owner
     decision = routing_rotation.route(
-        routing_facts(lead), open_loads=open_loads, now=now, exclude_user_ids=[previous.pk] if previous else []
+        routing_facts(lead), open_loads=open_loads, now=now, exclude_user_ids=[previous.pk] if previous else [],
+        performance=performance.sal_to_sql,
     )
     trace = decision.as_trace() | {"reason": f"{reason}; {decision.reason}"}
     if decision.owner_user_id is not None:
@@ -500,7 +501,12 @@ def release_by_system(*, lead_id: int, reason: str, now: dt.datetime | None = No
 
 def route(lead: Lead, *, now: dt.datetime) -> routing_policy.Decision:
     """Give a new MQL its owner (or leave it in the pool), store why, notify on commit. Locked lead only."""
-    decision = routing_rotation.route(routing_facts(lead), open_loads=open_loads, now=now)
+    decision = routing_rotation.route(routing_facts(lead), open_loads=open_loads, now=now,
+                                      performance=performance.sal_to_sql)
+    if decision.experiment is not None:  # the arm stays on the lead (the trace may be replaced by later changes)
+        experiment_id, _name, arm = decision.experiment
+        lead.experiment_arms = {**(lead.experiment_arms or {}), str(experiment_id): arm}
+        Lead.objects.filter(pk=lead.pk).update(experiment_arms=lead.experiment_arms)
     if decision.owner_user_id is not None:
         owner = get_user_model().objects.get(pk=decision.owner_user_id)
         _change_owner(lead, new_owner=owner, by=None, name="assign", now=now, trace=decision.as_trace())

@@ -168,6 +168,8 @@ class Lead(models.Model):
     probability_factors = models.JSONField(_("probability factors"), default=list, blank=True, editable=False)
     probability_model_version = models.PositiveIntegerField(_("predictive model version"), null=True, blank=True,
                                                             editable=False)
+    # {experiment id: arm} of the routing experiments that routed this lead (`routing.experiments`).
+    experiment_arms = models.JSONField(_("experiment arms"), default=dict, blank=True, editable=False)
     # Which model version made the score, its breakdown and when: `LeadScore` (a narrow table of its own,
     # so rescoring a million leads rewrites small rows; the lead row changes only when these four do).
     assignment = models.JSONField(

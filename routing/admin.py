@@ -1,20 +1,27 @@
 import datetime as dt
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
+from core.errors import Invalid, Refused
 from routing import calendar as routing_calendar
 from routing import policy, sla_policy
+from routing import services as routing_services
 from routing.forms import RepForm, RoutingRuleForm, format_working_hours, parse_working_hours
 from routing.models import (
     BusinessCalendar,
     CalendarClosure,
     EscalationStep,
+    Experiment,
     RecyclingRule,
     Rep,
     RotationState,
@@ -278,3 +285,73 @@ class StallThresholdAdmin(admin.ModelAdmin):
     list_display = ("stage", "days")
     list_editable = ("days",)
     list_display_links = ("stage",)
+
+
+@admin.register(Experiment)
+class ExperimentAdmin(admin.ModelAdmin):
+    """Routing experiments: arms are validated on save (at least two, shares adding up to 100 %); the report
+    shows each arm's outcome with its interval and the test against the first arm; "Stop and keep" ends it."""
+
+    list_display = ("name", "rule", "outcome", "status", "started_at", "winner")
+    list_filter = ("status",)
+    readonly_fields = ("status", "started_at", "stopped_at", "winner", "report_section")
+    fields = ("name", "rule", "arms", "outcome", "outcome_days", "status", "started_at", "stopped_at", "winner",
+              "report_section")
+    change_form_template = "admin/routing/experiment/change_form.html"
+
+    def has_change_permission(self, request, obj=None):
+        return (obj is None or obj.status == Experiment.RUNNING) and super().has_change_permission(request, obj)
+
+    @admin.display(description=_("report"))
+    def report_section(self, experiment):
+        if not experiment.pk:
+            return _("Shown once the experiment runs.")
+        found = routing_services.report(experiment)
+        if found is None:
+            return _("Not available: no report provider is registered.")
+
+        def number(value, pattern):
+            return "-" if value is None else pattern.format(value)
+
+        proportion = found["outcome"] in ("acceptance", "sal_to_sql", "sql_within")
+        rows = []
+        for row in found["arms"]:
+            low_high = row["interval"]
+            value = number(row.get("rate"), "{:.1%}") if proportion else number(row.get("mean"), "{:.1f}")
+            interval = "-" if not low_high else (
+                f"{low_high[0]:.1%} – {low_high[1]:.1%}" if proportion else f"{low_high[0]:.1f} – {low_high[1]:.1f}")
+            rows.append((row["arm"], row["method"], f"{row['share']} %", row["leads"], row["trials"], value, interval,
+                         number(row.get("p"), "{:.3f}"), _("yes") if row.get("significant") else "-",
+                         number(row.get("still_needed"), "{}")))
+        header = format_html_join("", "<th>{}</th>", ((label,) for label in (
+            _("arm"), _("method"), _("share"), _("leads"), _("counted"), _("outcome"), _("95 % interval"),
+            _("p against the first arm"), _("significant"), _("leads per arm still needed"))))
+        body = format_html_join("", "<tr>" + "<td>{}</td>" * 10 + "</tr>", rows)
+        best = format_html("<p>{}</p>", _("Best so far: %(arm)s") % {"arm": found["best"]}) if found["best"] else ""
+        return format_html("<table><tr>{}</tr>{}</table>{}", header, body, best)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        experiment = Experiment.objects.filter(pk=object_id).first()
+        arms = []
+        if experiment is not None and experiment.status == Experiment.RUNNING:
+            arms = [arm.get("name") for arm in experiment.arms if isinstance(arm, dict)]
+        context = {**(extra_context or {}), "stop_arms": arms,
+                   "stop_url": reverse("admin:routing_experiment_stop", args=[object_id]) if arms else ""}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [path("<int:object_id>/stop/", self.admin_site.admin_view(require_POST(self.stop_view)),
+                     name="routing_experiment_stop"), *super().get_urls()]
+
+    def stop_view(self, request, object_id):
+        experiment = get_object_or_404(Experiment, pk=object_id)
+        if not super().has_change_permission(request, experiment):
+            raise PermissionDenied
+        try:
+            routing_services.stop_experiment(experiment_id=experiment.pk, keep=request.POST.get("keep", ""))
+        except (Invalid, Refused) as error:
+            self.message_user(request, error.message, messages.ERROR)
+        else:
+            self.message_user(request, _("Experiment stopped; the rule keeps the winning arm's method."),
+                              messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:routing_experiment_change", args=[experiment.pk]))

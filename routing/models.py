@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.vocabulary import OPEN_STAGES
-from routing import calendar, policy, sla_policy
+from routing import calendar, experiments, policy, sla_policy
 
 
 def default_time_zone() -> str:
@@ -35,6 +36,7 @@ class Method(models.TextChoices):
     WEIGHTED_ROUND_ROBIN = policy.WEIGHTED_ROUND_ROBIN, _("weighted round-robin")
     LEAST_LOADED = policy.LEAST_LOADED, _("least loaded")
     ACCOUNT_OWNER_FIRST = policy.ACCOUNT_OWNER_FIRST, _("account owner first, then round-robin")
+    PERFORMANCE = policy.PERFORMANCE, _("performance-weighted round-robin (recent SAL→SQL, shrunk to the team mean)")
 
 
 class Team(models.Model):
@@ -499,3 +501,59 @@ class StallThreshold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_stage_display()}: {self.days}"
+
+
+class Experiment(models.Model):
+    """A controlled experiment on a routing rule: the leads it matches are split between arms (routing methods)
+    by a hash of the lead id (`routing.experiments.assign`). Stopping keeps the winner's method on the rule."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"
+    STATUS_CHOICES = [(RUNNING, _("running")), (STOPPED, _("stopped"))]
+    ACCEPTANCE = "acceptance"
+    SAL_TO_SQL = "sal_to_sql"
+    SQL_WITHIN = "sql_within"
+    SPEED_TO_LEAD = "speed_to_lead"
+    WON_VALUE = "won_value"
+    OUTCOME_CHOICES = [
+        (ACCEPTANCE, _("acceptance (MQL accepted as SAL)")),
+        (SAL_TO_SQL, _("SAL→SQL")),
+        (SQL_WITHIN, _("SQL within N days of the MQL")),
+        (SPEED_TO_LEAD, _("speed-to-lead (minutes from MQL to first contact; lower is better)")),
+        (WON_VALUE, _("won value per lead")),
+    ]
+
+    name = models.CharField(_("name"), max_length=120)
+    rule = models.ForeignKey(RoutingRule, verbose_name=_("routing rule"), on_delete=models.PROTECT,
+                             related_name="experiments", help_text=_("The leads this rule matches are split."))
+    arms = models.JSONField(
+        _("arms"), default=list,
+        help_text=_('At least two, shares adding up to 100: [{"name": "A", "share": 50, "method": "round_robin"}, '
+                    '{"name": "B", "share": 50, "method": "performance"}]'))
+    outcome = models.CharField(_("outcome"), max_length=16, choices=OUTCOME_CHOICES, default=SAL_TO_SQL)
+    outcome_days = models.PositiveIntegerField(_("days (for SQL within N days)"), default=30)
+    status = models.CharField(_("status"), max_length=8, choices=STATUS_CHOICES, default=RUNNING, editable=False)
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, editable=False)
+    stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True, editable=False)
+    winner = models.CharField(_("arm kept"), max_length=60, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("routing experiment")
+        verbose_name_plural = _("routing experiments")
+        constraints = [
+            models.UniqueConstraint(fields=["rule"], condition=Q(status="running"),
+                                    name="experiment_one_running_per_rule",
+                                    violation_error_message=_("This rule already has a running experiment.")),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        try:
+            experiments.parse_arms(self.arms)
+        except ValueError as error:
+            raise ValidationError({"arms": str(error)})
+        if self.outcome_days < 1:
+            raise ValidationError({"outcome_days": _("Use at least 1 day.")})

@@ -19,6 +19,7 @@ store; `routing.rotation.record_assignment` stores them under a row lock.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,13 +29,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 
+from routing import performance
+
 # --- vocabulary -----------------------------------------------------------------------------------------
 
 ROUND_ROBIN = "round_robin"
 WEIGHTED_ROUND_ROBIN = "weighted_round_robin"
 LEAST_LOADED = "least_loaded"
 ACCOUNT_OWNER_FIRST = "account_owner_first"
-METHODS = (ROUND_ROBIN, WEIGHTED_ROUND_ROBIN, LEAST_LOADED, ACCOUNT_OWNER_FIRST)
+PERFORMANCE = "performance"  # weighted round-robin with weights from recent conversion (routing.performance)
+METHODS = (ROUND_ROBIN, WEIGHTED_ROUND_ROBIN, LEAST_LOADED, ACCOUNT_OWNER_FIRST, PERFORMANCE)
 
 TARGET_TEAM = "team"
 TARGET_REP = "rep"
@@ -51,6 +55,7 @@ METHOD_WORDS = {
     WEIGHTED_ROUND_ROBIN: "weighted round-robin",
     LEAST_LOADED: "least loaded",
     ACCOUNT_OWNER_FIRST: "account owner first",
+    PERFORMANCE: "performance-weighted round-robin",
 }
 
 # Named regions a rule or a rep's territory may use beside ISO 3166 country codes. Keys are matched
@@ -111,6 +116,7 @@ class LeadFacts:
     email_domain: str = ""
     website_domain: str = ""
     account_owner_id: int | None = None  # user id of the owner of the account the domain matched
+    lead_id: int | None = None  # for experiments (the arm is a hash of it)
     conversion_probability: float | None = None  # 0..1 from the active predictive model, None when it has none
 
 
@@ -132,6 +138,8 @@ class Candidate:
     team_clock: float = 0.0  # the team's rotation floor (see module docstring)
     specialties: tuple[str, ...] = ()
     territories: tuple[str, ...] = ()
+    record: tuple[int, int] | None = None  # (SAL->SQL, SAL) over the performance window, for PERFORMANCE
+    performance_weight: float | None = None  # set by choose_owner for PERFORMANCE
 
 
 @dataclass(frozen=True)
@@ -173,6 +181,7 @@ class Decision:
     notify_manager_of_team_id: int | None = None
     rotation: RotationUpdate | None = None  # store with routing.rotation.record_assignment
     at: dt.datetime | None = None
+    experiment: tuple[int, str, str] | None = None  # (experiment id, name, arm) when an experiment chose the method
 
     def as_trace(self) -> dict[str, Any]:
         """The JSON-ready decision trace to keep with the lead (API field `assignment`)."""
@@ -184,7 +193,8 @@ class Decision:
             "reason": self.reason,
             "skipped": [list(pair) for pair in self.skipped],
             "at": self.at.isoformat() if self.at else None,
-        }
+        } | ({"experiment": {"id": self.experiment[0], "name": self.experiment[1], "arm": self.experiment[2]}}
+             if self.experiment else {})
 
 
 # --- normalising and validating configuration (used by the models' clean()) -----------------------------
@@ -454,6 +464,8 @@ def rotation_start(candidate: Candidate) -> float:
 
 
 def rotation_step(candidate: Candidate, method: str) -> float:
+    if method == PERFORMANCE:
+        return 1.0 / (candidate.performance_weight or 1.0)
     if method == WEIGHTED_ROUND_ROBIN:
         return 1.0 / max(candidate.weight, 1)
     return 1.0
@@ -484,7 +496,7 @@ def pick(in_line: Sequence[Candidate], method: str) -> Candidate:
         return min(
             in_line, key=lambda c: (c.open_load / max(c.capacity, 1), c.open_load, _r(rotation_start(c)), c.username)
         )
-    if method == WEIGHTED_ROUND_ROBIN:
+    if method in (WEIGHTED_ROUND_ROBIN, PERFORMANCE):
         return min(in_line, key=lambda c: (_r(rotation_start(c) + rotation_step(c, method)), c.username))
     return min(in_line, key=lambda c: (_r(rotation_start(c)), c.username))
 
@@ -549,6 +561,15 @@ def choose_owner(
         in_line = specialists
 
     method = rule.method if rule.method != ACCOUNT_OWNER_FIRST else ROUND_ROBIN
+    if method == PERFORMANCE:
+        # Weights against the whole team's record (reps in line or not), bounded by the fairness floor.
+        found = performance.weights({c.rep_id: c.record or (0, 0) for c in team})
+        in_line = [dataclasses.replace(c, performance_weight=found[c.rep_id].weight) for c in in_line]
+        chosen = pick(in_line, method)
+        return story.owner(
+            chosen, method, f"{chosen.username} chosen by {METHOD_WORDS[method]} ({found[chosen.rep_id].explain()})",
+            rotation=advance_rotation(chosen, in_line, method),
+        )
     chosen = pick(in_line, method)
     if method == LEAST_LOADED:
         return story.owner(

@@ -16,10 +16,11 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from routing import policy, selectors
+from routing import experiments, policy, selectors
 from routing.models import RotationState, Team
 
 OpenLoads = Callable[[Collection[int]], Mapping[int, int]]
+Records = Callable[[Collection[int]], Mapping[int, tuple[int, int]]]
 
 
 def route(
@@ -28,11 +29,15 @@ def route(
     open_loads: OpenLoads,
     now: dt.datetime | None = None,
     exclude_user_ids: Collection[int] = (),
+    performance: Records | None = None,
 ) -> policy.Decision:
     """Decide who gets the lead and advance the rotation; the caller assigns the owner.
 
     `open_loads(user_ids)` returns {user id: open MQL + SAL leads} for those users (missing means 0).
     `exclude_user_ids`: users who must not get it (the current owner when an SLA escalation reassigns).
+    `performance(user_ids)` returns {user id: (SAL->SQL, SAL)} over the performance window, for the
+    performance-weighted method. A running experiment on the matched rule picks the method by the lead's arm
+    (`routing.experiments.assign`) and is named in the decision.
     """
     now = now or timezone.now()
     # No savepoint inside the caller's transaction (two statements saved per route): nothing here is
@@ -40,13 +45,26 @@ def route(
     with transaction.atomic(savepoint=False):
         rules = selectors.rule_specs()
         rule, _phrases = policy.first_match(facts, rules)
+        experiment = None
+        if rule is not None and facts.lead_id is not None:
+            running = selectors.running_experiment(rule.id)
+            if running is not None:
+                arm = experiments.assign(running.pk, facts.lead_id, experiments.parse_arms(running.arms))
+                experiment = (running.pk, running.name, arm.name)
+                rule = dataclasses.replace(rule, method=arm.method)
+                rules = [rule if r.id == rule.id else r for r in rules]
         teams = {team.pk: team for team in lock_teams(selectors.team_ids_for(rule, facts))}
         candidates = selectors.candidates_for_rule(rule, facts, {}, now)
         if exclude_user_ids:
             candidates = [c for c in candidates if c.user_id not in set(exclude_user_ids)]
         loads = open_loads([c.user_id for c in candidates]) if candidates else {}
         candidates = [dataclasses.replace(c, open_load=int(loads.get(c.user_id, 0))) for c in candidates]
+        if rule is not None and rule.method == policy.PERFORMANCE and performance is not None and candidates:
+            records = performance([c.user_id for c in candidates])
+            candidates = [dataclasses.replace(c, record=tuple(records.get(c.user_id, (0, 0)))) for c in candidates]
         decision = policy.choose_owner(facts, candidates, rules, now=now)
+        if experiment is not None:
+            decision = dataclasses.replace(decision, experiment=experiment)
         if decision.rotation is not None:
             # the team is locked above; a rotation in another team (not expected) is locked by record_assignment
             record_assignment(decision.rotation, now=now, team=teams.get(decision.rotation.team_id))

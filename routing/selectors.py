@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db.models import Q
 
 from routing import policy
-from routing.models import Rep, RotationState, RoutingRule, Team
+from routing.models import Experiment, Rep, RotationState, RoutingRule, Team
 
 
 def rule_specs() -> list[policy.RuleSpec]:
@@ -123,3 +123,10 @@ def _zone(name: str) -> dt.tzinfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):  # saved past clean(): fall back rather than fail routing
         return dt.UTC
+
+
+def running_experiment(rule_id: int | None):
+    """The running experiment on a routing rule, or None."""
+    if rule_id is None:
+        return None
+    return Experiment.objects.filter(rule_id=rule_id, status=Experiment.RUNNING).first()
