@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Exists, OuterRef
-from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from core.vocabulary import Stage
@@ -29,8 +28,7 @@ def report(experiment: Experiment, *, now: dt.datetime | None = None) -> dict:
     arms = experiments.parse_arms(experiment.arms)
     key = str(experiment.pk)
     leads = (Lead.objects.filter(experiment_arms__has_key=key)
-             .annotate(arm=KeyTextTransform(key, "experiment_arms"),
-                       reached_sal=_reached((Stage.SAL, *SQL_OR_LATER)), reached_sql=_reached(SQL_OR_LATER)))
+             .annotate(reached_sal=_reached((Stage.SAL, *SQL_OR_LATER)), reached_sql=_reached(SQL_OR_LATER)))
     outcome, days = experiment.outcome, experiment.outcome_days
     rows = {arm.name: {"arm": arm.name, "method": arm.method, "share": arm.share, "leads": 0, "successes": 0,
                        "trials": 0, "values": []} for arm in arms}
@@ -39,7 +37,7 @@ def report(experiment: Experiment, *, now: dt.datetime | None = None) -> dict:
         sql_at = dict(LeadTransition.objects.filter(lead__in=leads.values("pk"), target__in=list(SQL_OR_LATER))
                       .order_by("lead_id", "-at").values_list("lead_id", "at"))  # the earliest wins (last set)
     for lead in leads.only("pk", "became_mql_at", "first_contact_at", "deal_value", "stage", "experiment_arms"):
-        row = rows.get(lead.arm)
+        row = rows.get(lead.experiment_arms.get(key))  # read in Python: a digit key is an array index in SQL
         if row is None:
             continue
         row["leads"] += 1
