@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Count, DateField, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from core.vocabulary import CAPACITY_STAGES, CONTENT_KINDS, WORKED_STAGES, ActivityKind, Stage
+from core.vocabulary import CAPACITY_STAGES, CONTENT_KINDS, WORKED_STAGES, ActivityKind, Stage, TransitionName
 from leads import extensions, roles
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission
 from leads.sla import queries as sla_queries
+from routing import capacity as routing_capacity
 from routing import policy as routing_policy
 from routing.models import Rep
 
@@ -254,3 +256,19 @@ def operational_figures(*, now: dt.datetime | None = None) -> dict[str, int]:
         "submissions_unfinished": Submission.objects.filter(outcome=Submission.Outcome.RECEIVED).count(),
         "notifications_unmailed": Notification.objects.filter(emailed_at__isnull=True).count(),
     }
+
+
+def capacity_forecast(rows, *, now: dt.datetime | None = None) -> routing_capacity.Forecast:
+    """The team board's forecast: MQL inflow per day (from `mark_mql` transitions), leads leaving MQL/SAL per
+    day, and the free places of the reps who take leads now (`rows`: the board rows). Two queries."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    since = now - dt.timedelta(days=routing_capacity.PATTERN_DAYS + 1)
+    inflow = dict(LeadTransition.objects.filter(name=TransitionName.MARK_MQL, at__gte=since)
+                  .annotate(day=TruncDate("at")).values("day").annotate(count=Count("id"))
+                  .values_list("day", "count"))
+    released = dict(LeadTransition.objects.filter(source__in=CAPACITY_STAGES, at__gte=since)
+                    .exclude(target__in=CAPACITY_STAGES).annotate(day=TruncDate("at")).values("day")
+                    .annotate(count=Count("id")).values_list("day", "count"))
+    free_now = sum(max(0, row.rep.capacity - row.load.open_load) for row in rows if row.takes_leads)
+    return routing_capacity.forecast(inflow, today=today, free_now=free_now, released=released)

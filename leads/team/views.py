@@ -57,6 +57,7 @@ def board(request):
             "waiting": sum(row.load.waiting for row in rows),
             "taking": sum(1 for row in rows if row.takes_leads),
         },
+        "forecast": selectors.capacity_forecast(rows),
     }
     return render(request, "leads/team_board.html", context)
 

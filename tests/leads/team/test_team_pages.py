@@ -483,3 +483,17 @@ def test_the_header_badge_links_to_the_notifications(client, sdr):
     page = text(as_user(client, sdr).get(reverse("leads:queue")))
     assert f'href="{reverse("leads:notifications")}" id="notification-badge"' in page
     assert '<span class="count">1</span>' in page
+
+
+def test_board_warns_when_free_capacity_will_not_cover_the_forecast_mqls(client, manager, team):
+    client = as_user(client, manager)
+    page = text(client.get(reverse("leads:team")))
+    assert "Capacity for the coming week" in page and 'data-testid="capacity-warning"' not in page
+    Rep.objects.update(capacity=2)
+    now = timezone.now()
+    for number in range(40):  # about 3 MQLs a day over the last two weeks
+        lead = LeadFactory(stage=Stage.MQL)
+        LeadTransition.objects.create(lead=lead, name="mark_mql", source="known", target="mql",
+                                      at=now - dt.timedelta(days=1 + number % 13, hours=1))
+    page = text(client.get(reverse("leads:team")))
+    assert 'data-testid="capacity-warning"' in page and "Free capacity will not cover the expected MQLs" in page
