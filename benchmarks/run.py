@@ -31,6 +31,7 @@ BENCHMARKS = [
     ("sla_sweep", "benchmarks.sla_sweep"),
     ("dashboards", "benchmarks.dashboards"),
     ("csv_import", "benchmarks.csv_import"),
+    ("predictive", "benchmarks.predictive"),
 ]
 QUICK_LEADS = 20_000
 

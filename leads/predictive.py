@@ -62,7 +62,8 @@ FROM {L} l LEFT JOIN {C} c ON c.id = l.campaign_id
 """
 LEADS_AFTER_SQL = _statement(_LEAD_COLUMNS + "WHERE l.id > %(after)s AND l.erased_at IS NULL ORDER BY l.id "
                              "LIMIT %(batch)s")
-LEADS_BY_IDS_SQL = _statement(_LEAD_COLUMNS + "WHERE l.id = ANY(%(ids)s) ORDER BY l.id")
+# Erased leads are left out (erasure clears their probability and factors).
+LEADS_BY_IDS_SQL = _statement(_LEAD_COLUMNS + "WHERE l.id = ANY(%(ids)s) AND l.erased_at IS NULL ORDER BY l.id")
 _ACTIVITIES = """
 SELECT lead_id, kind, (extract(epoch FROM occurred_at) * 1000000)::bigint, {url} FROM {A}
 WHERE lead_id = ANY(%(ids)s) AND occurred_at <= %(at)s ORDER BY lead_id, occurred_at

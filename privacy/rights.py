@@ -124,7 +124,9 @@ def erase(*, lead_id: int, by=None, reason: str, via: str = "page", kind: str = 
 def _anonymise(lead: Lead, now) -> None:
     blank = {name: "" for name in REGISTRY[0].fields}
     blank.update(email=f"{ERASED}-{lead.pk}@{ERASED}.invalid", email_normalized=f"{ERASED}-{lead.pk}@{ERASED}.invalid")
-    Lead.objects.filter(pk=lead.pk).update(**blank, erased_at=now, updated_at=now)
+    # The predicted probability goes too: its factors name the erased fields in words.
+    Lead.objects.filter(pk=lead.pk).update(**blank, erased_at=now, updated_at=now, conversion_probability=None,
+                                           probability_factors=[], probability_model_version=None)
     for activity in Activity.objects.filter(lead=lead).only("pk", "data"):
         kept = {k: v for k, v in (activity.data or {}).items() if k in ACTIVITY_DATA_KEPT}
         Activity.objects.filter(pk=activity.pk).update(url="", note="", data=kept)

@@ -206,3 +206,18 @@ def test_the_lead_page_explains_the_probability_in_words(client, manager):
     assert "3 × Pricing page view, the last 2 days ago" in page and "+25.0" in page and "-5.0" in page
     listing = text(as_user(client, manager).get("/leads/", {"ordering": "-conversion_probability"}))
     assert "40 %" in listing
+
+
+def test_erasure_clears_the_probability_and_rescoring_does_not_bring_it_back(admin_user):
+    from privacy import rights
+
+    now = timezone.now()
+    build_history(900, now=now)
+    model = predictive.train(horizon_days=14, now=now)
+    predictive_versions.activate(model, by=admin_user)
+    scores.rescore_all()
+    lead = Lead.objects.filter(conversion_probability__isnull=False).first()
+    rights.erase(lead_id=lead.pk, by=admin_user, reason="Art. 17 request")
+    scores.rescore_all()
+    erased = Lead.objects.get(pk=lead.pk)
+    assert erased.conversion_probability is None and erased.probability_factors == []
