@@ -23,7 +23,7 @@ from leads.sla import queries as sla_queries
 ORDERING = {
     "created_at": _("Created"),
     "score": _("Score"),
-    "conversion_probability": _("Conversion probability"),
+    "prediction__probability": _("Conversion probability"),
     "stage_entered_at": _("In stage since"),
     "last_name": _("Name"),
     "company": _("Company"),
@@ -42,7 +42,7 @@ class LeadOrderingFilter(django_filters.OrderingFilter):
     """Sorting by the SLA due puts leads without a running clock last, whichever the direction."""
 
     def get_ordering_value(self, param):
-        if param.lstrip("-") in ("sla_due_at", "conversion_probability"):
+        if param.lstrip("-") in ("sla_due_at", "prediction__probability"):
             name = param.lstrip("-")
             return F(name).desc(nulls_last=True) if param.startswith("-") else F(name).asc(nulls_last=True)
         return super().get_ordering_value(param)
@@ -105,10 +105,10 @@ class LeadFilter(django_filters.FilterSet):
     # Day bounds in the local time zone, compared with the indexed timestamp (a `__date` lookup would
     # compute a date per row and scan a million of them).
     def probability_from(self, queryset, name, value):
-        return queryset.filter(conversion_probability__gte=float(value) / 100)
+        return queryset.filter(prediction__probability__gte=float(value) / 100)
 
     def probability_until(self, queryset, name, value):
-        return queryset.filter(conversion_probability__lte=float(value) / 100)
+        return queryset.filter(prediction__probability__lte=float(value) / 100)
 
     def created_from(self, queryset, name, value):
         return queryset.filter(created_at__gte=_day_start(value))

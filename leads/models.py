@@ -162,12 +162,6 @@ class Lead(models.Model):
     temperature = models.CharField(
         _("temperature"), max_length=8, choices=Temperature.choices, default=Temperature.COLD, db_index=True
     )
-    # The predictive conversion score (`leads.predictive`): probability of reaching the active predictive model's
-    # target within its horizon, its factors in words, and the version; null while no model predicts for the lead.
-    conversion_probability = models.FloatField(_("conversion probability"), null=True, blank=True, editable=False)
-    probability_factors = models.JSONField(_("probability factors"), default=list, blank=True, editable=False)
-    probability_model_version = models.PositiveIntegerField(_("predictive model version"), null=True, blank=True,
-                                                            editable=False)
     # {experiment id: arm} of the routing experiments that routed this lead (`routing.experiments`).
     experiment_arms = models.JSONField(_("experiment arms"), default=dict, blank=True, editable=False)
     # Which model version made the score, its breakdown and when: `LeadScore` (a narrow table of its own,
@@ -223,7 +217,6 @@ class Lead(models.Model):
             models.Index(fields=["source", "created_at"], name="lead_source_created"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created"),
             models.Index(fields=["score", "id"], name="lead_score_id"),
-            models.Index(fields=["conversion_probability", "id"], name="lead_probability_id"),
             GinIndex(search.DOCUMENT, name="lead_search"),  # leads.search; migration 0009
         ]
 
@@ -252,6 +245,25 @@ class Lead(models.Model):
 
     def get_lead_type_display(self) -> str:
         return LeadType(self.lead_type).label
+
+    # --- the predicted conversion probability (the lead's `LeadPrediction`, None while there is none) ----
+
+    @property
+    def prediction_record(self) -> "LeadPrediction | None":
+        try:
+            return self.prediction
+        except LeadPrediction.DoesNotExist:
+            return None
+
+    @property
+    def conversion_probability(self) -> float | None:
+        record = self.prediction_record
+        return record.probability if record else None
+
+    @property
+    def probability_model_version(self) -> int | None:
+        record = self.prediction_record
+        return record.model_version if record else None
 
     # --- how the score was made (the lead's `LeadScore`, None / [] while it was never scored) -----------
 
@@ -328,6 +340,34 @@ class Lead(models.Model):
     )
     def disqualify(self, *, reason: str, **inputs):
         self.stage_reason = reason
+
+
+class LeadPrediction(models.Model):
+    """The lead's predicted conversion probability (`leads.predictive`): a narrow row of its own, like `LeadScore`,
+    so predicting a million leads on every rescoring writes small rows, never the wide lead row.
+
+    The factors are not stored: `leads.predictive.explain` recomputes them from the lead as of `predicted_at`
+    (its fields, its activities until then, and the stage it was in then, kept here because a transition does not
+    re-predict) with the model version that made the probability; they add up to it. No row: no active predictive
+    model predicts for the lead (see `predictive.note_for`).
+    """
+
+    lead = models.OneToOneField(
+        Lead, verbose_name=_("lead"), primary_key=True, on_delete=models.CASCADE, related_name="prediction"
+    )
+    model_version = models.PositiveIntegerField(_("predictive model version"))
+    probability = models.FloatField(_("conversion probability"))
+    stage = models.CharField(_("stage when predicted"), max_length=16, choices=Stage.choices)
+    stage_entered_at = models.DateTimeField(_("in that stage since"))
+    predicted_at = models.DateTimeField(_("predicted at"))
+
+    class Meta:
+        verbose_name = _("lead prediction")
+        verbose_name_plural = _("lead predictions")
+        indexes = [models.Index(fields=["probability", "lead"], name="leadprediction_probability")]
+
+    def __str__(self) -> str:
+        return f"{self.probability:.0%} (v{self.model_version})"
 
 
 class LeadScore(models.Model):

@@ -11,27 +11,29 @@ target stages happened in (cut-off, cut-off + horizon]. Nothing from after a cut
 cut-off) is kept so the quality report compares the two rankings.
 
 Predictions (`store_batch`, `store_one`) are made with the active predictive model as of the rescoring's `at`,
-in the same transaction and batch as the rule score (`leads.scores` calls them), and stored on the lead:
-`conversion_probability` (0..1), `probability_factors` (the baseline and every field's points, which add up to
-the probability) and `probability_model_version`. Leads not open for the target get null (`note_for` says why).
+in the same transaction and batch as the rule score (`leads.scores` calls them), and stored in the lead's narrow
+`LeadPrediction` row: the probability (0..1), the model version and the stage the lead was in; the factors (the
+baseline and every field's points, which add up to the probability) are recomputed in words when shown
+(`explain`), so the bulk path computes one dot product per lead and writes one narrow row. Leads not open for the
+target have no row (`note_for` says why).
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
-import json
+import random
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from psycopg import sql
 
 from core.errors import Invalid
-from leads.models import Activity, Campaign, Lead, LeadTransition
+from leads.models import Activity, Campaign, Lead, LeadPrediction, LeadTransition
 from leads.validation import domain_type, email_domain
 from scoring import policy, predictive
 from scoring import predictive_versions as versions
@@ -39,7 +41,7 @@ from scoring.models import PredictiveModel, ScoringModel
 
 BATCH = 5000
 STEP_DAYS = 7
-MAX_EXAMPLES = 1_000_000  # above this, (lead, cut-off) pairs are sampled deterministically
+MAX_EXAMPLES = 300_000  # above this, (lead, cut-off) pairs are sampled (deterministically, per lead)
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 # (id, activated_at) of the active model -> its Predictor, or None.
@@ -48,16 +50,19 @@ _active_cache: tuple[tuple | None, predictive.Predictor | None, int | None] = (N
 # Why raw SQL: a batch of 5,000 leads, their transitions and activities load as plain tuples in three queries
 # (model instances would cost more than the predictions). Table and column names come from the models' _meta.
 _TABLES = {name: sql.Identifier(model._meta.db_table)
-           for name, model in (("L", Lead), ("C", Campaign), ("A", Activity), ("T", LeadTransition))}
+           for name, model in (("L", Lead), ("C", Campaign), ("A", Activity), ("T", LeadTransition),
+                               ("P", LeadPrediction))}
 
 
 def _statement(text: str, **parts: sql.Composable) -> sql.Composed:
     return sql.SQL(text).format(**_TABLES, **parts)
 
 
+# Times as whole microseconds since 1970 (exact): a bigint loads several times faster than a timestamptz.
 _LEAD_COLUMNS = """
 SELECT l.id, l.email_normalized, l.company_size, l.industry, l.country, l.job_title, l.source, c.slug,
-       l.created_at, l.stage, l.stage_entered_at
+       (extract(epoch FROM l.created_at) * 1000000)::bigint, l.stage,
+       (extract(epoch FROM l.stage_entered_at) * 1000000)::bigint
 FROM {L} l LEFT JOIN {C} c ON c.id = l.campaign_id
 """
 LEADS_AFTER_SQL = _statement(_LEAD_COLUMNS + "WHERE l.id > %(after)s AND l.erased_at IS NULL ORDER BY l.id "
@@ -69,24 +74,40 @@ SELECT lead_id, kind, (extract(epoch FROM occurred_at) * 1000000)::bigint, {url}
 WHERE lead_id = ANY(%(ids)s) AND occurred_at <= %(at)s ORDER BY lead_id, occurred_at
 """
 ACTIVITIES_SQL = {urls: _statement(_ACTIVITIES, url=sql.SQL("url" if urls else "''")) for urls in (False, True)}
+# What the features need of the activities (count and latest per kind), one row per lead and kind.
+ACTIVITY_SUMMARY_SQL = _statement("""
+SELECT lead_id, kind, count(*), (extract(epoch FROM max(occurred_at)) * 1000000)::bigint FROM {A}
+WHERE lead_id = ANY(%(ids)s) AND occurred_at <= %(at)s GROUP BY lead_id, kind
+""")
 # Stage changes only (owner changes are logged as transitions with the same source and target).
 TRANSITIONS_SQL = _statement("""
 SELECT lead_id, at, target FROM {T} WHERE lead_id = ANY(%(ids)s) AND source <> target ORDER BY lead_id, at, id
 """)
-# Rows another transaction holds are left alone (the next rescoring gets them), so a batch never waits on a capture.
-UPDATE_PROBABILITIES_SQL = _statement("""
-UPDATE {L} l SET conversion_probability = v.probability, probability_factors = v.factors,
-       probability_model_version = v.version
-FROM (SELECT unnest(%(ids)s::bigint[]) AS id, unnest(%(probabilities)s::float8[]) AS probability,
-             unnest(%(factors)s::jsonb[]) AS factors, %(version)s::int AS version) v
-WHERE l.id = v.id AND l.id IN (SELECT id FROM {L} WHERE id = ANY(%(ids)s) FOR UPDATE SKIP LOCKED)
-  AND (l.conversion_probability, l.probability_model_version) IS DISTINCT FROM (v.probability, v.version)
+# Writing a batch: COPY into a temporary table, then upsert the narrow prediction rows (never the lead row).
+CREATE_PREDICTED_SQL = sql.SQL(
+    "CREATE TEMP TABLE leads_predicted (id bigint PRIMARY KEY, probability float8, stage varchar(16), "
+    "stage_entered_at timestamptz) ON COMMIT DROP")
+COPY_PREDICTED_SQL = sql.SQL("COPY leads_predicted (id, probability, stage, stage_entered_at) FROM STDIN")
+# Probabilities are stored to 3 decimals (0.1 points) and a row is rewritten only when its probability, version
+# or stage changed: most leads' probabilities drift below that from one night to the next.
+# A new prediction row checks its lead's foreign key, which must not wait on a capture holding the lead: leads
+# without a row yet are locked first, skipping those held elsewhere (the next run predicts them).
+LOCK_NEW_SQL = _statement("""
+SELECT l.id FROM {L} l JOIN leads_predicted p ON p.id = l.id
+WHERE NOT EXISTS (SELECT 1 FROM {P} x WHERE x.lead_id = l.id) ORDER BY l.id FOR UPDATE OF l SKIP LOCKED
 """)
-CLEAR_PROBABILITIES_SQL = _statement("""
-UPDATE {L} SET conversion_probability = NULL, probability_factors = '[]'::jsonb, probability_model_version = NULL
-WHERE id IN (SELECT id FROM {L} WHERE id = ANY(%(ids)s) AND probability_model_version IS NOT NULL
-             FOR UPDATE SKIP LOCKED)
+UPSERT_PREDICTIONS_SQL = _statement("""
+INSERT INTO {P} (lead_id, model_version, probability, stage, stage_entered_at, predicted_at)
+SELECT p.id, %(version)s, p.probability, p.stage, p.stage_entered_at, %(at)s FROM leads_predicted p
+WHERE EXISTS (SELECT 1 FROM {P} x WHERE x.lead_id = p.id) OR p.id = ANY(%(locked)s)
+ON CONFLICT (lead_id) DO UPDATE SET model_version = EXCLUDED.model_version, probability = EXCLUDED.probability,
+    stage = EXCLUDED.stage, stage_entered_at = EXCLUDED.stage_entered_at, predicted_at = EXCLUDED.predicted_at
+WHERE {P}.predicted_at <= EXCLUDED.predicted_at
+  AND ({P}.probability, {P}.model_version, {P}.stage) IS DISTINCT FROM
+      (EXCLUDED.probability, EXCLUDED.model_version, EXCLUDED.stage)
 """)
+DROP_PREDICTED_SQL = sql.SQL("DROP TABLE leads_predicted")
+DELETE_PREDICTIONS_SQL = _statement("DELETE FROM {P} WHERE lead_id = ANY(%(ids)s)")
 
 
 def active_predictor() -> tuple[predictive.Predictor | None, int | None]:
@@ -117,6 +138,12 @@ def _activities(cursor, ids: list[int], at: dt.datetime, *, urls: bool = False) 
     return found
 
 
+def _with_times(row: tuple) -> tuple:
+    """A lead row with its two times (microseconds since 1970 as read) as datetimes."""
+    epoch, delta = EPOCH, dt.timedelta
+    return (*row[:8], epoch + delta(microseconds=row[8]), row[9], epoch + delta(microseconds=row[10]))
+
+
 def _facts(row, activities, domains: dict[str, str]) -> policy.LeadFacts:
     _id, email, size, industry, country, title, source, campaign = row[:8]
     domain = email_domain(email)
@@ -133,40 +160,48 @@ def _facts(row, activities, domains: dict[str, str]) -> policy.LeadFacts:
 
 def store_batch(lead_ids: list[int], *, at: dt.datetime) -> int:
     """Predict and store for these leads as of `at` with the active model (in the caller's transaction);
-    returns how many were predicted. Does nothing (one query) while no predictive model is active."""
+    returns how many were predicted. Leads no longer open for the target lose their prediction. Does nothing
+    (one query) while no predictive model is active."""
     predictor, version = active_predictor()
     if predictor is None or not lead_ids:
         return 0
-    with connection.cursor() as cursor:
+    open_stages = predictive.OPEN_FOR[predictor.target]
+    # The caller's transaction when there is one (the rescoring batch), else one of its own: the temporary
+    # table lives until the commit.
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(LEADS_BY_IDS_SQL, {"ids": list(lead_ids)})
-        rows = cursor.fetchall()
-        open_rows = [row for row in rows if predictive.is_open_for(predictor.target, row[9])
-                     and row[8] <= at and row[10] <= at]
-        closed = [row[0] for row in rows if not predictive.is_open_for(predictor.target, row[9])]
-        activities = _activities(cursor, [row[0] for row in open_rows], at) if open_rows else {}
-        ids, probabilities, factors, domains = [], [], [], {}
-        for row in open_rows:
-            facts = _facts(row, activities.get(row[0], ()), domains)
-            snapshot = predictive.Snapshot(lead_id=row[0], at=at, facts=facts, stage=row[9], stage_entered_at=row[10],
-                                           created_at=row[8])
-            prediction = predictor.predict(snapshot)
-            ids.append(row[0])
-            probabilities.append(round(prediction.probability, 6))
-            factors.append(json.dumps(prediction.factors_as_list()))
-        if ids:
-            cursor.execute(UPDATE_PROBABILITIES_SQL, {"ids": ids, "probabilities": probabilities, "factors": factors,
-                                                      "version": version})
+        rows = [_with_times(row) for row in cursor.fetchall()]
+        open_rows = [row for row in rows if row[9] in open_stages and row[8] <= at and row[10] <= at]
+        closed = [row[0] for row in rows if row[9] not in open_stages]
         if closed:
-            cursor.execute(CLEAR_PROBABILITIES_SQL, {"ids": closed})
-    return len(ids)
+            cursor.execute(DELETE_PREDICTIONS_SQL, {"ids": closed})
+        if not open_rows:
+            return 0
+        cursor.execute(ACTIVITY_SUMMARY_SQL, {"ids": [row[0] for row in open_rows], "at": at})
+        summaries: dict[int, dict] = {}
+        epoch, delta = EPOCH, dt.timedelta
+        for lead_id, kind, count, latest_us in cursor.fetchall():
+            summaries.setdefault(lead_id, {})[kind] = (count, epoch + delta(microseconds=latest_us))
+        snapshot, domains, probability = predictive.Snapshot, {}, predictor.probability
+        cursor.execute(CREATE_PREDICTED_SQL)
+        with cursor.cursor.copy(COPY_PREDICTED_SQL) as copy:
+            for row in open_rows:
+                value = probability(snapshot(
+                    lead_id=row[0], at=at, facts=_facts(row, (), domains), stage=row[9], stage_entered_at=row[10],
+                    created_at=row[8], activity_summary=summaries.get(row[0], {})))
+                copy.write_row((row[0], round(value, 3), row[9], row[10]))
+        cursor.execute(LOCK_NEW_SQL)
+        locked = [row[0] for row in cursor.fetchall()]
+        cursor.execute(UPSERT_PREDICTIONS_SQL, {"version": version, "at": at, "locked": locked})
+        cursor.execute(DROP_PREDICTED_SQL)
+    return len(open_rows)
 
 
 def store_one(lead: Lead, *, at: dt.datetime) -> None:
-    """Predict and store for one lead (after its rule score), and refresh the fields on `lead`."""
-    if store_batch([lead.pk], at=at):
-        lead.conversion_probability, lead.probability_factors, lead.probability_model_version = (
-            Lead.objects.filter(pk=lead.pk)
-            .values_list("conversion_probability", "probability_factors", "probability_model_version").get())
+    """Predict and store for one lead (after its rule score); `lead.prediction` is read again when next used."""
+    store_batch([lead.pk], at=at)
+    if Lead.prediction.related.is_cached(lead):
+        Lead.prediction.related.delete_cached_value(lead)
 
 
 def note_for(lead: Lead, *, active: tuple[PredictiveModel | None] | None = None) -> str:
@@ -183,20 +218,72 @@ def note_for(lead: Lead, *, active: tuple[PredictiveModel | None] | None = None)
     return _("Not computed yet: the next rescoring computes it.")
 
 
-def top_factors(lead: Lead, *, count: int = 3) -> tuple[list[dict], list[dict]]:
-    """The strongest positive and negative factors of a lead's stored prediction."""
-    items = [item for item in lead.probability_factors or () if item.get("factor") != predictive.BASELINE]
+_predictors: dict[int, predictive.Predictor] = {}  # by model id: a stored model's parameters never change
+
+
+def predictor_of(version: int) -> predictive.Predictor | None:
+    """The stored model of this version, prepared (one small query; the parameters once per process)."""
+    model_id = PredictiveModel.objects.filter(version=version).values_list("pk", flat=True).first()
+    if model_id is None:
+        return None
+    if model_id not in _predictors:
+        parameters = PredictiveModel.objects.filter(pk=model_id).values_list("parameters", flat=True).get()
+        if not parameters:
+            return None
+        _predictors[model_id] = predictive.Predictor.of(parameters)
+    return _predictors[model_id]
+
+
+def explain(lead: Lead) -> list[dict]:
+    """The lead's prediction with its factors in words (baseline first, then by size of effect), recomputed with
+    the version that made it from the lead as of the prediction: its fields, its activities until then (one
+    query) and the stage it was in. The points add up to the stored probability. [] without a prediction."""
+    record = lead.prediction_record
+    predictor = predictor_of(record.model_version) if record else None
+    if predictor is None:
+        return []
+    at = record.predicted_at
+    activities = [policy.ActivityFact(kind, occurred_at) for kind, occurred_at in
+                  lead.activities.filter(occurred_at__lte=at).values_list("kind", "occurred_at")]
+    campaign = lead.campaign.slug if lead.campaign_id else ""
+    row = (lead.pk, lead.email_normalized, lead.company_size, lead.industry, lead.country, lead.job_title,
+           lead.source, campaign)
+    snapshot = predictive.Snapshot(lead_id=lead.pk, at=at, facts=_facts(row, activities, {}), stage=record.stage,
+                                   stage_entered_at=record.stage_entered_at, created_at=min(lead.created_at, at))
+    return [factor.as_dict() for factor in predictor.predict(snapshot).factors]
+
+
+def top_factors(factors: list[dict], *, count: int = 3) -> tuple[list[dict], list[dict]]:
+    """The strongest positive and negative factors of an explained prediction."""
+    items = [item for item in factors if item["factor"] != predictive.BASELINE]
     positive = sorted((i for i in items if i["points"] > 0), key=lambda i: -i["points"])[:count]
     negative = sorted((i for i in items if i["points"] < 0), key=lambda i: i["points"])[:count]
     return positive, negative
 
 
+def section_context(lead: Lead, user) -> dict:
+    """The lead page's probability block (`leads/_probability.html`, registered in LeadsConfig.ready)."""
+    factors = explain(lead)
+    positive, negative = top_factors(factors)
+    base = next((item for item in factors if item["factor"] == predictive.BASELINE), None)
+    return {"probability": lead.conversion_probability, "note": note_for(lead), "positive": positive,
+            "negative": negative, "base": base, "version": lead.probability_model_version}
+
+
 # --- the training data ---------------------------------------------------------------------------------------
 
 
-def _keep(lead_id: int, cutoff_index: int, rate: float) -> bool:
-    """Deterministic sampling of (lead, cut-off) pairs when there are more than MAX_EXAMPLES."""
-    return rate >= 1 or ((lead_id * 2654435761 + cutoff_index * 40503) % 4294967296) / 4294967296 < rate
+def _cutoff_indices(lead_id: int, first: int, count: int, rate: float) -> list[int]:
+    """Which of the cut-offs first..count-1 a lead contributes: all, or a deterministic sample at `rate`."""
+    if rate >= 1:
+        return list(range(first, count))
+    available = count - first
+    if available <= 0:
+        return []
+    rng = random.Random(lead_id)
+    wanted = available * rate
+    take = int(wanted) + (rng.random() < wanted - int(wanted))
+    return sorted(rng.sample(range(first, count), min(take, available)))
 
 
 def dataset(*, now: dt.datetime, horizon_days: int, target: str = predictive.TARGET_SQL,
@@ -220,10 +307,16 @@ def dataset(*, now: dt.datetime, horizon_days: int, target: str = predictive.TAR
     with connection.cursor() as cursor:
         while True:
             cursor.execute(LEADS_AFTER_SQL, {"after": after, "batch": batch})
-            rows = cursor.fetchall()
+            rows = [_with_times(row) for row in cursor.fetchall()]
             if not rows:
                 break
             after = rows[-1][0]
+            # Only the leads that contribute a snapshot are read further (most, when the pairs are sampled, none).
+            chosen = {row[0]: _cutoff_indices(row[0], bisect.bisect_left(cutoffs, row[8]), len(cutoffs), rate)
+                      for row in rows}
+            rows = [row for row in rows if chosen[row[0]]]
+            if not rows:
+                continue
             ids = [row[0] for row in rows]
             activities = _activities(cursor, ids, cutoffs[-1], urls=uses_urls)
             cursor.execute(TRANSITIONS_SQL, {"ids": ids})
@@ -232,12 +325,11 @@ def dataset(*, now: dt.datetime, horizon_days: int, target: str = predictive.TAR
                 changes.setdefault(lead_id, []).append((at, stage))
             for row in rows:
                 lead_id, created_at = row[0], row[8]
-                log = changes.get(lead_id, [])
+                log = changes.get(lead_id, ())
                 acts = activities.get(lead_id, [])
                 times = [activity.occurred_at for activity in acts]
-                for index, cutoff in enumerate(cutoffs):
-                    if created_at > cutoff or not _keep(lead_id, index, rate):
-                        continue
+                for index in chosen[lead_id]:
+                    cutoff = cutoffs[index]
                     stage, entered = "known", created_at
                     for at, target_stage in log:
                         if at > cutoff:
@@ -250,9 +342,11 @@ def dataset(*, now: dt.datetime, horizon_days: int, target: str = predictive.TAR
                     facts = _facts(row, acts[:bisect.bisect_right(times, cutoff)], domains)
                     snapshot = predictive.Snapshot(lead_id=lead_id, at=cutoff, facts=facts, stage=stage,
                                                    stage_entered_at=entered, created_at=created_at)
-                    rule_score = policy.score(facts, spec, at=cutoff).score if spec else None
-                    example = predictive.Example(snapshot=snapshot, label=label, rule_score=rule_score)
-                    (validation if index >= first_validation else training).append(example)
+                    if index >= first_validation:  # the rule score only where the report compares rankings
+                        rule_score = policy.score(facts, spec, at=cutoff).score if spec else None
+                        validation.append(predictive.Example(snapshot=snapshot, label=label, rule_score=rule_score))
+                    else:
+                        training.append(predictive.Example(snapshot=snapshot, label=label))
     return training, validation
 
 
@@ -277,10 +371,3 @@ def train(*, horizon_days: int | None = None, target: str = predictive.TARGET_SQ
     return versions.store(target=target, horizon_days=horizon_days, parameters=trained.parameters,
                           quality=trained.quality, seconds=time.monotonic() - started)
 
-
-def section_context(lead: Lead, user) -> dict:
-    """The lead page's probability block (`leads/_probability.html`, registered in LeadsConfig.ready)."""
-    positive, negative = top_factors(lead)
-    base = next((item for item in lead.probability_factors or () if item.get("factor") == predictive.BASELINE), None)
-    return {"probability": lead.conversion_probability, "note": note_for(lead), "positive": positive,
-            "negative": negative, "base": base, "version": lead.probability_model_version}

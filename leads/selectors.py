@@ -19,7 +19,7 @@ from routing.models import Rep
 
 def visible_leads(user) -> QuerySet[Lead]:
     """Marketing, managers and admins see all leads; an SDR sees own leads and the pool; others nothing."""
-    leads = Lead.objects.select_related("owner", "campaign")
+    leads = Lead.objects.select_related("owner", "campaign", "prediction")
     if roles.is_staff_role(user):
         return leads
     if roles.is_sdr(user):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
-from leads.models import Activity, Lead, Notification, Submission, Visitor
+from leads.models import Activity, Lead, LeadPrediction, Notification, Submission, Visitor
 from privacy.models import ConsentEvent, OptInRequest
 
 ERASED = "erased"
@@ -78,6 +78,15 @@ REGISTRY: list[Table] = [
         category="Touchpoints: pages visited, messages, call notes",
         purpose="Scoring, sales follow-up",
         retention="With the lead",
+    ),
+    Table(
+        LeadPrediction,
+        "lead",
+        ("probability",),
+        ("model_version", "stage", "stage_entered_at", "predicted_at"),
+        category="Predicted conversion probability",
+        purpose="Prioritising and routing leads (predictive conversion score)",
+        retention="With the lead; deleted on erasure",
     ),
     Table(
         Submission,

@@ -22,7 +22,7 @@ from core.errors import Conflict, Refused
 from core.tasks import enqueue_on_commit
 from core.vocabulary import ActivityKind, ConsentPurpose, EventType, TransitionName
 from leads import roles
-from leads.models import Activity, Lead, LeadTransition, Notification, Submission, Visitor
+from leads.models import Activity, Lead, LeadPrediction, LeadTransition, Notification, Submission, Visitor
 from outbox import events as outbox_events
 from privacy import consent
 from privacy.models import ConsentEvent, OptInRequest, PrivacyRequest, Suppression
@@ -124,9 +124,8 @@ def erase(*, lead_id: int, by=None, reason: str, via: str = "page", kind: str = 
 def _anonymise(lead: Lead, now) -> None:
     blank = {name: "" for name in REGISTRY[0].fields}
     blank.update(email=f"{ERASED}-{lead.pk}@{ERASED}.invalid", email_normalized=f"{ERASED}-{lead.pk}@{ERASED}.invalid")
-    # The predicted probability goes too: its factors name the erased fields in words.
-    Lead.objects.filter(pk=lead.pk).update(**blank, erased_at=now, updated_at=now, conversion_probability=None,
-                                           probability_factors=[], probability_model_version=None)
+    Lead.objects.filter(pk=lead.pk).update(**blank, erased_at=now, updated_at=now)
+    LeadPrediction.objects.filter(lead=lead).delete()  # a prediction about the person goes with the data
     for activity in Activity.objects.filter(lead=lead).only("pk", "data"):
         kept = {k: v for k, v in (activity.data or {}).items() if k in ACTIVITY_DATA_KEPT}
         Activity.objects.filter(pk=activity.pk).update(url="", note="", data=kept)

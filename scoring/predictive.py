@@ -81,6 +81,9 @@ class Snapshot:
     stage: str
     stage_entered_at: datetime
     created_at: datetime
+    # {kind: (count, latest)} of the activities up to `at`, when the caller has it from the database (the bulk
+    # path: one row per kind instead of every activity); otherwise `features` counts `facts.activities`.
+    activity_summary: dict[str, tuple[int, datetime]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -160,13 +163,28 @@ def plan_cutoffs(*, first_at: datetime | None, now: datetime, horizon_days: int,
 # --- features ----------------------------------------------------------------------------------------------
 
 
+_roles: dict[str, str] = {}
+
+
 def role_of(job_title: str) -> str:
-    if not job_title.strip():
-        return "unknown"
-    for role, pattern in ROLE_PATTERNS:
-        if pattern.search(job_title):
-            return role
-    return "other"
+    role = _roles.get(job_title)
+    if role is None:
+        role = "unknown" if not job_title.strip() else next(
+            (name for name, pattern in ROLE_PATTERNS if pattern.search(job_title)), "other")
+        if len(_roles) < 100_000:
+            _roles[job_title] = role
+    return role
+
+
+def summarise_activities(activities, at: datetime) -> dict[str, tuple[int, datetime]]:
+    """{kind: (count, latest)}; refuses an activity after `at` (LeakageError)."""
+    summary: dict[str, tuple[int, datetime]] = {}
+    for activity in activities:
+        if activity.occurred_at > at:
+            raise LeakageError.field("activities", _("An activity of the snapshot happened after the cut-off."))
+        count, latest = summary.get(activity.kind, (0, activity.occurred_at))
+        summary[activity.kind] = (count + 1, max(latest, activity.occurred_at))
+    return summary
 
 
 def features(snapshot: Snapshot) -> dict[str, float]:
@@ -187,18 +205,14 @@ def features(snapshot: Snapshot) -> dict[str, float]:
         text = (getattr(facts, name) or "").strip().lower() or "unknown"
         values[f"{name}|{text}"] = 1.0
     values[f"role|{role_of(facts.job_title)}"] = 1.0
-    counts: dict[str, int] = {}
-    latest: dict[str, datetime] = {}
-    for activity in facts.activities:
-        if activity.occurred_at > at:
+    summary = snapshot.activity_summary
+    if summary is None:
+        summary = summarise_activities(facts.activities, at)
+    for kind, (count, latest) in summary.items():
+        if latest > at:
             raise LeakageError.field("activities", _("An activity of the snapshot happened after the cut-off."))
-        counts[activity.kind] = counts.get(activity.kind, 0) + 1
-        if activity.kind not in latest or activity.occurred_at > latest[activity.kind]:
-            latest[activity.kind] = activity.occurred_at
-    for kind, count in counts.items():
         values[f"activity:{kind}|count"] = math.log1p(count)
-        age_days = (at - latest[kind]).total_seconds() / 86400.0
-        values[f"activity:{kind}|recency"] = math.exp(-age_days / RECENCY_DAYS)
+        values[f"activity:{kind}|recency"] = math.exp(-(at - latest).total_seconds() / 86400.0 / RECENCY_DAYS)
     values[f"stage|{snapshot.stage}"] = 1.0
     values["time_in_stage|log_days"] = math.log1p((at - snapshot.stage_entered_at).total_seconds() / 86400.0)
     values["age|log_days"] = math.log1p((at - snapshot.created_at).total_seconds() / 86400.0)
@@ -402,27 +416,52 @@ class Predictor:
     def base_probability(self) -> float:
         return _sigmoid(self.base_logit)
 
-    def predict(self, snapshot: Snapshot, *, explain: bool = True, top: int | None = None) -> Prediction:
+    def probability(self, snapshot: Snapshot) -> float:
+        """The probability alone (the bulk path): the same log-odds as `points`, without the split by field."""
+        coefficients = self.coefficients
+        logit = self.intercept
+        for name, value in features(snapshot).items():
+            coef = coefficients.get(name)
+            if coef:
+                logit += coef * value
+        return _sigmoid(logit)
+
+    def points(self, snapshot: Snapshot) -> tuple[float, dict[str, float]]:
+        """(probability, {field: probability points}) with the baseline as BASELINE: the points add up to
+        100 x probability. The bulk path: no words, nothing sorted."""
         shares = dict.fromkeys(self.group_offsets, 0.0)
         coefficients = self.coefficients
         for name, value in features(snapshot).items():
             coef = coefficients.get(name)
             if coef:
-                group = _group(name)
+                group = name.split("|", 1)[0]
                 shares[group] = shares.get(group, 0.0) + coef * value
-        deltas = {group: share - self.group_offsets.get(group, 0.0) for group, share in shares.items()}
+        offsets = self.group_offsets
+        deltas = {group: share - offsets.get(group, 0.0) for group, share in shares.items()}
         delta = math.fsum(deltas.values())
         probability = _sigmoid(self.base_logit + delta)
-        if not explain:
-            return Prediction(probability, ())
         base = self.base_probability
         slope = (probability - base) / delta if abs(delta) > 1e-12 else base * (1 - base)
-        factors = [Factor(group, describe(group, snapshot), 100.0 * slope * share)
-                   for group, share in deltas.items() if abs(share) > 1e-12]
-        factors.sort(key=lambda factor: abs(factor.points), reverse=True)
-        if top is not None:
-            factors = factors[:top]
-        return Prediction(probability, (Factor(BASELINE, _("average lead"), 100.0 * base), *factors))
+        found = {BASELINE: 100.0 * base}
+        for group, share in deltas.items():
+            if abs(share) > 1e-12:
+                found[group] = 100.0 * slope * share
+        return probability, found
+
+    def predict(self, snapshot: Snapshot) -> Prediction:
+        """The probability with its factors in words, the strongest first (baseline first of all)."""
+        probability, found = self.points(snapshot)
+        return Prediction(probability, explain(found, snapshot))
+
+
+def explain(points: dict[str, float], snapshot: Snapshot) -> tuple[Factor, ...]:
+    """Stored points per field in words, for `snapshot` (the lead as of the prediction): baseline first, then by
+    size of effect."""
+    base = points.get(BASELINE)
+    factors = sorted((Factor(group, describe(group, snapshot), value) for group, value in points.items()
+                      if group != BASELINE), key=lambda factor: abs(factor.points), reverse=True)
+    head = (Factor(BASELINE, _("average lead"), base),) if base is not None else ()
+    return (*head, *factors)
 
 
 def is_open_for(target: str, stage: str) -> bool:

@@ -151,10 +151,11 @@ class LeadDetailSerializer(LeadSerializer):
     score_breakdown = BreakdownItemSerializer(many=True, read_only=True,
                                               help_text=_("Each rule that counted in the current score."))
     assignment = serializers.SerializerMethodField(help_text=_("Why the current owner got the lead."))
-    probability_factors = ProbabilityFactorSerializer(
-        many=True, read_only=True,
+    probability_factors = serializers.SerializerMethodField(
         help_text=_("The average lead's probability (factor `baseline`) and what each field adds to it, in points "
                     "of probability (0 to 100); together they add up to the probability."))
+    probability_model_version = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=_("The predictive model version that made the probability."))
     sla = serializers.SerializerMethodField(
         help_text=_("The SLA clock that matters now: the running one due first, else the last one that stopped.")
     )
@@ -167,6 +168,10 @@ class LeadDetailSerializer(LeadSerializer):
             "sla_clocks", "speed_to_lead", "probability_factors", "probability_model_version",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(ProbabilityFactorSerializer(many=True))
+    def get_probability_factors(self, lead: Lead) -> list[dict]:
+        return predictive.explain(lead)
 
     def _clocks(self, lead: Lead) -> list:
         cache = self.context.setdefault("sla_clocks", {})

@@ -82,7 +82,7 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 
     def render_lead(self, lead_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
         """The lead as it is now (it may have left the caller's view, e.g. after a reject)."""
-        lead = Lead.objects.select_related("owner", "campaign", "score_details").get(pk=lead_id)
+        lead = Lead.objects.select_related("owner", "campaign", "score_details", "prediction").get(pk=lead_id)
         return Response(s.LeadDetailSerializer(lead, context=self.get_serializer_context()).data, status=status_code)
 
     @extend_schema(

@@ -277,7 +277,10 @@ def test_the_demo_trains_and_activates_a_first_predictive_model(seeded):
 
     model = PredictiveModel.objects.get(is_active=True)
     assert model.auc >= 0.6 and model.quality["training_positives"] >= 30
+    from leads import predictive
+
     open_leads = Lead.objects.filter(stage__in=["known", "mql", "sal", "recycled"])
-    assert open_leads.exists() and not open_leads.filter(conversion_probability__isnull=True).exists()
-    lead = open_leads.order_by("-conversion_probability").first()
-    assert lead.probability_factors[0]["factor"] == "baseline" and len(lead.probability_factors) > 3
+    assert open_leads.exists() and not open_leads.filter(prediction__isnull=True).exists()
+    lead = open_leads.order_by("-prediction__probability").first()
+    factors = predictive.explain(lead)
+    assert factors[0]["factor"] == "baseline" and len(factors) > 3 and all(f["label"] for f in factors)

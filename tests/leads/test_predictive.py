@@ -10,7 +10,7 @@ from django.utils import timezone
 from core.errors import Invalid, Refused
 from core.vocabulary import Stage
 from leads import predictive, scores
-from leads.models import Activity, Lead, LeadTransition
+from leads.models import Activity, Lead, LeadPrediction, LeadTransition
 from scoring import predictive as pure
 from scoring import predictive_versions
 from scoring.models import PredictiveModel
@@ -91,16 +91,17 @@ def test_training_on_the_history_finds_the_signal_and_activation_needs_an_admin(
     assert PredictiveModel.active() == model
     scores.rescore_all()
     open_leads = Lead.objects.filter(stage__in=pure.OPEN_FOR["sql"])
-    assert not open_leads.filter(conversion_probability__isnull=True).exists()
-    assert not Lead.objects.filter(stage=Stage.SQL, conversion_probability__isnull=False).exists()
-    lead = open_leads.order_by("-conversion_probability").first()
-    assert math.isclose(sum(f["points"] for f in lead.probability_factors), 100 * lead.conversion_probability,
-                        abs_tol=0.05 * len(lead.probability_factors))
-    positive, _negative = predictive.top_factors(lead)
-    assert positive and positive[0]["points"] > 0
+    assert not open_leads.filter(prediction__isnull=True).exists()
+    assert not Lead.objects.filter(stage=Stage.SQL, prediction__isnull=False).exists()
+    lead = open_leads.select_related("prediction").order_by("-prediction__probability").first()
+    factors = predictive.explain(lead)
+    total = sum(f["points"] for f in factors)
+    assert math.isclose(total, 100 * lead.conversion_probability, abs_tol=0.01 * len(factors))
+    positive, _negative = predictive.top_factors(factors)
+    assert positive and positive[0]["points"] > 0 and positive[0]["label"]
     # The same prediction for one lead as in bulk.
     before = lead.conversion_probability
-    Lead.objects.filter(pk=lead.pk).update(conversion_probability=None, probability_model_version=None)
+    LeadPrediction.objects.filter(lead=lead).delete()
     scores.rescore(lead)
     assert lead.conversion_probability == pytest.approx(before, abs=1e-3)
 
@@ -150,29 +151,47 @@ def test_without_an_active_model_leads_carry_a_note_instead_of_a_probability():
     assert "No predictive model is active" in predictive.note_for(lead)
 
 
-def _with_probability(lead, probability, factors):
-    Lead.objects.filter(pk=lead.pk).update(conversion_probability=probability, probability_factors=factors,
-                                           probability_model_version=1)
+def _with_probability(lead, probability):
+    """A stored prediction (as of now) for list tests."""
+    LeadPrediction.objects.update_or_create(lead=lead, defaults={
+        "probability": probability, "model_version": 1, "predicted_at": timezone.now(), "stage": lead.stage,
+        "stage_entered_at": lead.stage_entered_at})
 
 
-FACTORS = [{"factor": "baseline", "label": "average lead", "points": 20.0},
-           {"factor": "activity:pricing_view", "label": "3 × Pricing page view, the last 2 days ago", "points": 25.0},
-           {"factor": "company_size", "label": "company size 10", "points": -5.0}]
+def hand_made_model(admin):
+    """A model with known weights: each pricing view (log count) +1 log-odds, larger companies a little less."""
+    model = predictive_versions.store(target="sql", horizon_days=14, quality={"auc": 0.9}, parameters={
+        "kind": "logistic_regression", "target": "sql", "horizon_days": 14, "intercept": -1.5,
+        "coefficients": {"activity:pricing_view|count": 1.0, "company_size|log": -0.1, "stage|known": 0.2},
+        "means": {"activity:pricing_view|count": 0.4, "company_size|log": 4.0, "stage|known": 0.8}})
+    return predictive_versions.activate(model, by=admin)
 
 
-def test_the_api_shows_the_probability_and_its_factors_or_a_note(manager):
+def test_the_api_shows_the_probability_and_its_factors_in_words_or_a_note(manager, admin_user):
     from tests.leads.test_api_leads import token_client
 
     first, second = build_history(2)
-    _with_probability(first, 0.4, FACTORS)
+    Lead.objects.filter(pk=first.pk).update(company_size=10)
+    Activity.objects.filter(lead=first).delete()
+    for days in (2, 5, 9):
+        Activity.objects.create(lead=first, kind="pricing_view", occurred_at=timezone.now() - dt.timedelta(days=days))
     client = token_client("manager")
-    body = client.get(f"/api/v1/leads/{first.pk}/").json()
-    assert body["conversion_probability"] == 0.4 and body["probability_note"] == ""
-    assert body["probability_factors"] == FACTORS
-    assert sum(item["points"] for item in body["probability_factors"]) == pytest.approx(40.0)
     other = client.get(f"/api/v1/leads/{second.pk}/").json()
-    assert other["conversion_probability"] is None
+    assert other["conversion_probability"] is None and other["probability_factors"] == []
     assert "No predictive model is active" in other["probability_note"]
+    hand_made_model(admin_user)
+    scores.rescore_many([first.pk])
+    body = client.get(f"/api/v1/leads/{first.pk}/").json()
+    expected = 1 / (1 + math.exp(-(-1.5 + math.log1p(3) - 0.1 * math.log1p(10) + 0.2)))
+    assert body["conversion_probability"] == round(expected, 3)  # stored to 0.1 points
+    assert body["probability_note"] == ""
+    labels = {item["factor"]: item["label"] for item in body["probability_factors"]}
+    assert labels["baseline"] == "average lead"
+    assert labels["activity:pricing_view"] == "3 × Pricing page view, the last 2 days ago"
+    assert labels["company_size"] == "company size 10"
+    assert sum(item["points"] for item in body["probability_factors"]) == pytest.approx(100 * expected, abs=0.05)
+    pricing = next(item for item in body["probability_factors"] if item["factor"] == "activity:pricing_view")
+    assert pricing["points"] > 0
 
 
 def test_the_list_sorts_by_probability_with_the_unknown_last_and_filters_by_it(client, manager):
@@ -180,12 +199,12 @@ def test_the_list_sorts_by_probability_with_the_unknown_last_and_filters_by_it(c
     from tests.pages import as_user
 
     low, high, unknown = build_history(3)
-    _with_probability(low, 0.1, FACTORS)
-    _with_probability(high, 0.7, FACTORS)
+    _with_probability(low, 0.1)
+    _with_probability(high, 0.7)
     page = as_user(client, manager)
-    ids = [lead.pk for lead in page.get("/leads/", {"ordering": "-conversion_probability"}).context["page"]]
+    ids = [lead.pk for lead in page.get("/leads/", {"ordering": "-prediction__probability"}).context["page"]]
     assert ids == [high.pk, low.pk, unknown.pk]
-    ids = [lead.pk for lead in page.get("/leads/", {"ordering": "conversion_probability"}).context["page"]]
+    ids = [lead.pk for lead in page.get("/leads/", {"ordering": "prediction__probability"}).context["page"]]
     assert ids == [low.pk, high.pk, unknown.pk]
     api = token_client("manager")
     ids = [row["id"] for row in api.get("/api/v1/leads/", {"probability_min": "50"}).json()["results"]]
@@ -196,16 +215,19 @@ def test_the_list_sorts_by_probability_with_the_unknown_last_and_filters_by_it(c
     assert bad.status_code == 400 and "probability_min" in bad.json()["errors"]
 
 
-def test_the_lead_page_explains_the_probability_in_words(client, manager):
+def test_the_lead_page_explains_the_probability_in_words(client, manager, admin_user):
     from tests.pages import as_user, text
 
     lead = build_history(1)[0]
-    _with_probability(lead, 0.4, FACTORS)
+    Lead.objects.filter(pk=lead.pk).update(company_size=250)
+    hand_made_model(admin_user)
+    scores.rescore_many([lead.pk])
     page = text(as_user(client, manager).get(f"/leads/{lead.pk}/"))
-    assert "Conversion probability" in page and "40 %" in page
-    assert "3 × Pricing page view, the last 2 days ago" in page and "+25.0" in page and "-5.0" in page
-    listing = text(as_user(client, manager).get("/leads/", {"ordering": "-conversion_probability"}))
-    assert "40 %" in listing
+    probability = LeadPrediction.objects.get(lead=lead).probability
+    assert "Conversion probability" in page and f"{round(100 * probability)} %" in page
+    assert "company size 250" in page and "Why this probability" in page
+    listing = text(as_user(client, manager).get("/leads/", {"ordering": "-prediction__probability"}))
+    assert f"{round(100 * probability)} %" in listing
 
 
 def test_erasure_clears_the_probability_and_rescoring_does_not_bring_it_back(admin_user):
@@ -216,8 +238,7 @@ def test_erasure_clears_the_probability_and_rescoring_does_not_bring_it_back(adm
     model = predictive.train(horizon_days=14, now=now)
     predictive_versions.activate(model, by=admin_user)
     scores.rescore_all()
-    lead = Lead.objects.filter(conversion_probability__isnull=False).first()
+    lead = Lead.objects.filter(prediction__isnull=False).first()
     rights.erase(lead_id=lead.pk, by=admin_user, reason="Art. 17 request")
     scores.rescore_all()
-    erased = Lead.objects.get(pk=lead.pk)
-    assert erased.conversion_probability is None and erased.probability_factors == []
+    assert not LeadPrediction.objects.filter(lead_id=lead.pk).exists()

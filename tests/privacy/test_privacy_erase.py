@@ -133,6 +133,12 @@ def test_erasing_twice_is_refused(marketing, api_as):
 @pytest.mark.django_db
 def test_the_export_holds_every_registry_field(marketing, client, django_capture_on_commit_callbacks):
     lead = captured_person(client, marketing, django_capture_on_commit_callbacks)
+    from django.utils import timezone
+
+    from leads.models import LeadPrediction
+
+    LeadPrediction.objects.create(lead=lead, model_version=1, probability=0.3, stage=lead.stage,
+                                  stage_entered_at=lead.stage_entered_at, predicted_at=timezone.now())
     document = rights.export(lead_id=lead.pk, by=marketing)
     for table in registry.REGISTRY:
         rows = document["data"][table.label]
