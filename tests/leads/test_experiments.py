@@ -2,6 +2,7 @@
 performance-weighted routing from the real transition log."""
 
 import datetime as dt
+import math
 
 import pytest
 from django.urls import reverse
@@ -142,3 +143,24 @@ def test_performance_routing_explains_the_weight_in_the_trace():
     assert lead.assignment["method"] == "performance"
     assert "performance-weighted round-robin" in lead.assignment["reason"]
     assert "SAL→SQL" in lead.assignment["reason"] and "team mean of 60%" in lead.assignment["reason"]
+
+
+def test_a_speed_to_lead_experiment_reports_means_and_prefers_the_faster_arm():
+    make_team()
+    rule = RoutingRule.objects.get(name="Everyone to inside sales")
+    experiment = start(rule, outcome=Experiment.SPEED_TO_LEAD)
+    now = timezone.now()
+    minutes = {"A": (30, 40, 50, 60), "B": (5, 10, 15, 20)}
+    for arm, values in minutes.items():
+        for number, value in enumerate(values):
+            Lead.objects.create(
+                email=f"{arm}{number}@s.de", email_normalized=f"{arm}{number}@s.de", stage=Stage.SAL,
+                became_mql_at=now - dt.timedelta(hours=2), first_contact_at=now - dt.timedelta(hours=2, minutes=-value),
+                experiment_arms={str(experiment.pk): arm})
+    found = experiments.report(experiment)
+    rows = {row["arm"]: row for row in found["arms"]}
+    assert rows["A"]["mean"] == pytest.approx(45) and rows["B"]["mean"] == pytest.approx(12.5)
+    assert found["best"] == "B"  # lower is better
+    # Welch: means 12.5 and 45, variances 41.67 and 166.67 over 4 each: z = -32.5 / sqrt(52.08) = -4.503.
+    assert rows["B"]["z"] == pytest.approx(-32.5 / math.sqrt((125 / 3 + 500 / 3) / 4), rel=1e-6)
+    assert rows["B"]["significant"] and rows["B"]["still_needed"] == 0
