@@ -242,3 +242,14 @@ def test_erasure_clears_the_probability_and_rescoring_does_not_bring_it_back(adm
     rights.erase(lead_id=lead.pk, by=admin_user, reason="Art. 17 request")
     scores.rescore_all()
     assert not LeadPrediction.objects.filter(lead_id=lead.pk).exists()
+
+
+def test_predicting_wins_on_a_history_without_any_win_is_refused_with_a_sentence():
+    now = timezone.now()
+    build_history(900, now=now)
+    model = predictive.train(horizon_days=14, target="won", now=now)
+    assert model.status == PredictiveModel.REFUSED
+    assert "none were won within 14 days" in model.refusal and "cannot learn from one outcome" in model.refusal
+    with pytest.raises(Invalid) as error:
+        predictive.train(horizon_days=14, target="lost")
+    assert "target" in error.value.errors
