@@ -60,6 +60,7 @@ RULES = {
     "capture-api:capture": Rule(STAFF, "POST"),  # or a form key (tests/capture)
     "capture-api:track": Rule(NOBODY, "POST"),  # only with a form key (tests/capture)
     "privacy-api:lead-export": Rule(PRIVACY),
+    "outbox-api:events": Rule(frozenset({"admin"})),
     "privacy-api:lead-erase": Rule(PRIVACY, "POST"),
     "privacy-api:lead-object": Rule(PRIVACY, "POST"),
     "privacy-api:lead-consent": Rule(PRIVACY),
