@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "leads",
     "privacy",
     "capture",
+    "sales",
     "scoring",
     "routing",
     "reporting",
@@ -323,3 +324,6 @@ PERMISSIONS_POLICY = (
     "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), "
     "payment=(), usb=(), interest-cohort=()"
 )
+
+# Sales (sales app): the currencies an opportunity may be in; the first is the default and the reports'.
+SALES_CURRENCIES = env.text_list("SALES_CURRENCIES", "EUR,USD,GBP,CHF")

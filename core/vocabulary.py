@@ -209,3 +209,28 @@ class EventType:
         ACTIVITY_LOGGED, CONSENT_CHANGED, SLA_BREACHED, OPPORTUNITY_CREATED, OPPORTUNITY_STAGE_CHANGED,
         OPPORTUNITY_WON, OPPORTUNITY_LOST,
     )
+
+
+class SalesOutcome(models.TextChoices):
+    """Where an opportunity stands overall; its sales stage (discovery, demo, ...) is configurable."""
+
+    OPEN = "open", _("Open")
+    WON = "won", _("Won")
+    LOST = "lost", _("Lost")
+
+
+class StakeholderRole(models.TextChoices):
+    ECONOMIC_BUYER = "economic_buyer", _("Economic buyer")
+    CHAMPION = "champion", _("Champion")
+    DECISION_MAKER = "decision_maker", _("Decision maker")
+    USER = "user", _("User")
+    BLOCKER = "blocker", _("Blocker")
+
+
+# The default sales stages inside an opportunity: (name, win probability %, requires a next step, ... date)
+DEFAULT_SALES_STAGES = (
+    ("discovery", 10, False, False),
+    ("demo", 30, True, False),
+    ("proposal", 60, True, True),
+    ("negotiation", 80, True, True),
+)

@@ -39,6 +39,16 @@ class Method(models.TextChoices):
     PERFORMANCE = policy.PERFORMANCE, _("performance-weighted round-robin (recent SAL→SQL, shrunk to the team mean)")
 
 
+class TeamKind(models.TextChoices):
+    SDR = policy.TEAM_SDR, _("SDR team")
+    CLOSING = policy.TEAM_CLOSING, _("closing team (account executives)")
+
+
+class HandOffOn(models.TextChoices):
+    QUALIFY = "qualify", _("when the lead is qualified (SQL)")
+    OPEN_OPPORTUNITY = "open_opportunity", _("when the SDR opens the opportunity")
+
+
 class Team(models.Model):
     name = models.CharField(_("name"), max_length=120)
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
@@ -49,6 +59,18 @@ class Team(models.Model):
     qualification_framework = models.CharField(
         _("qualification framework"), max_length=16, choices=QualificationFramework.choices,
         default=QualificationFramework.BANT,
+    )
+    kind = models.CharField(
+        _("kind"), max_length=8, choices=TeamKind.choices, default=TeamKind.SDR,
+        help_text=_("SDR teams get new MQLs; closing teams get the opportunities their SQLs become."),
+    )
+    hand_off_on = models.CharField(
+        _("hand off to a closing team"), max_length=16, choices=HandOffOn.choices, default=HandOffOn.QUALIFY,
+        help_text=_("For SDR teams: when their lead's opportunity goes to an account executive."),
+    )
+    first_meeting_sla_hours = models.PositiveIntegerField(
+        _("first meeting within (hours)"), null=True, blank=True,
+        help_text=_("For closing teams: the account executive's first meeting is due this long after the hand-off."),
     )
     rotation_clock = models.FloatField(
         _("rotation floor"), default=0, editable=False,

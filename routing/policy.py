@@ -44,6 +44,9 @@ TARGET_TEAM = "team"
 TARGET_REP = "rep"
 TARGET_POOL = "pool"
 TARGET_TYPES = (TARGET_TEAM, TARGET_REP, TARGET_POOL)
+# Team kinds: SDR teams work new MQLs; closing teams (account executives) get the opportunities (sales hand-off)
+TEAM_SDR = "sdr"
+TEAM_CLOSING = "closing"
 
 # How the owner was actually chosen (Decision.chosen_by): a method above, or one of these.
 CHOSEN_AS_ACCOUNT_OWNER = "account_owner"

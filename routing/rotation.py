@@ -30,6 +30,7 @@ def route(
     now: dt.datetime | None = None,
     exclude_user_ids: Collection[int] = (),
     performance: Records | None = None,
+    kind: str = policy.TEAM_SDR,
 ) -> policy.Decision:
     """Decide who gets the lead and advance the rotation; the caller assigns the owner.
 
@@ -38,12 +39,14 @@ def route(
     `performance(user_ids)` returns {user id: (SAL->SQL, SAL)} over the performance window, for the
     performance-weighted method. A running experiment on the matched rule picks the method by the lead's arm
     (`routing.experiments.assign`) and is named in the decision.
+    `kind`: `policy.TEAM_SDR` routes a lead by the rules for SDR teams; `policy.TEAM_CLOSING` routes an
+    opportunity to an account executive by the rules that target closing teams (the sales hand-off).
     """
     now = now or timezone.now()
     # No savepoint inside the caller's transaction (two statements saved per route): nothing here is
     # caught and retried, so an error rolls back the caller's transaction as it should.
     with transaction.atomic(savepoint=False):
-        rules = selectors.rule_specs()
+        rules = selectors.rule_specs(kind)
         rule, _phrases = policy.first_match(facts, rules)
         experiment = None
         if rule is not None and facts.lead_id is not None:

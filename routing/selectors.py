@@ -12,9 +12,17 @@ from routing import policy
 from routing.models import Experiment, Rep, RotationState, RoutingRule, Team
 
 
-def rule_specs() -> list[policy.RuleSpec]:
-    """Enabled routing rules in the order they are tried. An empty list routes everything to the pool."""
-    return [rule.as_spec() for rule in RoutingRule.objects.filter(is_enabled=True).order_by("position", "id")]
+def rule_specs(kind: str = policy.TEAM_SDR) -> list[policy.RuleSpec]:
+    """Enabled routing rules in the order they are tried. An empty list routes everything to the pool.
+
+    `kind`: which routing this is. Lead routing (SDR) uses the rules whose target is not a closing team
+    (pool rules included); the sales hand-off (closing) only the rules that target a closing team or one
+    of its reps. Without closing teams lead routing sees every rule, as before.
+    """
+    to_closing = Q(target_team__kind=policy.TEAM_CLOSING) | Q(target_rep__team__kind=policy.TEAM_CLOSING)
+    rules = RoutingRule.objects.filter(is_enabled=True)
+    rules = rules.filter(to_closing) if kind == policy.TEAM_CLOSING else rules.exclude(to_closing)
+    return [rule.as_spec() for rule in rules.order_by("position", "id")]
 
 
 def team_ids_for(rule: policy.RuleSpec | None, facts: policy.LeadFacts) -> list[int]:
@@ -76,9 +84,11 @@ def candidates_for_rule(
     )
 
 
-def preview(facts: policy.LeadFacts, *, open_loads: Mapping[int, int], now: dt.datetime) -> policy.Decision:
+def preview(
+    facts: policy.LeadFacts, *, open_loads: Mapping[int, int], now: dt.datetime, kind: str = policy.TEAM_SDR
+) -> policy.Decision:
     """The dry run: the decision routing would take now, with nothing locked, assigned or advanced."""
-    rules = rule_specs()
+    rules = rule_specs(kind)
     rule, _phrases = policy.first_match(facts, rules)
     return policy.choose_owner(facts, candidates_for_rule(rule, facts, open_loads, now), rules, now=now)
 
@@ -88,6 +98,16 @@ def manager_of(team_id: int | None) -> int | None:
     if team_id is None:
         return None
     return Team.objects.filter(pk=team_id).values_list("manager_id", flat=True).first()
+
+
+def team_of(user_id: int | None) -> Team | None:
+    """The team of the rep who is this user (None for users who are not reps)."""
+    rep = Rep.objects.filter(user_id=user_id).select_related("team").first()
+    return rep.team if rep else None
+
+
+def team_ids_of_kind(kind: str) -> list[int]:
+    return list(Team.objects.filter(kind=kind).values_list("pk", flat=True))
 
 
 def qualification_framework_for(user_id: int | None) -> str:

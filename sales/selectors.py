@@ -1,0 +1,66 @@
+"""Reads shared by the sales pages, the API and the reports: who sees which opportunity and account."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from core.vocabulary import Role
+from leads import roles
+from leads.models import Account
+from routing.models import Rep, Team
+from sales import backfill
+from sales.models import Opportunity, Pipeline, SalesStage
+
+
+def visible_opportunities(user) -> QuerySet[Opportunity]:
+    """Admins see all; a manager the opportunities of the teams they manage (closing team, or sourced by
+    one of their SDRs); an account executive their own and their team's pool; an SDR what they sourced."""
+    opportunities = Opportunity.objects.select_related("account", "stage", "owner", "sourced_by", "team", "lead")
+    if not user or not user.is_authenticated:
+        return opportunities.none()
+    if user.is_superuser:
+        return opportunities
+    wanted = Q(owner=user) | Q(sourced_by=user)
+    rep = Rep.objects.filter(user=user).only("team_id").first()
+    if rep is not None:
+        wanted |= Q(team_id=rep.team_id, owner__isnull=True)
+    if Role.MANAGER in roles.roles_of(user):
+        managed = list(Team.objects.filter(manager=user).values_list("pk", flat=True))
+        if managed:
+            wanted |= Q(team_id__in=managed) | Q(sourced_by__rep__team_id__in=managed)
+    return opportunities.filter(wanted)
+
+
+def get_visible_opportunity(user, opportunity_id) -> Opportunity | None:
+    try:
+        return visible_opportunities(user).get(pk=opportunity_id)
+    except (Opportunity.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+def visible_accounts(user) -> QuerySet[Account]:
+    """Marketing, managers and admins see every account; others the accounts they own, of leads they own
+    or of opportunities they see."""
+    accounts = Account.objects.select_related("owner")
+    if not user or not user.is_authenticated:
+        return accounts.none()
+    if roles.is_staff_role(user):
+        return accounts
+    seen = visible_opportunities(user).filter(account__isnull=False).values("account_id")
+    return accounts.filter(Q(owner=user) | Q(leads__owner=user) | Q(pk__in=seen)).distinct()
+
+
+def get_visible_account(user, account_id) -> Account | None:
+    try:
+        return visible_accounts(user).get(pk=account_id)
+    except (Account.DoesNotExist, ValueError, TypeError):
+        return None
+
+
+def default_pipeline() -> Pipeline:
+    """The default pipeline (migration 0002 makes it; made again here after a database flush)."""
+    return backfill.default_pipeline(Pipeline, SalesStage)
+
+
+def stages_of(pipeline: Pipeline) -> list[SalesStage]:
+    return list(pipeline.stages.order_by("position", "id"))
