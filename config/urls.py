@@ -14,12 +14,14 @@ urlpatterns = [
     # The reset form is throttled per client and address (PASSWORD_RESET_RATE); the other auth views as Django's.
     path("accounts/password_reset/", views.throttled_password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include("sales.api_urls")),  # before reporting's: /api/v1/reports/pipeline/ is sales'
     path("api/v1/reports/", include("reporting.api_urls")),
     path("api/v1/", include("capture.api_urls")),
     path("api/v1/", include("privacy.api_urls")),
     path("api/v1/", include("outbox.api_urls")),
     path("api/", include("leads.api.urls")),
     path("reports/", include("reporting.urls")),
+    path("sales/", include("sales.urls")),
     path("", include("capture.urls")),
     path("", include("privacy.urls")),
     path("", include("leads.urls")),

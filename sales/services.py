@@ -306,7 +306,7 @@ def win(*, opportunity_id, by, contract_signed_on=None, now: dt.datetime | None 
             "deal_value": str(opportunity.value),
             "close_date": max(opportunity.close_date or today, today).isoformat(),
         })
-        lead.refresh_from_db()
+        lead = Lead.objects.get(pk=lead.pk)
     if lead.stage == Stage.OPPORTUNITY:
         lifecycle.fire_for_sales(
             lead_id=lead.pk, name="win", by=by, inputs={"contract_signed_on": signed.isoformat()}
