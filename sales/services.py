@@ -199,7 +199,7 @@ def _stage(raw, pipeline, errors: dict):
     if isinstance(raw, int) and not isinstance(raw, bool):
         stage = pipeline.stages.filter(pk=raw).first()
     elif isinstance(raw, str):
-        stage = pipeline.stages.filter(name=raw).first()
+        stage = pipeline.stages.filter(pk=int(raw)).first() if raw.isdigit() else pipeline.stages.filter(name=raw).first()
     if stage is None:
         errors["stage"] = [_("Choose a stage of this opportunity's pipeline.")]
     return stage

@@ -52,11 +52,10 @@ def move(request, pk):
         )
     except Conflict as conflict:
         error = str(conflict)
-    except (Invalid, Refused) as refused:
-        error = str(refused) + " " + " ".join(
-            [str(item.message) for item in getattr(refused, "unmet", ())]
-            + [m for messages in getattr(refused, "errors", {}).values() for m in messages]
-        )
+    except Invalid as invalid:
+        error = " ".join(str(m) for messages in invalid.errors.values() for m in messages)
+    except Refused as refused:
+        error = " ".join([str(refused)] + [str(item.message) for item in refused.unmet])
     opportunity = _visible_or_404(request.user, pk)
     status = 409 if error else 200
     return render(
