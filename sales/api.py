@@ -20,13 +20,16 @@ LIMIT = 200
 class AccountsView(APIView):
     parser_classes = [SafeJSONParser]
 
-    @extend_schema(summary="Accounts visible to the caller", responses={200: s.AccountSerializer(many=True), 401: UNAUTHENTICATED})
+    @extend_schema(
+        summary="Accounts visible to the caller", responses={200: s.AccountSerializer(many=True), 401: UNAUTHENTICATED}
+    )
     def get(self, request):
         accounts = selectors.visible_accounts(request.user).order_by("name", "id")[:LIMIT]
         return Response(s.AccountSerializer(accounts, many=True).data)
 
     @extend_schema(
-        summary="Create an account (managers, marketing)", request=s.AccountInputSerializer,
+        summary="Create an account (managers, marketing)",
+        request=s.AccountInputSerializer,
         responses={201: s.AccountSerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_PERMITTED},
     )
     def post(self, request):
@@ -52,7 +55,8 @@ class OpportunitiesView(APIView):
         return Response(s.OpportunitySerializer(opportunities[:LIMIT], many=True).data)
 
     @extend_schema(
-        summary="Open an opportunity for a lead", request=s.OpportunityInputSerializer,
+        summary="Open an opportunity for a lead",
+        request=s.OpportunityInputSerializer,
         responses={201: s.OpportunitySerializer, 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_PERMITTED},
     )
     def post(self, request):
@@ -81,7 +85,9 @@ class OpportunityView(APIView):
 
 
 class PipelineReportView(APIView):
-    @extend_schema(summary="Open pipeline, weighted forecast, win rate, velocity", responses={200: s.PipelineReportSerializer})
+    @extend_schema(
+        summary="Open pipeline, weighted forecast, win rate, velocity", responses={200: s.PipelineReportSerializer}
+    )
     def get(self, request):
         report = forecast.summary(selectors.pipeline_rows(request.user), today=timezone.localdate())
         return Response(report)

@@ -63,10 +63,10 @@ def summary(rows: list[Row], *, today: dt.date) -> dict:
         "win_rate": round(win_rate, 4),
         "average_deal": _money(average_deal),
         "cycle_days": round(cycle, 1),
-        "velocity": {
-            group: velocity(rows, group) for group in ("source", "campaign", "team", "rep")
-        },
-        "slipped": sum(1 for r in open_rows if r.first_close_date and r.close_date and r.close_date > r.first_close_date),
+        "velocity": {group: velocity(rows, group) for group in ("source", "campaign", "team", "rep")},
+        "slipped": sum(
+            1 for r in open_rows if r.first_close_date and r.close_date and r.close_date > r.first_close_date
+        ),
         "overdue": sum(1 for r in open_rows if r.close_date and r.close_date < today),
     }
 

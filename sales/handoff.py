@@ -10,7 +10,6 @@ and e-mail on commit). No rule for a closing team: nothing happens, everything w
 
 from __future__ import annotations
 
-
 import datetime as dt
 from collections.abc import Collection
 
@@ -35,7 +34,9 @@ def open_opportunity_loads(user_ids: Collection[int]) -> dict[int, int]:
     """Open opportunities per account executive: their load against their rep capacity."""
     rows = (
         Opportunity.objects.filter(owner_id__in=list(user_ids), outcome=SalesOutcome.OPEN)
-        .values("owner_id").annotate(open=Count("id")).values_list("owner_id", "open")
+        .values("owner_id")
+        .annotate(open=Count("id"))
+        .values_list("owner_id", "open")
     )
     return dict(rows)
 
@@ -74,7 +75,10 @@ def hand_off(*, lead_id: int, now: dt.datetime | None = None) -> Opportunity | N
     if existing is not None:
         return existing
     decision = routing_rotation.route(
-        lifecycle.routing_facts(lead), open_loads=open_opportunity_loads, now=now, kind=routing_policy.TEAM_CLOSING,
+        lifecycle.routing_facts(lead),
+        open_loads=open_opportunity_loads,
+        now=now,
+        kind=routing_policy.TEAM_CLOSING,
     )
     if decision.rule_id is None:
         return None
@@ -83,17 +87,31 @@ def hand_off(*, lead_id: int, now: dt.datetime | None = None) -> Opportunity | N
     contact = services.ensure_contact(lead)
     owner = get_user_model().objects.get(pk=decision.owner_user_id) if decision.owner_user_id else None
     opportunity = Opportunity.objects.create(
-        name=lead.company or _("Opportunity of lead %(id)s") % {"id": lead.pk}, account_id=lead.account_id, lead=lead, pipeline=pipeline,
-        stage=selectors.stages_of(pipeline)[0], value=lead.deal_value, currency=services.currencies()[0],
-        close_date=lead.close_date, first_close_date=lead.close_date, owner=owner, team=team,
-        sourced_by=lead.owner, assignment=decision.as_trace(), created_at=now,
+        name=lead.company or _("Opportunity of lead %(id)s") % {"id": lead.pk},
+        account_id=lead.account_id,
+        lead=lead,
+        pipeline=pipeline,
+        stage=selectors.stages_of(pipeline)[0],
+        value=lead.deal_value,
+        currency=services.currencies()[0],
+        close_date=lead.close_date,
+        first_close_date=lead.close_date,
+        owner=owner,
+        team=team,
+        sourced_by=lead.owner,
+        assignment=decision.as_trace(),
+        created_at=now,
         first_meeting_due_at=(
             now + dt.timedelta(hours=team.first_meeting_sla_hours) if team and team.first_meeting_sla_hours else None
         ),
     )
     services._log(
-        opportunity, name="assign", target=owner.get_username() if owner else "", reason=decision.reason,
-        data={"rule": decision.rule_name, "method": decision.method, "contact": contact.pk}, at=now,
+        opportunity,
+        name="assign",
+        target=owner.get_username() if owner else "",
+        reason=decision.reason,
+        data={"rule": decision.rule_name, "method": decision.method, "contact": contact.pk},
+        at=now,
     )
     _notify(opportunity, lead=lead, owner=owner, team=team, decision=decision)
     return opportunity
@@ -106,7 +124,9 @@ def _team_of_decision(decision: routing_policy.Decision) -> Team | None:
             return rep.team
     team_id = decision.notify_manager_of_team_id
     if team_id is None:
-        rule = next((r for r in routing_selectors.rule_specs(routing_policy.TEAM_CLOSING) if r.id == decision.rule_id), None)
+        rule = next(
+            (r for r in routing_selectors.rule_specs(routing_policy.TEAM_CLOSING) if r.id == decision.rule_id), None
+        )
         team_id = rule.target_team_id if rule else None
     return Team.objects.filter(pk=team_id).first() if team_id else None
 
@@ -115,18 +135,27 @@ def _notify(opportunity, *, lead, owner, team, decision) -> None:
     words = {"lead": lead.display_name, "opportunity": opportunity.name}
     if owner is not None:
         lifecycle.notify(
-            user=owner, lead=lead, kind=NotificationKind.ASSIGNMENT, key=f"handoff:{opportunity.pk}:ae",
+            user=owner,
+            lead=lead,
+            kind=NotificationKind.ASSIGNMENT,
+            key=f"handoff:{opportunity.pk}:ae",
             message=_("New opportunity %(opportunity)s (%(lead)s) handed to you.") % words,
         )
     if lead.owner is not None:
         words["owner"] = owner.get_username() if owner else _("the closing team's pool")
         lifecycle.notify(
-            user=lead.owner, lead=lead, kind=NotificationKind.ASSIGNMENT, key=f"handoff:{opportunity.pk}:sdr",
+            user=lead.owner,
+            lead=lead,
+            kind=NotificationKind.ASSIGNMENT,
+            key=f"handoff:{opportunity.pk}:sdr",
             message=_("%(lead)s was handed to %(owner)s; you keep the sourced-by credit.") % words,
         )
     if owner is None and team is not None and team.manager_id:
         lifecycle.notify(
-            user=team.manager, lead=lead, kind=NotificationKind.POOL, key=f"handoff:{opportunity.pk}:pool",
+            user=team.manager,
+            lead=lead,
+            kind=NotificationKind.POOL,
+            key=f"handoff:{opportunity.pk}:pool",
             message=_("%(opportunity)s waits in the closing team's pool: no account executive was available.") % words,
         )
 
@@ -137,6 +166,3 @@ def first_meeting_overdue(now: dt.datetime | None = None):
     return Opportunity.objects.filter(
         outcome=SalesOutcome.OPEN, first_meeting_due_at__lt=now, first_meeting_at__isnull=True
     )
-
-
-

@@ -76,7 +76,11 @@ class Contact(models.Model):
 class Opportunity(models.Model):
     name = models.CharField(_("name"), max_length=200)
     account = models.ForeignKey(
-        Account, verbose_name=_("account"), null=True, blank=True, on_delete=models.SET_NULL,
+        Account,
+        verbose_name=_("account"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="opportunities",
     )
     lead = models.ForeignKey(Lead, verbose_name=_("lead"), on_delete=models.CASCADE, related_name="opportunities")
@@ -94,15 +98,28 @@ class Opportunity(models.Model):
     next_step = models.CharField(_("next step"), max_length=300, blank=True)
     next_step_on = models.DateField(_("next step date"), null=True, blank=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="owned_opportunities", help_text=_("The account executive; empty: the closing team's pool."),
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_opportunities",
+        help_text=_("The account executive; empty: the closing team's pool."),
     )
     team = models.ForeignKey(
-        "routing.Team", verbose_name=_("closing team"), null=True, blank=True, on_delete=models.SET_NULL,
+        "routing.Team",
+        verbose_name=_("closing team"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="opportunities",
     )
     sourced_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("sourced by"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sourced by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="sourced_opportunities",
     )
     assignment = models.JSONField(_("assignment"), default=dict, blank=True, help_text=_("Why this owner."))
@@ -164,7 +181,11 @@ class OpportunityStageChange(models.Model):
     source = models.CharField(_("from"), max_length=80, blank=True)
     target = models.CharField(_("to"), max_length=80, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         help_text=_("Empty when the system made the change."),
     )
     reason = models.TextField(_("reason"), blank=True)
@@ -199,3 +220,6 @@ class AccountMerge(models.Model):
         ordering = ["-at"]
         verbose_name = _("account merge")
         verbose_name_plural = _("account merges")
+
+    def __str__(self) -> str:
+        return f"{self.merged_domain} -> {self.kept_id}"

@@ -69,13 +69,30 @@ def stages_of(pipeline: Pipeline) -> list[SalesStage]:
 def pipeline_rows(user) -> list:
     """The visible opportunities as forecast rows: one query (stage, owner, lead source/campaign, team)."""
     rows = visible_opportunities(user).values_list(
-        "outcome", "value", "stage__probability", "stage__name", "owner__username", "close_date",
-        "first_close_date", "created_at", "closed_at", "lead__source", "lead__campaign__slug", "team__name",
+        "outcome",
+        "value",
+        "stage__probability",
+        "stage__name",
+        "owner__username",
+        "close_date",
+        "first_close_date",
+        "created_at",
+        "closed_at",
+        "lead__source",
+        "lead__campaign__slug",
+        "team__name",
     )
     return [
         forecast.Row(
-            outcome=o, value=v, probability=p, stage=s, owner=u or "-", close_date=c, first_close_date=f,
-            created=cr.date(), closed=cl.date() if cl else None,
+            outcome=o,
+            value=v,
+            probability=p,
+            stage=s,
+            owner=u or "-",
+            close_date=c,
+            first_close_date=f,
+            created=cr.date(),
+            closed=cl.date() if cl else None,
             groups={"source": src, "campaign": camp or "", "team": team or "", "rep": u or ""},
         )
         for o, v, p, s, u, c, f, cr, cl, src, camp, team in rows

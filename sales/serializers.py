@@ -34,8 +34,21 @@ class OpportunitySerializer(serializers.ModelSerializer):
     class Meta:
         model = Opportunity
         fields = [
-            "id", "name", "lead", "account", "stage", "outcome", "value", "currency", "close_date", "next_step",
-            "next_step_on", "owner", "sourced_by", "stakeholders", "version",
+            "id",
+            "name",
+            "lead",
+            "account",
+            "stage",
+            "outcome",
+            "value",
+            "currency",
+            "close_date",
+            "next_step",
+            "next_step_on",
+            "owner",
+            "sourced_by",
+            "stakeholders",
+            "version",
         ]
 
     def get_stakeholders(self, obj) -> list[dict]:

@@ -52,7 +52,9 @@ def parse_value(raw, errors: dict) -> Decimal | None:
 def parse_currency(raw, errors: dict) -> str:
     value = str(raw or "").strip().upper()
     if value not in currencies():
-        errors["currency"] = [_("Choose one of the configured currencies: %(list)s.") % {"list": ", ".join(currencies())}]
+        errors["currency"] = [
+            _("Choose one of the configured currencies: %(list)s.") % {"list": ", ".join(currencies())}
+        ]
     return value
 
 
@@ -129,8 +131,14 @@ def _may_change(by, opportunity: Opportunity) -> None:
 
 def _log(opportunity, *, name, source="", target="", by=None, reason="", data=None, at=None) -> None:
     OpportunityStageChange.objects.create(
-        opportunity=opportunity, name=name, source=source, target=target, actor=by, reason=reason,
-        data=data or {}, at=at or timezone.now(),
+        opportunity=opportunity,
+        name=name,
+        source=source,
+        target=target,
+        actor=by,
+        reason=reason,
+        data=data or {},
+        at=at or timezone.now(),
     )
 
 
@@ -161,8 +169,12 @@ def create_opportunity(*, by, data: dict, now: dt.datetime | None = None) -> Opp
         lead = lead_selectors.get_visible_lead(by, lead_id)
     if lead is None:
         errors["lead"] = [_("Choose a lead you can see.")]
-    if not (roles.is_manager(by) or by.is_superuser or (lead is not None and lead.owner_id == by.pk)
-            or Rep.objects.filter(user=by, team__kind="closing").exists()):
+    if not (
+        roles.is_manager(by)
+        or by.is_superuser
+        or (lead is not None and lead.owner_id == by.pk)
+        or Rep.objects.filter(user=by, team__kind="closing").exists()
+    ):
         raise NotPermitted(_("Only the lead's owner, an account executive or a manager may open an opportunity."))
     value = parse_value(data.get("value"), errors)
     currency = parse_currency(data.get("currency") or currencies()[0], errors)
@@ -181,10 +193,20 @@ def create_opportunity(*, by, data: dict, now: dt.datetime | None = None) -> Opp
     if errors:
         raise Invalid(errors)
     opportunity = Opportunity.objects.create(
-        name=name, account_id=account_id, lead=lead, pipeline=pipeline, stage=stage, value=value, currency=currency,
-        close_date=close_date, first_close_date=close_date, next_step=next_step, next_step_on=next_step_on,
+        name=name,
+        account_id=account_id,
+        lead=lead,
+        pipeline=pipeline,
+        stage=stage,
+        value=value,
+        currency=currency,
+        close_date=close_date,
+        first_close_date=close_date,
+        next_step=next_step,
+        next_step_on=next_step_on,
         owner=by if Rep.objects.filter(user=by, team__kind="closing").exists() else None,
-        sourced_by=lead.owner, created_at=now,
+        sourced_by=lead.owner,
+        created_at=now,
     )
     for contact, role in stakeholders:
         Stakeholder.objects.get_or_create(opportunity=opportunity, contact=contact, role=role)
@@ -199,7 +221,9 @@ def _stage(raw, pipeline, errors: dict):
     if isinstance(raw, int) and not isinstance(raw, bool):
         stage = pipeline.stages.filter(pk=raw).first()
     elif isinstance(raw, str):
-        stage = pipeline.stages.filter(pk=int(raw)).first() if raw.isdigit() else pipeline.stages.filter(name=raw).first()
+        stage = (
+            pipeline.stages.filter(pk=int(raw)).first() if raw.isdigit() else pipeline.stages.filter(name=raw).first()
+        )
     if stage is None:
         errors["stage"] = [_("Choose a stage of this opportunity's pipeline.")]
     return stage
@@ -252,13 +276,16 @@ def update_opportunity(*, opportunity_id, by, data: dict, now: dt.datetime | Non
                 errors["version"] = [_("Send the version you saw to move the stage.")]
             elif version != opportunity.version:
                 raise Conflict(
-                    _("Someone else moved this opportunity: it is in %(stage)s now.") % {"stage": opportunity.stage.name}
+                    _("Someone else moved this opportunity: it is in %(stage)s now.")
+                    % {"stage": opportunity.stage.name}
                 )
     if errors:
         raise Invalid(errors)
     if stage is not None and stage.pk != opportunity.stage_id:
         unmet = _stage_requirements(
-            stage, changed.get("next_step", opportunity.next_step), changed.get("next_step_on", opportunity.next_step_on)
+            stage,
+            changed.get("next_step", opportunity.next_step),
+            changed.get("next_step_on", opportunity.next_step_on),
         )
         if unmet:
             raise Refused(
@@ -269,10 +296,16 @@ def update_opportunity(*, opportunity_id, by, data: dict, now: dt.datetime | Non
         opportunity.stage = stage
         opportunity.version += 1
     if "close_date" in changed and changed["close_date"] != opportunity.close_date:
-        _log(opportunity, name="close_date", by=by, at=now, data={
-            "from": opportunity.close_date.isoformat() if opportunity.close_date else None,
-            "to": changed["close_date"].isoformat(),
-        })
+        _log(
+            opportunity,
+            name="close_date",
+            by=by,
+            at=now,
+            data={
+                "from": opportunity.close_date.isoformat() if opportunity.close_date else None,
+                "to": changed["close_date"].isoformat(),
+            },
+        )
         if opportunity.first_close_date is None:
             opportunity.first_close_date = changed["close_date"]
     for field, value in changed.items():
@@ -302,15 +335,18 @@ def win(*, opportunity_id, by, contract_signed_on=None, now: dt.datetime | None 
     _close(opportunity, outcome=SalesOutcome.WON, by=by, now=now)
     lead, today = opportunity.lead, timezone.localdate(now)
     if lead.stage == Stage.SQL:
-        lifecycle.fire_for_sales(lead_id=lead.pk, name="open_opportunity", by=by, inputs={
-            "deal_value": str(opportunity.value),
-            "close_date": max(opportunity.close_date or today, today).isoformat(),
-        })
+        lifecycle.fire_for_sales(
+            lead_id=lead.pk,
+            name="open_opportunity",
+            by=by,
+            inputs={
+                "deal_value": str(opportunity.value),
+                "close_date": max(opportunity.close_date or today, today).isoformat(),
+            },
+        )
         lead = Lead.objects.get(pk=lead.pk)
     if lead.stage == Stage.OPPORTUNITY:
-        lifecycle.fire_for_sales(
-            lead_id=lead.pk, name="win", by=by, inputs={"contract_signed_on": signed.isoformat()}
-        )
+        lifecycle.fire_for_sales(lead_id=lead.pk, name="win", by=by, inputs={"contract_signed_on": signed.isoformat()})
     return opportunity
 
 
@@ -363,8 +399,11 @@ def create_account(*, by, data: dict) -> Account:
         errors["name"] = [_("Enter the company name.")]
     owner = None
     if data.get("owner") not in (None, ""):
-        owner = get_user_model().objects.filter(username=data.get("owner"), is_active=True).first() \
-            if isinstance(data.get("owner"), str) else None
+        owner = (
+            get_user_model().objects.filter(username=data.get("owner"), is_active=True).first()
+            if isinstance(data.get("owner"), str)
+            else None
+        )
         if owner is None:
             errors["owner"] = [_("No active user has this username.")]
     if errors:
@@ -405,12 +444,14 @@ def undo_merge(*, merge_id, by) -> Account:
         raise NotFound(_("No such merge to undo."))
     if Account.objects.filter(domain=record.merged_domain).exists():
         raise Conflict(_("An account with the domain %(domain)s exists again.") % {"domain": record.merged_domain})
-    restored = Account.objects.create(domain=record.merged_domain, name=record.merged_name, owner_id=record.merged_owner_id)
+    restored = Account.objects.create(
+        domain=record.merged_domain, name=record.merged_name, owner_id=record.merged_owner_id
+    )
     Lead.objects.filter(pk__in=record.moved.get("leads", []), account_id=record.kept_id).update(account=restored)
     Contact.objects.filter(pk__in=record.moved.get("contacts", []), account_id=record.kept_id).update(account=restored)
-    Opportunity.objects.filter(
-        pk__in=record.moved.get("opportunities", []), account_id=record.kept_id
-    ).update(account=restored)
+    Opportunity.objects.filter(pk__in=record.moved.get("opportunities", []), account_id=record.kept_id).update(
+        account=restored
+    )
     record.undone_at = timezone.now()
     record.save(update_fields=["undone_at"])
     return restored

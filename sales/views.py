@@ -14,8 +14,8 @@ from django.views.decorators.http import require_POST
 from core import csv as safe_csv
 from core.errors import Conflict, Invalid, Refused
 from core.vocabulary import SalesOutcome
-from sales import forecast, selectors, services
 from leads.models import LeadTransition
+from sales import forecast, selectors, services
 from sales.models import AccountMerge, OpportunityStageChange
 
 
@@ -30,7 +30,9 @@ def _visible_or_404(user, pk):
 def board(request):
     pipeline = selectors.default_pipeline()
     stages = selectors.stages_of(pipeline)
-    cards = list(selectors.visible_opportunities(request.user).filter(outcome=SalesOutcome.OPEN, pipeline=pipeline)[:500])
+    cards = list(
+        selectors.visible_opportunities(request.user).filter(outcome=SalesOutcome.OPEN, pipeline=pipeline)[:500]
+    )
     columns = [{"stage": stage, "cards": [c for c in cards if c.stage_id == stage.pk]} for stage in stages]
     return render(request, "sales/board.html", {"columns": columns, "stages": stages})
 
@@ -59,19 +61,26 @@ def move(request, pk):
     opportunity = _visible_or_404(request.user, pk)
     status = 409 if error else 200
     return render(
-        request, "sales/_card.html",
-        {"card": opportunity, "stages": selectors.stages_of(opportunity.pipeline), "error": error}, status=status,
+        request,
+        "sales/_card.html",
+        {"card": opportunity, "stages": selectors.stages_of(opportunity.pipeline), "error": error},
+        status=status,
     )
 
 
 @login_required
 def opportunity_page(request, pk):
     opportunity = _visible_or_404(request.user, pk)
-    return render(request, "sales/opportunity.html", {
-        "opportunity": opportunity, "stages": selectors.stages_of(opportunity.pipeline),
-        "changes": opportunity.changes.select_related("actor").order_by("-at")[:100],
-        "stakeholders": opportunity.stakeholders.select_related("contact__lead"),
-    })
+    return render(
+        request,
+        "sales/opportunity.html",
+        {
+            "opportunity": opportunity,
+            "stages": selectors.stages_of(opportunity.pipeline),
+            "changes": opportunity.changes.select_related("actor").order_by("-at")[:100],
+            "stakeholders": opportunity.stakeholders.select_related("contact__lead"),
+        },
+    )
 
 
 @login_required
@@ -84,14 +93,22 @@ def account_page(request, pk):
     timeline = sorted(
         [(t.at, t.lead, t.name) for t in _lead_transitions(account)]
         + [(c.at, c.opportunity, c.name) for c in _opportunity_changes(opportunities)],
-        key=lambda entry: entry[0], reverse=True,
+        key=lambda entry: entry[0],
+        reverse=True,
     )[:100]
-    return render(request, "sales/account.html", {
-        "account": account, "leads": leads, "contacts": account.contacts.select_related("lead"),
-        "open_opportunities": opportunities.filter(outcome=SalesOutcome.OPEN), "timeline": timeline,
-        "merges": AccountMerge.objects.filter(kept=account, undone_at__isnull=True)[:10],
-        "others": selectors.visible_accounts(request.user).exclude(pk=account.pk).order_by("name")[:200],
-    })
+    return render(
+        request,
+        "sales/account.html",
+        {
+            "account": account,
+            "leads": leads,
+            "contacts": account.contacts.select_related("lead"),
+            "open_opportunities": opportunities.filter(outcome=SalesOutcome.OPEN),
+            "timeline": timeline,
+            "merges": AccountMerge.objects.filter(kept=account, undone_at__isnull=True)[:10],
+            "others": selectors.visible_accounts(request.user).exclude(pk=account.pk).order_by("name")[:200],
+        },
+    )
 
 
 def _lead_transitions(account):
@@ -99,7 +116,11 @@ def _lead_transitions(account):
 
 
 def _opportunity_changes(opportunities):
-    return OpportunityStageChange.objects.filter(opportunity__in=opportunities).select_related("opportunity").order_by("-at")[:100]
+    return (
+        OpportunityStageChange.objects.filter(opportunity__in=opportunities)
+        .select_related("opportunity")
+        .order_by("-at")[:100]
+    )
 
 
 @login_required
@@ -140,4 +161,3 @@ def pipeline_page(request):
         out.writerows(rows)
         return response
     return render(request, "sales/pipeline.html", {"report": report})
-

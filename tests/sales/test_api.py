@@ -37,7 +37,9 @@ def test_ae_of_another_team_never_sees_it_by_id(api_as, handed):
     stranger = UserFactory(username="ae-uk", role=Role.SDR)
     Rep.objects.create(user=stranger, team=other_team)
     assert api_as(stranger).get(f"/api/v1/opportunities/{handed.pk}/").status_code == 404
-    assert api_as(stranger).patch(f"/api/v1/opportunities/{handed.pk}/", {"value": "5"}, format="json").status_code == 404
+    assert (
+        api_as(stranger).patch(f"/api/v1/opportunities/{handed.pk}/", {"value": "5"}, format="json").status_code == 404
+    )
 
 
 def test_manager_sees_their_closing_teams(api_as, sdr):
@@ -52,8 +54,18 @@ def test_manager_sees_their_closing_teams(api_as, sdr):
 def test_filter_by_lead_and_fields(api_as, handed):
     body = api_as(handed.owner).get(f"/api/v1/opportunities/?lead={handed.lead_id}").json()
     assert [o["id"] for o in body] == [handed.pk]
-    assert {"id", "name", "account", "stage", "value", "currency", "close_date", "owner", "sourced_by",
-            "stakeholders"} <= set(body[0])
+    assert {
+        "id",
+        "name",
+        "account",
+        "stage",
+        "value",
+        "currency",
+        "close_date",
+        "owner",
+        "sourced_by",
+        "stakeholders",
+    } <= set(body[0])
     assert api_as(handed.owner).get("/api/v1/opportunities/?lead=x").status_code == 400
 
 
@@ -81,9 +93,16 @@ def test_stakeholder_from_another_account_is_refused(api_as, sdr):
     lead = sql_lead(sdr)
     elsewhere = LeadFactory(account=Account.objects.create(domain="other.de", name="Other"))
     stranger = Contact.objects.create(lead=elsewhere, account=elsewhere.account)
-    answer = api_as(sdr).post("/api/v1/opportunities/", {
-        "lead": lead.pk, "value": "1000", "close_date": FUTURE, "stakeholders": [{"contact": stranger.pk, "role": "champion"}],
-    }, format="json")
+    answer = api_as(sdr).post(
+        "/api/v1/opportunities/",
+        {
+            "lead": lead.pk,
+            "value": "1000",
+            "close_date": FUTURE,
+            "stakeholders": [{"contact": stranger.pk, "role": "champion"}],
+        },
+        format="json",
+    )
     assert answer.status_code == 400 and "stakeholders" in answer.json()["errors"]
     assert not Opportunity.objects.exists() and not Stakeholder.objects.exists()
 
@@ -91,10 +110,17 @@ def test_stakeholder_from_another_account_is_refused(api_as, sdr):
 def test_sdr_opens_an_opportunity_with_a_champion(api_as, sdr):
     lead = sql_lead(sdr)
     champion = services.ensure_contact(lead)
-    answer = api_as(sdr).post("/api/v1/opportunities/", {
-        "lead": lead.pk, "value": "1200.50", "currency": "EUR", "close_date": FUTURE,
-        "stakeholders": [{"contact": champion.pk, "role": "champion"}],
-    }, format="json")
+    answer = api_as(sdr).post(
+        "/api/v1/opportunities/",
+        {
+            "lead": lead.pk,
+            "value": "1200.50",
+            "currency": "EUR",
+            "close_date": FUTURE,
+            "stakeholders": [{"contact": champion.pk, "role": "champion"}],
+        },
+        format="json",
+    )
     assert answer.status_code == 201, answer.content
     assert answer.json()["stakeholders"] == [{"contact": champion.pk, "role": "champion"}]
     assert answer.json()["sourced_by"] == "sdr1"
@@ -138,7 +164,10 @@ def test_losing_needs_a_reason(handed):
 
 
 def test_accounts_list_and_create(api_as, manager, sdr):
-    assert api_as(manager).post("/api/v1/accounts/", {"name": "Beta", "domain": "beta.de"}, format="json").status_code == 201
+    assert (
+        api_as(manager).post("/api/v1/accounts/", {"name": "Beta", "domain": "beta.de"}, format="json").status_code
+        == 201
+    )
     bad = api_as(manager).post("/api/v1/accounts/", {"name": "Beta", "domain": "beta.de"}, format="json")
     assert bad.status_code == 400 and "domain" in bad.json()["errors"]
     assert api_as(sdr).post("/api/v1/accounts/", {"name": "X", "domain": "x.de"}, format="json").status_code == 403

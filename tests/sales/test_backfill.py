@@ -17,19 +17,30 @@ from tests.factories import LeadFactory
 
 def run_backfill():
     return backfill.backfill(
-        Lead=Lead, LeadTransition=LeadTransition, Pipeline=Pipeline, SalesStage=SalesStage, Opportunity=Opportunity,
-        OpportunityStageChange=OpportunityStageChange, currency=settings.SALES_CURRENCIES[0],
+        Lead=Lead,
+        LeadTransition=LeadTransition,
+        Pipeline=Pipeline,
+        SalesStage=SalesStage,
+        Opportunity=Opportunity,
+        OpportunityStageChange=OpportunityStageChange,
+        currency=settings.SALES_CURRENCIES[0],
     )
 
 
 def deal(stage, value, *, sdr, closed_name=None, days_open=30):
     now = timezone.now()
-    lead = LeadFactory(stage=stage, owner=sdr, deal_value=Decimal(value), close_date=dt.date.today(), stage_entered_at=now)
+    lead = LeadFactory(
+        stage=stage, owner=sdr, deal_value=Decimal(value), close_date=dt.date.today(), stage_entered_at=now
+    )
     opened = now - dt.timedelta(days=days_open)
     LeadTransition.objects.create(lead=lead, name="qualify", source="sal", target="sql", actor=sdr, at=opened)
-    LeadTransition.objects.create(lead=lead, name="open_opportunity", source="sql", target="opportunity", actor=sdr, at=opened)
+    LeadTransition.objects.create(
+        lead=lead, name="open_opportunity", source="sql", target="opportunity", actor=sdr, at=opened
+    )
     if closed_name:
-        LeadTransition.objects.create(lead=lead, name=closed_name, source="opportunity", target=stage, actor=sdr, at=now)
+        LeadTransition.objects.create(
+            lead=lead, name=closed_name, source="opportunity", target=stage, actor=sdr, at=now
+        )
     return lead
 
 

@@ -8,11 +8,29 @@ from sales import forecast
 TODAY = dt.date(2026, 6, 15)
 
 
-def row(outcome, value, probability=50, *, stage="demo", owner="ae1", close=dt.date(2026, 7, 1), first=None,
-        created=dt.date(2026, 1, 1), closed=None, source="web_form"):
+def row(
+    outcome,
+    value,
+    probability=50,
+    *,
+    stage="demo",
+    owner="ae1",
+    close=dt.date(2026, 7, 1),
+    first=None,
+    created=dt.date(2026, 1, 1),
+    closed=None,
+    source="web_form",
+):
     return forecast.Row(
-        outcome=outcome, value=Decimal(value), probability=probability, stage=stage, owner=owner, close_date=close,
-        first_close_date=first or close, created=created, closed=closed,
+        outcome=outcome,
+        value=Decimal(value),
+        probability=probability,
+        stage=stage,
+        owner=owner,
+        close_date=close,
+        first_close_date=first or close,
+        created=created,
+        closed=closed,
         groups={"source": source, "campaign": "", "team": "Closing", "rep": owner},
     )
 
@@ -40,7 +58,8 @@ def test_open_pipeline_by_stage_and_owner():
     assert result["open"] == {"count": 3, "value": Decimal("6000.00")}
     assert result["by_stage"]["proposal"] == {"count": 1, "value": Decimal("3000.00")}
     assert result["by_owner"] == {
-        "ae1": {"count": 2, "value": Decimal("3000.00")}, "ae2": {"count": 1, "value": Decimal("3000.00")},
+        "ae1": {"count": 2, "value": Decimal("3000.00")},
+        "ae2": {"count": 1, "value": Decimal("3000.00")},
     }
 
 

@@ -112,7 +112,5 @@ def test_concurrent_hand_offs_rotate_fairly_and_keep_capacity():
     for thread in threads:
         thread.join(timeout=60)
     assert errors == []
-    owners = Counter(
-        Opportunity.objects.filter(outcome=SalesOutcome.OPEN).values_list("owner__username", flat=True)
-    )
+    owners = Counter(Opportunity.objects.filter(outcome=SalesOutcome.OPEN).values_list("owner__username", flat=True))
     assert owners == {"ae1": 3, "ae2": 3, None: 2}
