@@ -36,6 +36,7 @@ from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTra
 from privacy import consent as consent_log
 from privacy.models import ConsentEvent
 from routing.models import Rep, RoutingRule, Team
+from sales import demo as sales_demo
 
 WINDOW = dt.timedelta(days=90)
 DAY = dt.timedelta(days=1)
@@ -1207,6 +1208,7 @@ def load(*, seed: int = 42, leads: int = 600) -> dict:
         counts = write_plan(plan, users=users)
         clocks.backfill_speed_to_lead()
         counts["clocks"] = clocks.backfill_clocks(now=plan.now)
+        sales_demo.seed(plan.now, users)
     leads_demo.seed(plan.now, users)
     stages: dict[str, int] = {}
     for lead_plan in plan.leads:
