@@ -7,8 +7,13 @@ class SalesConfig(AppConfig):
     verbose_name = _("Sales")
 
     def ready(self):
+        from core.vocabulary import EventType
         from leads import extensions
-        from sales import lead_page
+        from outbox import events
+        from sales import handoff, lead_page
+
+        # The hand-off hears of qualify / open_opportunity through the transactional outbox.
+        events.register_consumer("sales.handoff", handoff.consume, types=[EventType.LEAD_STAGE_CHANGED])
 
         extensions.register_section(
             extensions.Section(

@@ -166,3 +166,13 @@ def first_meeting_overdue(now: dt.datetime | None = None):
     return Opportunity.objects.filter(
         outcome=SalesOutcome.OPEN, first_meeting_due_at__lt=now, first_meeting_at__isnull=True
     )
+
+
+def consume(events) -> None:
+    """The outbox consumer (registered in SalesConfig.ready): hand off on qualify / open_opportunity.
+
+    At least once and in id order: `hand_off` is idempotent per lead, `ensure_contact` too."""
+    for event in events:
+        transition = (event.payload or {}).get("transition")
+        if event.lead_id and transition in ("qualify", "open_opportunity"):
+            on_transition(lead_id=event.lead_id, transition=transition)
