@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('routing', '0004_sla_defaults'),
+        ('routing', '0005_experiments_performance'),
     ]
 
     operations = [
