@@ -27,6 +27,7 @@ class StakeholderSerializer(serializers.Serializer):
 
 class OpportunitySerializer(serializers.ModelSerializer):
     stage = serializers.CharField(source="stage.name", read_only=True)
+    outcome = serializers.CharField(read_only=True, help_text="open, won or lost")
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     sourced_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     stakeholders = serializers.SerializerMethodField()
