@@ -21,7 +21,7 @@ def _no_consumers_no_kicks(monkeypatch):
     monkeypatch.setattr(events, "enqueue_on_commit", lambda func: None)
 
 
-def _position_all(seconds=15.0):
+def _position_all(seconds=30.0):
     """Position every committed event. Transaction ids are the whole server's: an open transaction of
     another test process (another database) holds positions back for a moment, as in production."""
     positioned, deadline = 0, time.monotonic() + seconds
@@ -118,9 +118,9 @@ def test_a_consumer_gets_new_events_in_order_and_a_failed_batch_again():
 
     with transaction.atomic():
         events.record(EventType.LEAD_CREATED, lead_id=99)  # before the consumer exists: not replayed
-    events.dispatch(wait_seconds=15)
+    events.dispatch(wait_seconds=30)
     events.register_consumer("test", handler, types=[EventType.LEAD_CREATED])
-    events.dispatch(wait_seconds=15)  # creates the cursor at the current end
+    events.dispatch(wait_seconds=30)  # creates the cursor at the current end
     with transaction.atomic():
         events.record_many(
             [
@@ -129,11 +129,11 @@ def test_a_consumer_gets_new_events_in_order_and_a_failed_batch_again():
                 {"type": EventType.LEAD_CREATED, "lead_id": 2},
             ]
         )
-    assert events.dispatch(wait_seconds=15)["handed"]["test"] == "failed"
+    assert events.dispatch(wait_seconds=30)["handed"]["test"] == "failed"
     assert received == []
-    events.dispatch(wait_seconds=15)
+    events.dispatch(wait_seconds=30)
     assert received == [1, 2]
-    events.dispatch(wait_seconds=15)
+    events.dispatch(wait_seconds=30)
     assert received == [1, 2]
     assert Cursor.objects.get(name="test").position == events.last_position()
 

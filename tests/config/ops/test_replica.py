@@ -85,7 +85,12 @@ def test_reports_are_read_from_the_replica_and_say_when_it_lags(replica, tmp_pat
     with replica.connect() as conn:
         conn.execute("SELECT pg_wal_replay_resume()")
     replayed(replica)
+    probes = 3
     caught_up = probe(replica, "manager", tmp_path)
+    while caught_up["lag_notice"] and probes < 8:  # other test processes write to the same primary meanwhile
+        time.sleep(0.5)
+        replayed(replica)
+        caught_up, probes = probe(replica, "manager", tmp_path), probes + 1
     assert caught_up["known"] == 3
     assert not caught_up["lag_notice"]
-    assert ReportRun.objects.get(user=manager).attempts == 3  # every probe's e-mail was claimed on the primary
+    assert ReportRun.objects.get(user=manager).attempts == probes  # every probe's e-mail was claimed on the primary
