@@ -51,7 +51,8 @@ _consumers: dict[str, Consumer] = {}
 
 def register_consumer(name: str, handler: Callable[[list[Event]], None], *, types: Iterable[str] | None = None):
     """Call `handler(events)` after commit with every new event (of `types`, or all), in position order, at
-    least once. Each consumer has its own cursor; it starts at the events written after its first run."""
+    least once. Each consumer has its own cursor; it starts with the events its first dispatch positions
+    (nothing older is replayed)."""
     unknown = set(types or ()) - set(EventType.ALL)
     if unknown:
         raise ValueError(f"Unknown event types: {sorted(unknown)}")
@@ -189,6 +190,8 @@ def dispatch(*, wait_seconds: float | None = None) -> dict:
     earlier transaction to end, try again for up to `wait_seconds` (OUTBOX_DISPATCH_WAIT_SECONDS)."""
     wait = settings.OUTBOX_DISPATCH_WAIT_SECONDS if wait_seconds is None else wait_seconds
     deadline = time.monotonic() + wait
+    for consumer in list(_consumers.values()):  # a new consumer starts before what this dispatch positions
+        _cursor(consumer.name)
     positioned = assign_positions()
     while waiting() and time.monotonic() < deadline:
         time.sleep(0.2)

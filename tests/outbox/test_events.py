@@ -138,6 +138,15 @@ def test_a_consumer_gets_new_events_in_order_and_a_failed_batch_again():
     assert Cursor.objects.get(name="test").position == events.last_position()
 
 
+def test_a_new_consumer_gets_the_events_its_first_dispatch_positions():
+    received = []
+    events.register_consumer("first", lambda batch: received.extend(e.lead_id for e in batch))
+    with transaction.atomic():  # e.g. the first capture after a deploy: committed, not yet positioned
+        events.record(EventType.LEAD_STAGE_CHANGED, lead_id=7, payload={"transition": "qualify"})
+    events.dispatch(wait_seconds=30)
+    assert received == [7]
+
+
 def test_one_dispatch_is_kicked_per_transaction(monkeypatch):
     kicks = []
     monkeypatch.setattr(events, "enqueue_on_commit", kicks.append)
