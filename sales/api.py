@@ -90,4 +90,4 @@ class PipelineReportView(APIView):
     )
     def get(self, request):
         report = forecast.summary(selectors.pipeline_rows(request.user), today=timezone.localdate())
-        return Response(report)
+        return Response(s.PipelineReportSerializer(report).data)

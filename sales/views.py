@@ -5,6 +5,7 @@ Visibility through `selectors` (another's opportunity or account by guessed id i
 """
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_POST
 from core import csv as safe_csv
 from core.errors import Conflict, Invalid, Refused
 from core.vocabulary import SalesOutcome
+from leads import roles
 from leads.models import LeadTransition
 from sales import forecast, selectors, services
 from sales.models import AccountMerge, OpportunityStageChange
@@ -129,6 +131,8 @@ def merge(request, pk):
     account = selectors.get_visible_account(request.user, pk)
     if account is None:
         raise Http404(_("No such account."))
+    if not roles.is_manager(request.user):
+        raise PermissionDenied
     try:
         other = int(request.POST.get("merge", ""))
     except ValueError:
@@ -145,6 +149,10 @@ def undo_merge(request, pk, merge_id):
     account = selectors.get_visible_account(request.user, pk)
     if account is None:
         raise Http404(_("No such account."))
+    if not roles.is_manager(request.user):
+        raise PermissionDenied
+    if not AccountMerge.objects.filter(pk=merge_id, kept_id=account.pk).exists():
+        raise Http404(_("No such merge to undo."))
     restored = services.undo_merge(merge_id=merge_id, by=request.user)
     return redirect("sales:account", pk=restored.pk)
 

@@ -17,8 +17,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from core.vocabulary import Role, Stage
-from leads.models import CaptureForm, Notification
+from leads.models import Account, CaptureForm, Notification
 from routing.models import Rep, Team
+from sales import selectors as sales_selectors
+from sales.models import Opportunity
 from tests.factories import LeadFactory, UserFactory
 
 ROLES = ("anonymous", "marketing", "manager", "sdr", "other_sdr", "admin")
@@ -39,6 +41,7 @@ class Rule:
     method: str = "GET"
     found: bool = True  # an allowed role must not get a 404 (False: the sample is a junk token)
     may_be_503: bool = False  # a health check answers 503 when something is unhealthy (tests/config/ops)
+    pk: str = "lead"  # which sample object a `<pk>` in the route names: lead, opportunity or account
 
 
 RULES = {
@@ -120,6 +123,18 @@ RULES = {
     "leads:merge_candidates": Rule(STAFF),
     "leads:merge": Rule(STAFF, "POST", found=False),  # no pair posted
     "leads:unmerge": Rule(STAFF, "POST", found=False),  # the sample id is no merge
+    # the sample opportunity: sourced by sdr1, closing team managed by the manager; its account is the lead's
+    "sales:board": Rule(SIGNED_IN),
+    "sales:pipeline": Rule(SIGNED_IN),
+    "sales:opportunity": Rule(WORKS_LEAD, pk="opportunity"),
+    "sales:move": Rule(WORKS_LEAD, "POST", pk="opportunity"),  # an empty move is a 409 with the reason
+    "sales:account": Rule(SEES_LEAD, pk="account"),
+    "sales:merge": Rule(MANAGERS, "POST", pk="account"),  # no account posted: a 400
+    "sales:undo_merge": Rule(MANAGERS, "POST", found=False, pk="account"),  # the sample id is no merge
+    "sales-api:accounts": Rule(SIGNED_IN),  # each sees the accounts they may (tests/sales)
+    "sales-api:opportunities": Rule(SIGNED_IN),
+    "sales-api:opportunity": Rule(WORKS_LEAD, pk="opportunity"),
+    "sales-api:pipeline": Rule(SIGNED_IN),
 }
 ADMIN = Rule(frozenset({"admin"}))
 
@@ -153,10 +168,16 @@ def world(db):
     }
     team = Team.objects.create(name="Inside Sales", slug="inside-sales", manager=users["manager"])
     Rep.objects.create(user=users["sdr"], team=team, capacity=10)
-    lead = LeadFactory(stage=Stage.SAL, owner=users["sdr"])
+    lead = LeadFactory(stage=Stage.SAL, owner=users["sdr"], account=Account.objects.create(domain="acme.de", name="Acme"))
     form = CaptureForm.objects.create(name="Form")
     note = Notification.objects.create(user=users["sdr"], lead=lead, key="n-1", kind="assignment", message="x")
+    pipeline = sales_selectors.default_pipeline()
+    opportunity = Opportunity.objects.create(
+        name="Deal", account=lead.account, lead=lead, pipeline=pipeline, stage=sales_selectors.stages_of(pipeline)[0],
+        currency="EUR", sourced_by=users["sdr"], team=team,
+    )
     values = {
+        "opportunity_pk": opportunity.pk, "account_pk": lead.account_id, "merge_id": 999999,
         "lead_id": lead.pk, "pk": lead.pk, "name": "recycle", "username": "sdr1", "notification_id": note.pk,
         "transition_id": 999999, "key": form.key, "token": "junk-token", "fmt": "json", "uidb64": "MQ",
         "object_id": str(lead.pk), "app_label": "leads", "content_type_id": "1", "model_name": "lead",
@@ -231,7 +252,7 @@ def _verdict(route: str, name: str, rule: Rule, role: str, response) -> str | No
 def test_each_url_refuses_every_role_its_rule_does_not_name(world, route, name):
     users, values = world
     rule = RULES[name]
-    url = _url(route, values)
+    url = _url(route, {**values, "pk": values.get(f"{rule.pk}_pk", values["pk"])})
     assert url is not None, f"no sample value for {route}"
     problems = {}
     for role in ROLES:

@@ -76,7 +76,8 @@ def test_bad_json_bodies_are_a_400(request, sal, mql, who, url, raw):
 def make_rep(admin_user, user):
     """A team with `user` as its rep, made through the admin (there is no factory for reps)."""
     response = page_for(admin_user).post("/admin/routing/team/add/", {
-        "name": "Inside Sales", "slug": "inside-sales", "qualification_framework": "bant",
+        "name": "Inside Sales", "slug": "inside-sales", "kind": "sdr", "hand_off_on": "qualify",
+        "qualification_framework": "bant",
         "reps-TOTAL_FORMS": "1", "reps-INITIAL_FORMS": "0", "reps-MIN_NUM_FORMS": "0", "reps-MAX_NUM_FORMS": "1000",
         "reps-0-user": str(user.pk), "reps-0-capacity": "10", "reps-0-weight": "1", "reps-0-is_available": "on",
     })
