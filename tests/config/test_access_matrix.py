@@ -168,7 +168,8 @@ def world(db):
     }
     team = Team.objects.create(name="Inside Sales", slug="inside-sales", manager=users["manager"])
     Rep.objects.create(user=users["sdr"], team=team, capacity=10)
-    lead = LeadFactory(stage=Stage.SAL, owner=users["sdr"], account=Account.objects.create(domain="acme.de", name="Acme"))
+    account = Account.objects.create(domain="acme.de", name="Acme")
+    lead = LeadFactory(stage=Stage.SAL, owner=users["sdr"], account=account)
     form = CaptureForm.objects.create(name="Form")
     note = Notification.objects.create(user=users["sdr"], lead=lead, key="n-1", kind="assignment", message="x")
     pipeline = sales_selectors.default_pipeline()
