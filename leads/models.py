@@ -128,6 +128,14 @@ class Lead(models.Model):
     company_size = models.PositiveIntegerField(_("company size"), null=True, blank=True)
     industry = models.CharField(_("industry"), max_length=100, blank=True)
     country = models.CharField(_("country"), max_length=2, blank=True)
+    street = models.CharField(_("street"), max_length=200, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=16, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("region"), max_length=100, blank=True)
+    language = models.CharField(
+        _("language"), max_length=8, blank=True,
+        help_text=_("The language the lead is written to in (e.g. de, en); empty: the site's default."),
+    )
     website = models.URLField(_("website"), max_length=300, blank=True)
     account = models.ForeignKey(
         Account, verbose_name=_("account"), null=True, blank=True, on_delete=models.SET_NULL, related_name="leads"
