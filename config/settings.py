@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "axes",
     "config",
     "outbox",
+    "definitions",
     "django_prometheus",
     "leads",
     "privacy",

@@ -176,6 +176,7 @@ class NotificationKind(models.TextChoices):
     HOT_INTENT = "hot_intent", _("Hot intent")
     SLA_WARNING = "sla_warning", _("SLA warning")
     SLA_ESCALATION = "sla_escalation", _("SLA escalation")
+    DEFINITIONS_REVIEW = "definitions_review", _("Definitions review due")
 
 
 class Role:

@@ -10,7 +10,8 @@ from django.utils.translation import gettext as _
 from core import dates
 from core.errors import Invalid, NotPermitted
 from core.parsers import bad_text
-from core.vocabulary import CONTACT_KINDS, HOT_INTENT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role
+from core.vocabulary import CONTACT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role
+from definitions import rules
 from leads import clocks, lifecycle, roles, scores
 from leads.models import Activity, Lead
 from leads.sla import recycling
@@ -114,7 +115,7 @@ def after_activity(
         threshold = lifecycle.mql_threshold(spec)
         if lead.stage in lifecycle.TRANSITIONS["mark_mql"][0] and (
             lead.score >= threshold
-            or activity.kind in HOT_INTENT_KINDS
+            or activity.kind in rules.hot_intent().kinds
             or activity.kind == ActivityKind.PRICING_VIEW
         ):  # otherwise mark_mql's guard cannot pass: skip its queries (imports of cold lists)
             lifecycle.try_mark_mql(
@@ -127,7 +128,7 @@ def _known_hot_intent(lead: Lead, activity: Activity, log: list[ActivityFact] | 
     """Whether the lead shows hot intent, when that follows from what is in hand; None: ask the database."""
     if log is not None:
         return lifecycle.has_hot_intent(lead, activities=[(fact.kind, fact.occurred_at) for fact in log])
-    if activity.kind in HOT_INTENT_KINDS and activity.occurred_at >= lead.stage_entered_at:
+    if activity.kind in rules.hot_intent().kinds and activity.occurred_at >= lead.stage_entered_at:
         return True  # the query would find this very activity
     return None
 
@@ -136,7 +137,8 @@ def alert_hot_intent(*, lead: Lead, activity: Activity, only_activity: bool = Fa
     """A demo or contact request, or repeated pricing views: tell the owner at once (or the managers who
     watch the pool), in the app and by e-mail. Once per activity. `only_activity`: the lead has no other
     activity (nothing to count)."""
-    if activity.kind not in HOT_INTENT_KINDS and activity.kind != ActivityKind.PRICING_VIEW:
+    rule = rules.hot_intent()
+    if activity.kind not in rule.kinds and activity.kind != ActivityKind.PRICING_VIEW:
         return 0
     if activity.kind == ActivityKind.PRICING_VIEW:
         if only_activity:
@@ -144,14 +146,14 @@ def alert_hot_intent(*, lead: Lead, activity: Activity, only_activity: bool = Fa
         else:
             recent = lead.activities.filter(
                 kind=ActivityKind.PRICING_VIEW,
-                occurred_at__gte=activity.occurred_at - timezone.timedelta(days=lifecycle.HOT_PRICING_DAYS),
+                occurred_at__gte=activity.occurred_at - timezone.timedelta(days=rule.within_days),
             ).count()
-        if recent != lifecycle.HOT_PRICING_VIEWS:  # alert when the third view arrives, not on every later one
+        if recent != rule.pricing_views:  # alert when the view that makes it hot arrives, not on every later one
             return 0
-        message = _("%(lead)s looked at the pricing page %(count)s times this week.")
+        message = _("%(lead)s looked at the pricing page %(count)s times in %(days)s days.")
     else:
         message = _("%(lead)s sent a %(kind)s.")
-    text = message % {"lead": lead.display_name, "count": lifecycle.HOT_PRICING_VIEWS,
+    text = message % {"lead": lead.display_name, "count": rule.pricing_views, "days": rule.within_days,
                       "kind": activity.get_kind_display()}
     if lead.owner_id:
         watchers = [lead.owner]

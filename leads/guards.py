@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from core.errors import Unmet
 
@@ -152,4 +153,20 @@ INPUTS = {
     "lose": ("reason",),
     "recycle": ("reason",),
     "disqualify": ("reason",),
+}
+
+
+# Each guard in words, for the lifecycle document and the Definitions page (hot intent: the default rule).
+IN_WORDS = {
+    "mark_mql": _l("score at or above the MQL threshold, or a hot-intent activity (demo or contact request since "
+        "entering the stage, or 3 pricing-page views within 7 days); a valid e-mail"),
+    "accept": _l("the acting SDR owns the lead (an unowned pool lead is claimed in the same step); a manager may "
+        "accept for the owner"),
+    "reject": _l("a reason"),
+    "qualify": _l("BANT answered (budget, authority, need, timeline) and a call or meeting logged as connected"),
+    "open_opportunity": _l("deal value > 0 and a forecast close date today or later"),
+    "win": _l("the contract signed date"),
+    "lose": _l("a reason"),
+    "recycle": _l("a reason"),
+    "disqualify": _l("a reason"),
 }

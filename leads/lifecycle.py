@@ -20,7 +20,8 @@ from core import dates
 from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
 from core.parsers import bad_text
 from core.tasks import enqueue_on_commit
-from core.vocabulary import HOT_INTENT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role, Stage
+from core.vocabulary import ActivityKind, EventType, NotificationKind, Outcome, Role, Stage
+from definitions import rules
 from leads import clocks, guards, performance, roles
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.validation import email_domain, website_domain
@@ -52,8 +53,6 @@ def _declared_transitions() -> dict[str, tuple[tuple[str, ...], str]]:
 
 
 TRANSITIONS = _declared_transitions()
-HOT_PRICING_VIEWS = 3
-HOT_PRICING_DAYS = 7
 
 
 # --- reading helpers ------------------------------------------------------------------------------------
@@ -69,23 +68,24 @@ def available_transitions(user, lead: Lead) -> list[str]:
 
 
 def has_hot_intent(lead: Lead, *, now: dt.datetime | None = None, activities=None) -> bool:
-    """A demo or contact request since the lead entered its stage, or 3 pricing-page views within 7 days.
+    """The hot-intent rule the teams agreed on (`definitions`; by default a demo or contact request since
+    the lead entered its stage, or 3 pricing-page views within 7 days).
 
     `activities`: the lead's whole activity log as (kind, occurred_at) pairs when the caller has it (a lead
     just created); nothing is read then.
     """
     now = now or timezone.now()
+    rule = rules.hot_intent()
+    since = now - dt.timedelta(days=rule.within_days)
     if activities is not None:
-        since = now - dt.timedelta(days=HOT_PRICING_DAYS)
-        if any(kind in HOT_INTENT_KINDS and at >= lead.stage_entered_at for kind, at in activities):
+        if any(kind in rule.kinds and at >= lead.stage_entered_at for kind, at in activities):
             return True
-        return sum(kind == ActivityKind.PRICING_VIEW and at >= since for kind, at in activities) >= HOT_PRICING_VIEWS
+        return sum(kind == ActivityKind.PRICING_VIEW and at >= since for kind, at in activities) >= rule.pricing_views
     activities = Activity.objects.filter(lead_id=lead.pk)
-    if activities.filter(kind__in=HOT_INTENT_KINDS, occurred_at__gte=lead.stage_entered_at).exists():
+    if rule.kinds and activities.filter(kind__in=rule.kinds, occurred_at__gte=lead.stage_entered_at).exists():
         return True
-    since = now - dt.timedelta(days=HOT_PRICING_DAYS)
     views = activities.filter(kind=ActivityKind.PRICING_VIEW, occurred_at__gte=since)
-    return views.count() >= HOT_PRICING_VIEWS
+    return views.count() >= rule.pricing_views
 
 
 def mql_threshold(spec: ScoringModelSpec | None = None) -> int:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("acceptance/", views.acceptance, name="acceptance"),
     path("sources/", views.sources, name="sources"),
     path("sla/", views.sla, name="sla"),
+    path("definitions/", views.definitions, name="definitions"),
     path("my-report/", views.my_report, name="my_report"),
     path("my-report/preview/", views.email_preview, name="email_preview"),
 ]

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core import dates, replica
 from leads import roles
 from leads import selectors as lead_selectors
-from reporting import email, reports, selectors
+from reporting import agreement, email, reports, selectors
 from reporting.forms import FunnelFilterForm, ReportFilterForm, SourcesFilterForm, SubscriptionForm
 from reporting.models import ReportRun, ReportSubscription
 from reporting.tables import csv_response
@@ -244,3 +244,13 @@ def email_preview(request):
     if request.GET.get("part") == "text":
         return HttpResponse(email.text(report), content_type="text/plain; charset=utf-8")
     return HttpResponse(email.html(report, inline=False))
+
+
+# --- the definitions the teams agreed on ------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def definitions(request):
+    """Everyone signed in reads the agreement; admins change it in the admin (each change logged)."""
+    return render(request, "reporting/definitions.html", {**agreement.agreement(), "page": "definitions"})

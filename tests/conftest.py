@@ -24,6 +24,17 @@ def _q_sync(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_definitions():
+    """The definitions are cached per process for a few seconds; a test's rolled-back change must not
+    reach the next test."""
+    from definitions import rules
+
+    rules.forget()
+    yield
+    rules.forget()
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     """Factories set a password for every user; PBKDF2 would dominate the run time."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

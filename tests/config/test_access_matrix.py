@@ -86,6 +86,7 @@ RULES = {
     "reporting:acceptance": Rule(REPORTS),
     "reporting:sources": Rule(REPORTS),
     "reporting:sla": Rule(REPORTS),
+    "reporting:definitions": Rule(SIGNED_IN),
     "reporting:my_report": Rule(REPORTS),
     "reporting:email_preview": Rule(REPORTS),
     "capture:create": Rule(STAFF),

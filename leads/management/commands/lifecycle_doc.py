@@ -4,28 +4,20 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.utils import translation
 
 from core.vocabulary import Stage
 from leads import guards
 from leads.lifecycle import TRANSITIONS
 from leads.roles import _ROLE_TRANSITIONS
 
-GUARD_TEXT = {
-    "mark_mql": "score at or above the MQL threshold, or a hot-intent activity (demo or contact request since "
-    "entering the stage, or 3 pricing-page views within 7 days); a valid e-mail",
-    "accept": "the acting SDR owns the lead (an unowned pool lead is claimed in the same step); a manager may "
-    "accept for the owner",
-    "reject": "a reason",
-    "qualify": "BANT answered (budget, authority, need, timeline) and a call or meeting logged as connected",
-    "open_opportunity": "deal value > 0 and a forecast close date today or later",
-    "win": "the contract signed date",
-    "lose": "a reason",
-    "recycle": "a reason",
-    "disqualify": "a reason",
-}
-
 
 def render() -> str:
+    with translation.override("en"):
+        return _render()
+
+
+def _render() -> str:
     lines = [
         "# The lead lifecycle",
         "",
@@ -42,7 +34,7 @@ def render() -> str:
             who[who.index("sdr")] = "sdr (own leads)"
         inputs = ", ".join(guards.INPUTS[name]) or "-"
         lines.append(
-            f"| `{name}` | {', '.join(f'`{s}`' for s in sources)} | `{target}` | {GUARD_TEXT[name]} | {inputs} | "
+            f"| `{name}` | {', '.join(f'`{s}`' for s in sources)} | `{target}` | {guards.IN_WORDS[name]} | {inputs} | "
             f"{', '.join(who)}, admin |"
         )
     lines += [
