@@ -41,6 +41,13 @@ class HotIntentRuleForm(forms.ModelForm):
 @admin.register(HotIntentRule)
 class HotIntentRuleAdmin(_Logged):
     form = HotIntentRuleForm
+
+    def has_add_permission(self, request):
+        return not HotIntentRule.objects.exists()  # one row; the migration makes it
+
+    def save_model(self, request, obj, form, change):
+        obj.pk = 1
+        super().save_model(request, obj, form, change)
     list_display = ("__str__", "pricing_views", "within_days")
     fields = ("pricing_views", "within_days", "kinds")
 
