@@ -116,6 +116,7 @@ def edit(*, lead_id, by, changes, version: str | None = None, read_only=frozense
                 update_fields.append("company_domain")
         with pghistory.context(user=by.pk, via=VIA):
             lead.save(update_fields=update_fields)
+        _end_history_context()
         rescored = bool(set(changed) & set(FIT_FIELDS))
         if rescored:
             _rescore(lead)
@@ -123,6 +124,19 @@ def edit(*, lead_id, by, changes, version: str | None = None, read_only=frozense
             EventType.LEAD_UPDATED, lead_id=lead.pk, actor_id=by.pk, payload={"fields": changed, "by": VIA}
         )
     return EditResult(lead, changed, rescored)
+
+
+# pghistory keeps its context in transaction-local settings until the transaction ends: a later write to the
+# lead in the same transaction (a capture, a merge) would be attributed to this edit. The context covers the
+# edit's own statement only; an empty id attaches no context (`_pgh_attach_context` returns NULL).
+END_CONTEXT_SQL = (
+    "SELECT set_config('pghistory.context_id', '', true), set_config('pghistory.context_metadata', '', true)"
+)
+
+
+def _end_history_context() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(END_CONTEXT_SQL)
 
 
 def _id(value) -> int:

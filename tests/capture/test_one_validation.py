@@ -61,8 +61,8 @@ def test_a_company_size_that_is_not_a_head_count_is_refused(given):
 
 def test_the_import_takes_german_names_and_thousands(marketing):
     report = import_csv(
-        data="E-Mail;Land;Mitarbeiter\nanna@nordwind.de;Deutschland;1.200\nbad@nordwind.de;Atlantis;viele\n"
-        .encode(), by=marketing, source="event",
+        data=b"E-Mail;Land;Mitarbeiter\nanna@nordwind.de;Deutschland;1.200\nbad@nordwind.de;Atlantis;viele\n",
+        by=marketing, source="event",
     )
     lead = Lead.objects.get()
     assert (lead.country, lead.company_size) == ("DE", 1200)
