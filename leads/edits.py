@@ -15,6 +15,7 @@ Who edits what: marketing, managers and admins every editable field (`fields.EDI
 SDR the contact fields (`fields.CONTACT_FIELDS`); nobody else, and nobody an erased lead.
 """
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pghistory
@@ -34,6 +35,7 @@ MODEL_READ_ONLY = frozenset(
     name for field in Lead._meta.concrete_fields for name in (field.name, field.attname)
 ) - set(EDITABLE_FIELDS)
 VIA = "edit"
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -46,7 +48,7 @@ class EditResult:
 def version_of(lead: Lead) -> str:
     """The lead's version as the API's ETag and the edit form carry it: its last change, in microseconds.
     Every writer of the lead's fields moves `updated_at` (capture, merge, transitions, this edit)."""
-    return str(int(lead.updated_at.timestamp() * 1_000_000))
+    return str((lead.updated_at - EPOCH) // dt.timedelta(microseconds=1))
 
 
 def editable_fields(user, lead: Lead) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ REDOC_CSP = {"style-src": ["'unsafe-inline'"], "script-src": ["'unsafe-inline'"]
 
 leads_list = views.LeadViewSet.as_view({"get": "list"})
 lead_detail = views.LeadViewSet.as_view({"get": "retrieve", "patch": "partial_update"})
-lead_history = views.LeadViewSet.as_view({"get": "history"})
+lead_history = views.LeadViewSet.as_view({"get": "history"}, pagination_class=None)  # the latest changes, not paged
 lead_transition = views.LeadViewSet.as_view({"post": "transition"})
 lead_claim = views.LeadViewSet.as_view({"post": "claim"})
 lead_assign = views.LeadViewSet.as_view({"post": "assign"})
