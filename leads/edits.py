@@ -16,6 +16,7 @@ SDR the contact fields (`fields.CONTACT_FIELDS`); nobody else, and nobody an era
 """
 
 import datetime as dt
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pghistory
@@ -116,9 +117,8 @@ def edit(*, lead_id, by, changes, version: str | None = None, read_only=frozense
             if domain != lead.company_domain:
                 lead.company_domain = domain
                 update_fields.append("company_domain")
-        with pghistory.context(user=by.pk, via=VIA):
+        with attributed(by, via=VIA):
             lead.save(update_fields=update_fields)
-        _end_history_context()
         rescored = bool(set(changed) & set(FIT_FIELDS))
         if rescored:
             _rescore(lead)
@@ -136,7 +136,13 @@ END_CONTEXT_SQL = (
 )
 
 
-def _end_history_context() -> None:
+@contextmanager
+def attributed(user, *, via: str):
+    """Field-history rows written inside are attributed to `user` (`via` says where: edit, admin), and only
+    those: the context ends with the block, not with the transaction."""
+    with pghistory.context(user=user.pk if user is not None else None, via=via):
+        yield
+    # After a failure the transaction (or its savepoint) rolls back, and the settings with it.
     with connection.cursor() as cursor:
         cursor.execute(END_CONTEXT_SQL)
 

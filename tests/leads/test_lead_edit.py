@@ -7,7 +7,7 @@ from django.db import connection
 from capture import submissions as capture
 from core.errors import Stale
 from core.vocabulary import EventType, Stage
-from leads import edits, scores
+from leads import edits, history, scores
 from leads.models import Lead, LeadFieldEvent
 from outbox.models import Event
 from privacy import rights
@@ -292,3 +292,14 @@ def test_rescoring_writes_no_history_rows():
     with connection.cursor() as cursor:  # and raw SQL on a tracked field is recorded
         cursor.execute("UPDATE leads_lead SET city = 'Raw' WHERE id = %s", [leads[0].pk])
     assert LeadFieldEvent.objects.filter(pgh_obj_id=leads[0].pk).count() == 1
+
+
+def test_attribution_covers_its_block_only(manager):
+    lead = LeadFactory(city="Alt")
+    with edits.attributed(manager, via="admin"):  # as the admin's save_model does
+        Lead.objects.filter(pk=lead.pk).update(city="Admin")
+    Lead.objects.filter(pk=lead.pk).update(city="Later")  # the same transaction, another writer
+    changes = history.changes_of(Lead.objects.get(pk=lead.pk))
+    assert [(c.actor, c.via, c.fields[0].old, c.fields[0].new) for c in changes] == [
+        (None, "", "Admin", "Later"), (manager, "admin", "Alt", "Admin"),
+    ]
