@@ -24,8 +24,8 @@ class CaptureFields(ErrorsFromService, forms.Form):
                                 widget=forms.TextInput(attrs={"autocomplete": "organization-title"}))
     phone = forms.CharField(label=_("Phone"), required=False,
                             widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}))
-    country = forms.CharField(label=_("Country"), required=False, help_text=_("Two letters, e.g. DE"),
-                              widget=forms.TextInput(attrs={"autocomplete": "country", "size": 2}))
+    country = forms.CharField(label=_("Country"), required=False, help_text=_("Code or name, e.g. DE or Deutschland"),
+                              widget=forms.TextInput(attrs={"autocomplete": "country-name"}))
     message = forms.CharField(label=_("Message"), required=False, widget=text_area(4))
 
     # Fields whose values go into the payload as typed.

@@ -66,19 +66,6 @@ HEADER_ALIASES = {
 }
 _HEADER_FIELDS = {alias: name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
 
-# Country names as trade-fair lists write them -> ISO 3166 alpha-2 (anything else goes to validation as is).
-COUNTRY_NAMES = {
-    "deutschland": "DE", "germany": "DE", "brd": "DE", "österreich": "AT", "oesterreich": "AT", "austria": "AT",
-    "schweiz": "CH", "switzerland": "CH", "suisse": "CH", "svizzera": "CH", "liechtenstein": "LI",
-    "niederlande": "NL", "netherlands": "NL", "holland": "NL", "belgien": "BE", "belgium": "BE",
-    "luxemburg": "LU", "luxembourg": "LU", "frankreich": "FR", "france": "FR", "italien": "IT", "italy": "IT",
-    "spanien": "ES", "spain": "ES", "polen": "PL", "poland": "PL", "tschechien": "CZ", "czechia": "CZ",
-    "dänemark": "DK", "denmark": "DK", "schweden": "SE", "sweden": "SE", "großbritannien": "GB",
-    "grossbritannien": "GB", "vereinigtes königreich": "GB", "united kingdom": "GB", "uk": "GB",
-    "england": "GB", "usa": "US", "vereinigte staaten": "US", "united states": "US",
-}
-
-
 @dataclass
 class Problem:
     row: int  # line number in the file; the header is row 1
@@ -243,12 +230,6 @@ def split_full_name(value: str) -> tuple[str, str]:
     return (first, last) if first else ("", last)
 
 
-def clean_company_size(value: str) -> str:
-    """Employee counts as people write them ("1.200", "1 200", "500+") -> digits; the rest is left as is."""
-    compact = re.sub(r"[\s.,'’]", "", value).rstrip("+")
-    return compact if compact.isdigit() else value
-
-
 def row_payload(sheet: _Sheet, cells: list[str], *, source: str, campaign_slug: str | None) -> tuple[dict, dict]:
     """The capture payload of one row, and which file column each payload field came from."""
     payload: dict = {}
@@ -264,10 +245,6 @@ def row_payload(sheet: _Sheet, cells: list[str], *, source: str, campaign_slug: 
         for name, part in (("first_name", first), ("last_name", last)):
             if part:
                 payload[name], columns[name] = part, columns["full_name"]
-    if "country" in payload:
-        payload["country"] = COUNTRY_NAMES.get(payload["country"].lower(), payload["country"])
-    if "company_size" in payload:
-        payload["company_size"] = clean_company_size(payload["company_size"])
     payload["source"] = source
     if campaign_slug:
         payload["campaign"] = campaign_slug

@@ -19,11 +19,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.vocabulary import Channel
-from leads.validation import SOURCES, email_domain, is_free_mail, website_domain
+from leads import fields, validation
+from leads.validation import SOURCES
 
 # Captures of one normalised e-mail take this transaction-scoped advisory lock, so concurrent submissions
 # of a new address create one lead (a row lock cannot serialise a row that does not exist yet).
-LOCK_ADDRESS_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+# The lead edit (`leads.edits`) takes the same lock when it changes an e-mail address.
+LOCK_ADDRESS_SQL = fields.LOCK_ADDRESS_SQL
 # The same locks for a batch of addresses, in one statement, in the order given (callers sort: no deadlock).
 LOCK_ADDRESSES_SQL = (
     "SELECT count(pg_advisory_xact_lock(hashtextextended(address, 0))) FROM unnest(%s::text[]) AS address"
@@ -46,8 +48,7 @@ def campaign_of(*, reported, form=None):
 
 def company_domain(*, website: str, email: str) -> str:
     """The company's domain: the website's, else the e-mail's; free-mail domains name no company."""
-    domain = website_domain(website) if website else email_domain(email)
-    return "" if is_free_mail(domain) else domain
+    return validation.company_domain(website=website, email=email)
 
 
 def touchpoint_data(*, submission_id: int, channel: str, source: str, campaign, clean: dict) -> dict:

@@ -1,9 +1,24 @@
 """Request and response shapes of the capture API (for the schema; capture validates the body itself)."""
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.vocabulary import Channel, Stage
+
+
+@extend_schema_field({
+    "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "example": "1.200"}],
+    "description": "Employees: a whole number, or text with thousands separators (1.200, 1,200, 1 200).",
+})
+class CompanySizeField(serializers.Field):
+    """For the schema only: capture validates the value (`leads.validation.clean_company_size`)."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
 
 
 class CaptureActivityRequest(serializers.Serializer):
@@ -19,9 +34,12 @@ class CaptureRequest(serializers.Serializer):
     company = serializers.CharField(required=False, max_length=200)
     job_title = serializers.CharField(required=False, max_length=150)
     phone = serializers.CharField(required=False, help_text=_("Any format with a country code; stored as E.164."))
-    country = serializers.CharField(required=False, min_length=2, max_length=2, help_text=_("ISO 3166 alpha-2"))
+    country = serializers.CharField(
+        required=False, max_length=200,
+        help_text=_("ISO 3166 alpha-2 code or the country's English or German name (DE, Germany, Deutschland)."),
+    )
     industry = serializers.CharField(required=False, max_length=100)
-    company_size = serializers.IntegerField(required=False, min_value=0)
+    company_size = CompanySizeField(required=False)
     website = serializers.CharField(required=False, max_length=300)
     source = serializers.ChoiceField(required=False, choices=Channel.choices)
     campaign = serializers.SlugField(required=False, help_text=_("Slug of an existing campaign."))

@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "axes",
+    "pgtrigger",
+    "pghistory",
     "config",
     "outbox",
     "definitions",

@@ -3,7 +3,7 @@
 - `NotFound` -> 404 `{"detail"}`, `NotPermitted` -> 403 `{"detail"}`
 - `Invalid` -> 400 `{"errors": {field: [messages]}}`
 - `Refused` -> 409 `{"detail", "unmet": [{"code", "message"}]}`
-- `Conflict` -> 409 `{"detail"}`
+- `Conflict` -> 409 `{"detail", ...data}`, `Stale` -> 412 `{"detail"}`
 
 Also the error shapes for the schema (`DetailSerializer`, `ErrorsSerializer`, `RefusedSerializer`) and
 the small request helpers every API view uses (`json_object`, `parse_body`).
@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from core.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted, Refused
+from core.errors import Conflict, DomainError, Invalid, NotFound, NotPermitted, Refused, Stale
 
 AUTH_CHALLENGE = "Token"  # the scheme of DRF token authentication
 
@@ -52,7 +52,9 @@ def error_body(exc: DomainError) -> tuple[int, dict]:
     if isinstance(exc, NotPermitted):
         return status.HTTP_403_FORBIDDEN, {"detail": exc.message}
     if isinstance(exc, Conflict):
-        return status.HTTP_409_CONFLICT, {"detail": exc.message}
+        return status.HTTP_409_CONFLICT, {**exc.data, "detail": exc.message}
+    if isinstance(exc, Stale):
+        return status.HTTP_412_PRECONDITION_FAILED, {"detail": exc.message}
     return exc.status, {"detail": exc.message}
 
 

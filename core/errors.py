@@ -7,11 +7,13 @@
 | `NotPermitted` | the caller sees it but may not do this | 403 page | 403 `{"detail"}` |
 | `Invalid` | input that does not parse or validate | 400 | 400 `{"errors": {field: [messages]}}` |
 | `Refused` | valid and permitted, but unmet conditions | 409 | 409 `{"detail", "unmet": [{"code", "message"}]}` |
-| `Conflict` | the state changed under the caller (taken, in progress, duplicate) | 409 | 409 `{"detail"}` |
+| `Conflict` | the state changed under the caller (taken, in progress, duplicate) | 409 | 409 `{"detail"}` (+ `data`) |
+| `Stale` | the caller's version is not the current one (`If-Match`, a form's version) | 412 | 412 `{"detail"}` |
 
 Every error carries `message`, the sentence a user reads; `Invalid` adds `errors` by field, `Refused` its
-`unmet` items. Subclasses name the situation (`LeadNotFound`, `TransitionRefused`) but add nothing to
-carry: whoever maps an error needs only the five bases.
+`unmet` items, `Conflict` optional `data` the answer adds (e.g. the other lead of a duplicate).
+Subclasses name the situation (`LeadNotFound`, `TransitionRefused`) but add nothing to
+carry: whoever maps an error needs only the six bases.
 """
 
 from dataclasses import dataclass
@@ -76,3 +78,13 @@ class Refused(DomainError):
 
 class Conflict(DomainError):
     status = 409
+
+    def __init__(self, message: str = "", data: dict | None = None):
+        super().__init__(message)
+        self.data = dict(data or {})
+
+
+class Stale(DomainError):
+    """The object changed since the caller read it (a stale `If-Match` or form version): nothing written."""
+
+    status = 412

@@ -4,6 +4,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from leads import edits
 from leads.models import (
     Account,
     Activity,
@@ -118,7 +119,8 @@ class LeadAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         obj.email_normalized = normalize_email(obj.email)
-        super().save_model(request, obj, form, change)
+        with edits.attributed(request.user, via="admin"):  # the field history names the admin
+            super().save_model(request, obj, form, change)
 
 
 @admin.register(Activity)

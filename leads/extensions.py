@@ -53,3 +53,23 @@ def sections_for(lead, user) -> list[dict]:
 
 def timeline_entries(lead) -> list[TimelineEntry]:
     return [entry for source in _timeline_sources.values() for entry in source(lead)]
+
+
+# --- checks of new contact data (the lead edit asks the apps above, e.g. privacy's suppression list) ------
+
+ContactCheck = Callable[..., dict[str, list[str]]]
+_contact_checks: dict[str, ContactCheck] = {}
+
+
+def register_contact_check(name: str, check: ContactCheck) -> None:
+    """`check(email=..., phone=...)` returns field errors for contact data that may not be stored ("" when
+    that field does not change)."""
+    _contact_checks[name] = check
+
+
+def contact_problems(*, email: str = "", phone: str = "") -> dict[str, list[str]]:
+    problems: dict[str, list[str]] = {}
+    for check in _contact_checks.values():
+        for field, messages in check(email=email, phone=phone).items():
+            problems.setdefault(field, []).extend(messages)
+    return problems

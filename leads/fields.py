@@ -5,6 +5,10 @@ and never overwrite what it holds: `FILL_EMPTY` names those fields once, `fill_e
 Python and `capture.bulk` renders the same rule in SQL from the same list.
 """
 
+# Every writer of a lead's e-mail address (capture, the lead edit) takes this transaction-scoped advisory
+# lock on the normalised address first, so two writers of one new address cannot both pass the duplicate check.
+LOCK_ADDRESS_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
 # Contact, company and campaign-tracking fields a later source fills while the lead's own are empty.
 FILL_EMPTY = (
     "first_name", "last_name", "company", "job_title", "phone", "country", "industry", "company_size",
@@ -38,3 +42,16 @@ def first_values(rows: list[dict], names=FILL_EMPTY) -> dict:
             if name not in values and not is_empty(row.get(name)):
                 values[name] = row[name]
     return values
+
+
+# --- what people edit on a lead (`leads.edits`, the lead page's Edit, PATCH /api/v1/leads/{id}/) ---------
+# The owning SDR edits the contact fields; marketing, managers and admins every editable field. These are
+# also the fields whose changes the field history records (`leads.models.LeadFieldEvent`), and nothing else:
+# score columns stay out, so rescoring writes no history.
+CONTACT_FIELDS = (
+    "email", "first_name", "last_name", "phone", "job_title", "street", "postcode", "city", "region", "language",
+)
+COMPANY_FIELDS = ("company", "website", "industry", "company_size", "country")
+EDITABLE_FIELDS = CONTACT_FIELDS + COMPANY_FIELDS
+# Fields the scoring model reads (`leads.scores.facts_of`): editing one rescores the lead.
+FIT_FIELDS = ("email", "job_title", "company_size", "industry", "country")

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.vocabulary import ActivityKind, Outcome
 from leads import guards
+from leads.fields import EDITABLE_FIELDS
 from leads.models import Campaign
 
 # What people click: transition names (part of the API) shown as verbs.
@@ -200,3 +201,45 @@ class ActivityForm(ErrorsFromService, forms.Form):
 
 def campaign_choices():
     return [("", _("(none)")), *Campaign.objects.values_list("slug", "name")]
+
+
+class LeadEditForm(ErrorsFromService, forms.Form):
+    """The lead page's Edit: the fields the user may edit (`edits.editable_fields`) and the version of the lead
+    the form was filled from. Only shapes here: `leads.edits` validates like every capture channel."""
+
+    email = forms.CharField(label=_("E-mail"), widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    first_name = forms.CharField(label=_("First name"), required=False)
+    last_name = forms.CharField(label=_("Last name"), required=False)
+    phone = forms.CharField(label=_("Phone"), required=False, widget=forms.TextInput(attrs={"type": "tel"}),
+                            help_text=_("Any format; stored as +49…"))
+    job_title = forms.CharField(label=_("Job title"), required=False)
+    street = forms.CharField(label=_("Street"), required=False)
+    postcode = forms.CharField(label=_("Postcode"), required=False)
+    city = forms.CharField(label=_("City"), required=False)
+    region = forms.CharField(label=_("Region"), required=False)
+    language = forms.CharField(label=_("Language"), required=False, help_text=_("e.g. de or en"))
+    company = forms.CharField(label=_("Company"), required=False)
+    website = forms.CharField(label=_("Website"), required=False)
+    industry = forms.CharField(label=_("Industry"), required=False)
+    company_size = forms.CharField(label=_("Employees"), required=False, help_text=_("e.g. 1200 or 1.200"))
+    country = forms.CharField(label=_("Country"), required=False, help_text=_("Code or name, e.g. DE or Deutschland"))
+    version = forms.CharField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, allowed: tuple[str, ...], **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in [name for name in self.fields if name != "version" and name not in allowed]:
+            del self.fields[name]
+        # the service reports a missing e-mail in its own words, next to the field
+        if "email" in self.fields:
+            self.fields["email"].required = False
+            self.fields["email"].widget.attrs["required"] = True
+
+    @classmethod
+    def initial_of(cls, lead, version: str) -> dict:
+        values = {name: getattr(lead, name) for name in EDITABLE_FIELDS}
+        values["company_size"] = "" if lead.company_size is None else str(lead.company_size)
+        return {**values, "version": version}
+
+    def changes(self) -> dict:
+        """What the form sends to `edits.edit`: every editable field on it, as typed."""
+        return {name: self.cleaned_data.get(name) or "" for name in self.fields if name != "version"}

@@ -5,6 +5,7 @@ The model declares the state machine; `leads.lifecycle` is the only code that fi
 
 import secrets
 
+import pghistory
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
@@ -25,6 +26,7 @@ from core.vocabulary import (
     Temperature,
     TransitionName,
 )
+from leads import fields as lead_fields
 from leads import search
 
 
@@ -114,6 +116,21 @@ class CaptureForm(models.Model):
         return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
 
 
+# The field history (`leads.edits.history`): one row per change of an editable field, from every writer
+# (the edit, capture filling an empty field, a merge, raw SQL), written by a PostgreSQL trigger. The row holds
+# the values *before* the change (the row after it, or the lead itself, holds the values after), and the
+# `pghistory.context` of the change (who, from the edit service). Only the editable fields
+# (`leads.fields.EDITABLE_FIELDS`) are tracked and only their change fires it: rescoring (score columns)
+# writes nothing here. Personal data: in the privacy registry, deleted on erasure.
+@pghistory.track(
+    pghistory.UpdateEvent(
+        "change", row=pghistory.Old, condition=pghistory.AnyChange(*lead_fields.EDITABLE_FIELDS),
+        trigger_name="lead_field_history",
+    ),
+    fields=list(lead_fields.EDITABLE_FIELDS),
+    model_name="LeadFieldEvent",
+    obj_field=pghistory.ObjForeignKey(related_name="field_events", on_delete=models.CASCADE, db_constraint=False),
+)
 class Lead(models.Model):
     # Contact
     email = models.EmailField(_("e-mail"), max_length=254)

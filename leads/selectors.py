@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.vocabulary import CAPACITY_STAGES, CONTENT_KINDS, WORKED_STAGES, ActivityKind, Stage, TransitionName
 from leads import extensions, roles
+from leads import history as history_module
 from leads.models import Activity, Lead, LeadTransition, Notification, Submission
 from leads.sla import queries as sla_queries
 from routing import capacity as routing_capacity
@@ -61,6 +62,9 @@ def timeline(lead: Lead) -> list[dict]:
         entries.append({"type": "activity", "at": activity.occurred_at, "item": activity})
     for change in history(lead):
         entries.append({"type": "transition", "at": change.at, "item": change})
+    for change in history_module.changes_of(lead):
+        entries.append({"type": "field_change", "at": change.at, "item": change,
+                        "template": "leads/_timeline_field_change.html"})
     for entry in extensions.timeline_entries(lead):
         entries.append({"type": entry.type, "at": entry.at, "item": entry.item, "template": entry.template})
     entries.sort(key=lambda entry: entry["at"], reverse=True)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("pool/", views.pool, name="pool"),
     path("leads/", views.lead_list, name="list"),
     path("leads/<int:lead_id>/", views.lead_detail, name="detail"),
+    path("leads/<int:lead_id>/edit/", views.edit, name="edit"),
     path("leads/<int:lead_id>/transitions/<slug:name>/", views.transition, name="transition"),
     path("leads/<int:lead_id>/claim/", views.claim, name="claim"),
     path("leads/<int:lead_id>/assign/", views.assign, name="assign"),

@@ -18,6 +18,7 @@ from core import dates
 from core.errors import Invalid
 from core.parsers import bad_text
 from core.vocabulary import MARKETING_KINDS, ActivityKind, Channel
+from leads import countries
 
 SOURCES = frozenset(Channel.values)  # `Channel.values` builds a new list on every call
 
@@ -34,6 +35,9 @@ TEXT_LIMITS = {
     "utm_term": 200,
     "utm_content": 200,
 }
+# The postal address and the language of a lead (edited on the lead; `leads.fields.CONTACT_FIELDS`).
+ADDRESS_LIMITS = {"street": 200, "postcode": 16, "city": 100, "region": 100}
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,4})?$")
 CAPTURE_FIELDS = (
     "email", "first_name", "last_name", "company", "job_title", "phone", "country", "industry",
     "company_size", "website", "source", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
@@ -106,10 +110,15 @@ def clean_choice(value, field: str, errors: dict, *, allowed, message: str) -> s
 
 
 def clean_country(value, errors: dict) -> str:
-    country = _text(value, "country", errors).upper()
-    if country and (len(country) != 2 or country not in phonenumbers.SUPPORTED_REGIONS):
-        errors.setdefault("country", []).append(_("Enter an ISO 3166 two-letter country code such as DE."))
+    """An ISO 3166 code (any case) or the country's English or German name -> the upper-case code."""
+    text = _text(value, "country", errors)
+    if not text:
         return ""
+    country = countries.country_code(text)
+    if not country:
+        errors.setdefault("country", []).append(
+            _("Enter a country as its two-letter ISO code or its name, e.g. DE, Germany or Deutschland.")
+        )
     return country
 
 
@@ -148,19 +157,34 @@ def clean_email(value, errors: dict) -> str:
     return email
 
 
+# A head count as people write it: digits, optionally grouped in thousands by ".", ",", "'", "’" or a
+# (narrow, no-break) space ("1.200", "1,200", "1 200"), optionally "500+". Not "1.5" or "1,20".
+COMPANY_SIZE = re.compile(r"^(\d{1,3}(?:([.,'’\u00a0\u202f ])\d{3})?(?:\2\d{3})*|\d+)\+?$")
+
+
+def parse_company_size(text: str) -> int | None:
+    text = text.strip()
+    if not COMPANY_SIZE.match(text):
+        return None
+    return int(re.sub(r"\D", "", text))
+
+
 def clean_company_size(value, errors: dict) -> int | None:
+    """The number of employees: a whole number, or text with thousands separators ("1.200", "1,200")."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         number = None
     elif isinstance(value, int):
         number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
+    elif isinstance(value, str):
+        number = parse_company_size(value)
     else:
         number = None
     if number is None or number < 0 or number > 10_000_000:
-        errors.setdefault("company_size", []).append(_("Enter the number of employees as a whole number."))
+        errors.setdefault("company_size", []).append(
+            _("Enter the number of employees as a whole number, e.g. 1200 or 1.200.")
+        )
         return None
     return number
 
@@ -298,6 +322,51 @@ def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | 
         raise Invalid(errors)
     clean["email_normalized"] = normalize_email(clean["email"])
     return clean
+
+
+def clean_language(value, errors: dict) -> str:
+    """A language tag such as de, en or de-AT, stored in lower case."""
+    text = _text(value, "language", errors, limit=8).lower().replace("_", "-")
+    if text and not LANGUAGE.match(text):
+        errors.setdefault("language", []).append(_("Enter a language code such as de or en."))
+        return ""
+    return text
+
+
+def clean_edit(changes: dict, *, country: str) -> dict:
+    """Validate the editable fields in `changes` (`leads.fields.EDITABLE_FIELDS`; the caller refuses the
+    rest) with the cleaners every capture channel uses: the same values pass, the same messages come back.
+    `country` is the lead's country, for a phone number written without its country code (unless the same
+    edit changes the country). Raises `Invalid` naming every bad field."""
+    errors: dict[str, list[str]] = {}
+    clean: dict = {}
+    if "email" in changes:
+        clean["email"] = clean_email(changes["email"], errors)
+    for field in ("first_name", "last_name", "company", "job_title", "industry"):
+        if field in changes:
+            clean[field] = _text(changes[field], field, errors)
+    for field, limit in ADDRESS_LIMITS.items():
+        if field in changes:
+            clean[field] = _text(changes[field], field, errors, limit=limit)
+    if "language" in changes:
+        clean["language"] = clean_language(changes["language"], errors)
+    if "country" in changes:
+        clean["country"] = clean_country(changes["country"], errors)
+    if "phone" in changes:
+        clean["phone"] = clean_phone(changes["phone"], clean.get("country") or country, errors)
+    if "company_size" in changes:
+        clean["company_size"] = clean_company_size(changes["company_size"], errors)
+    if "website" in changes:
+        clean["website"] = clean_website(changes["website"], errors)
+    if errors:
+        raise Invalid(errors)
+    return clean
+
+
+def company_domain(*, website: str, email: str) -> str:
+    """The company's domain: the website's, else the e-mail's; free-mail domains name no company."""
+    domain = website_domain(website) if website else email_domain(email)
+    return "" if is_free_mail(domain) else domain
 
 
 STUDENT_DOMAIN = re.compile(r"(^|\.)(edu|ac\.[a-z]{2}|edu\.[a-z]{2})$|(^|\.)(uni-|stud\.|student)")

@@ -18,23 +18,24 @@ from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, NotPermitted, Refused, Stale
 from core.http import client_ip, user_agent
 from core.vocabulary import Channel, LeadType, Stage, Temperature
-from leads import activities, extensions, guards, lifecycle, notifications, roles, search, selectors
+from leads import activities, edits, extensions, guards, lifecycle, notifications, roles, search, selectors
 from leads.filters import ORDERING, LeadFilter
 from leads.forms import (
     OWNER_CHANGE_LABELS,
     TRANSITION_LABELS,
     ActivityForm,
     AssignForm,
+    LeadEditForm,
     TransitionForm,
     transition_fields,
 )
-from leads.models import Campaign
+from leads.models import Campaign, Lead
 from leads.pagination import CappedPaginator
 from routing.models import Method
 
@@ -166,7 +167,8 @@ def _framework(lead, names) -> str:
 
 
 def _panel_context(request, lead, *, bound=None, refusal=None, activity_form=None, assign_form=None,
-                   notice=None, notice_level="success") -> dict:
+                   notice=None, notice_level="success", edit_form=None, edit_conflict=None,
+                   duplicate=None) -> dict:
     user = request.user
     bound = bound or {}
     names = lifecycle.available_transitions(user, lead)
@@ -193,6 +195,10 @@ def _panel_context(request, lead, *, bound=None, refusal=None, activity_form=Non
         "activity_form": activity_form or (ActivityForm(prefix="activity") if may_log else None),
         "timeline": selectors.timeline(lead),
         "sections": extensions.sections_for(lead, user),
+        "can_edit": bool(edits.editable_fields(user, lead)),
+        "edit_form": edit_form,
+        "edit_conflict": edit_conflict,
+        "duplicate": duplicate,
     }
 
 
@@ -313,6 +319,52 @@ def assign(request, lead_id: int):
         notice = _("%(lead)s is assigned to %(owner)s.") % {"lead": lead.display_name, "owner": username}
     else:
         notice = _("%(lead)s is back in the pool.") % {"lead": lead.display_name}
+    return _after_change(request, lead.pk, notice)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit(request, lead_id: int):
+    """The lead page with its Edit form (GET), and saving it (POST). A concurrent change shows a warning with
+    the current values instead of overwriting them; the form then carries the new version."""
+    lead = _visible_lead_or_404(request, lead_id)
+    allowed = edits.editable_fields(request.user, lead)
+    if not allowed:
+        raise PermissionDenied(_("Only the owner, marketing and managers can edit this lead."))
+    if request.method == "GET":
+        form = LeadEditForm(initial=LeadEditForm.initial_of(lead, edits.version_of(lead)), allowed=allowed)
+        return _render_lead(request, lead, edit_form=form)
+    form = LeadEditForm(request.POST, allowed=allowed)
+    if not form.is_valid():
+        return _render_lead(request, lead, status=400, edit_form=form)
+    try:
+        result = edits.edit(lead_id=lead.pk, by=request.user, changes=form.changes(),
+                            version=form.cleaned_data["version"])
+    except Invalid as invalid:
+        form.add_service_errors(invalid.errors)
+        return _render_lead(request, lead, status=400, edit_form=form)
+    except Stale as stale:
+        current = selectors.get_visible_lead(request.user, lead.pk) or lead
+        typed = form.changes()
+        differs = [
+            {"name": name, "label": form.fields[name].label, "current": getattr(current, name), "typed": typed[name]}
+            for name in typed if str(getattr(current, name) or "") != str(typed[name] or "")
+        ]
+        data = request.POST.copy()
+        data["version"] = edits.version_of(current)  # saving again now overwrites on purpose
+        conflict = {"message": stale.message, "fields": differs}
+        return _render_lead(request, current, status=409, edit_form=LeadEditForm(data, allowed=allowed),
+                            edit_conflict=conflict)
+    except Conflict as conflict:  # the e-mail address is another lead's
+        form.add_error("email", conflict.message)
+        return _render_lead(request, lead, status=409, edit_form=form, duplicate=conflict.data.get("duplicate"))
+    except (NotPermitted, Refused) as refused:
+        raise PermissionDenied(refused.message)
+    if result.changed:
+        labels = ", ".join(str(Lead._meta.get_field(name).verbose_name) for name in result.changed)
+        notice = _("Saved: %(fields)s.") % {"fields": labels}
+    else:
+        notice = _("Nothing changed.")
     return _after_change(request, lead.pk, notice)
 
 

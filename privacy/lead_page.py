@@ -4,7 +4,7 @@ proof page reads too."""
 
 from core.vocabulary import ConsentPurpose, ConsentStatus
 from leads import extensions
-from privacy import consent
+from privacy import consent, suppression
 from privacy.models import ConsentEvent
 
 
@@ -32,3 +32,4 @@ def register() -> None:
         extensions.Section(name="consent", template="privacy/_lead_consent.html", context=consent_section, order=10)
     )
     extensions.register_timeline("consent", consent_timeline)
+    extensions.register_contact_check("suppression", suppression.contact_check)

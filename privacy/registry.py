@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 
-from leads.models import Activity, Lead, LeadPrediction, Notification, Submission, Visitor
+from leads.fields import EDITABLE_FIELDS
+from leads.models import Activity, Lead, LeadFieldEvent, LeadPrediction, Notification, Submission, Visitor
 from privacy.models import ConsentEvent, OptInRequest
 
 ERASED = "erased"
@@ -90,6 +91,15 @@ REGISTRY: list[Table] = [
         ("model_version", "stage", "stage_entered_at", "predicted_at"),
         category="Predicted conversion probability",
         purpose="Prioritising and routing leads (predictive conversion score)",
+        retention="With the lead; deleted on erasure",
+    ),
+    Table(
+        LeadFieldEvent,
+        "pgh_obj",
+        EDITABLE_FIELDS,
+        ("pgh_created_at", "pgh_label"),
+        category="Field history: the contact and company fields as they were before each change, and who changed them",
+        purpose="Data quality: who corrected what and when",
         retention="With the lead; deleted on erasure",
     ),
     Table(

@@ -22,7 +22,16 @@ from core.errors import Conflict, Refused
 from core.tasks import enqueue_on_commit
 from core.vocabulary import ActivityKind, ConsentPurpose, EventType, TransitionName
 from leads import roles
-from leads.models import Activity, Lead, LeadPrediction, LeadTransition, Notification, Submission, Visitor
+from leads.models import (
+    Activity,
+    Lead,
+    LeadFieldEvent,
+    LeadPrediction,
+    LeadTransition,
+    Notification,
+    Submission,
+    Visitor,
+)
 from outbox import events as outbox_events
 from privacy import consent
 from privacy.models import ConsentEvent, OptInRequest, PrivacyRequest, Suppression
@@ -126,6 +135,9 @@ def _anonymise(lead: Lead, now) -> None:
     blank.update(email=f"{ERASED}-{lead.pk}@{ERASED}.invalid", email_normalized=f"{ERASED}-{lead.pk}@{ERASED}.invalid")
     Lead.objects.filter(pk=lead.pk).update(**blank, erased_at=now, updated_at=now)
     LeadPrediction.objects.filter(lead=lead).delete()  # a prediction about the person goes with the data
+    # The field history holds earlier values (the anonymising update above just wrote the last clear ones):
+    # it goes with the data.
+    LeadFieldEvent.objects.filter(pgh_obj_id=lead.pk).delete()
     for activity in Activity.objects.filter(lead=lead).only("pk", "data"):
         kept = {k: v for k, v in (activity.data or {}).items() if k in ACTIVITY_DATA_KEPT}
         Activity.objects.filter(pk=activity.pk).update(url="", note="", data=kept)

@@ -4,6 +4,7 @@ without fresh consent."""
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
 
 from privacy.models import Suppression
 
@@ -44,3 +45,19 @@ def lift(entries: list[Suppression]) -> None:
     Suppression.objects.filter(pk__in=[e.pk for e in entries], lifted_at__isnull=True).update(lifted_at=timezone.now())
 
 
+
+
+def contact_check(*, email: str = "", phone: str = "") -> dict[str, list[str]]:
+    """For the lead edit (`leads.extensions.register_contact_check`): an erased person's e-mail or phone may
+    not be written onto a lead by hand; only their own fresh consent (a new capture) brings them back."""
+    wanted = Q(pk__in=[])
+    if email:
+        wanted |= Q(kind=Suppression.Kind.EMAIL, value_hash=suppression_hash("email", email))
+    if phone:
+        wanted |= Q(kind=Suppression.Kind.PHONE, value_hash=suppression_hash("phone", phone))
+    kinds = set(Suppression.objects.filter(wanted, lifted_at__isnull=True).values_list("kind", flat=True))
+    message = _("This person asked to be erased; their data is stored again only with their own fresh consent.")
+    return {
+        name: [message]
+        for name, kind in (("email", Suppression.Kind.EMAIL), ("phone", Suppression.Kind.PHONE)) if kind in kinds
+    }

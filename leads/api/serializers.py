@@ -69,7 +69,8 @@ class LeadSerializer(serializers.ModelSerializer):
         fields = [
             "id", "email", "first_name", "last_name", "company", "stage", "score", "owner", "source", "campaign",
             "created_at", "phone", "job_title", "company_size", "industry", "country", "website",
-            "stage_entered_at", "stage_reason", "assigned_at", "consent_status", "contact_attempts",
+            "street", "postcode", "city", "region", "language", "stage_entered_at", "stage_reason", "assigned_at",
+            "consent_status", "contact_attempts",
             "first_touch_at", "last_touch_at", "utm_source", "utm_medium", "utm_campaign", "utm_term",
             "utm_content", "budget", "authority", "need", "timeline", "deal_value", "close_date",
             "contract_signed_on", "updated_at", "fit_score", "engagement_score", "temperature", "lead_type",
@@ -241,6 +242,67 @@ class TransitionRequest(serializers.Serializer):
                                           help_text=_("open_opportunity; greater than 0"))
     close_date = serializers.DateField(required=False, help_text=_("open_opportunity; today or later"))
     contract_signed_on = serializers.DateField(required=False, help_text=_("win"))
+
+
+@extend_schema_field({
+    "oneOf": [{"type": "integer", "minimum": 0}, {"type": "string", "example": "1.200"}],
+    "nullable": True,
+    "description": "Employees: a whole number, or text with thousands separators (1.200, 1,200, 1 200); "
+                   "empty or null clears it.",
+})
+class CompanySizeField(serializers.Field):
+    """For the schema only: `leads.edits` validates the value (`leads.validation.clean_company_size`)."""
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class LeadEditRequest(serializers.Serializer):
+    """The fields to change (send only those); validated like every capture channel. The owning SDR may send
+    the contact fields only (e-mail, names, phone, job title, address, language)."""
+
+    email = serializers.CharField(required=False, max_length=254)
+    first_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    last_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    phone = serializers.CharField(required=False, allow_blank=True,
+                                  help_text=_("Any format; with the lead's country when no country code is given. "
+                                              "Stored as E.164."))
+    job_title = serializers.CharField(required=False, allow_blank=True, max_length=150)
+    street = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    postcode = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    city = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    region = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    language = serializers.CharField(required=False, allow_blank=True, max_length=8,
+                                     help_text=_("A language code such as de, en or de-AT."))
+    company = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    website = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    industry = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    company_size = CompanySizeField(required=False)
+    country = serializers.CharField(
+        required=False, allow_blank=True, max_length=200,
+        help_text=_("ISO 3166 alpha-2 code or the country's English or German name (DE, Germany, Deutschland)."),
+    )
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text=_("The lead field (e.g. phone)."))
+    label = serializers.CharField(help_text=_("The field in words."))
+    old = serializers.JSONField(help_text=_("The value before the change."))
+    new = serializers.JSONField(help_text=_("The value after the change."))
+
+
+class LeadChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    at = serializers.DateTimeField()
+    actor = serializers.CharField(
+        source="actor.username", read_only=True, allow_null=True, default=None,
+        help_text=_("Username of who edited; null for capture filling an empty field, a merge or the system."),
+    )
+    via = serializers.CharField(help_text=_("edit (the lead page or the API), or empty for the other writers."))
+    fields = FieldChangeSerializer(many=True)
 
 
 class AssignRequest(serializers.Serializer):

@@ -13,7 +13,8 @@ DOCS_CSP = {"style-src": ["'unsafe-inline'"]}
 REDOC_CSP = {"style-src": ["'unsafe-inline'"], "script-src": ["'unsafe-inline'"], "worker-src": ["blob:"]}
 
 leads_list = views.LeadViewSet.as_view({"get": "list"})
-lead_detail = views.LeadViewSet.as_view({"get": "retrieve"})
+lead_detail = views.LeadViewSet.as_view({"get": "retrieve", "patch": "partial_update"})
+lead_history = views.LeadViewSet.as_view({"get": "history"}, pagination_class=None)  # the latest changes, not paged
 lead_transition = views.LeadViewSet.as_view({"post": "transition"})
 lead_claim = views.LeadViewSet.as_view({"post": "claim"})
 lead_assign = views.LeadViewSet.as_view({"post": "assign"})
@@ -24,6 +25,7 @@ rep_detail = team_api.RepViewSet.as_view({"patch": "partial_update"})
 urlpatterns = [
     path("v1/leads/", leads_list, name="lead-list"),
     path("v1/leads/<int:pk>/", lead_detail, name="lead-detail"),
+    path("v1/leads/<int:pk>/history/", lead_history, name="lead-history"),
     path("v1/leads/<int:pk>/transitions/<str:name>/", lead_transition, name="lead-transition"),
     path("v1/leads/<int:pk>/claim/", lead_claim, name="lead-claim"),
     path("v1/leads/<int:pk>/assign/", lead_assign, name="lead-assign"),

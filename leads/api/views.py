@@ -17,9 +17,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from core.api import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, json_object, parse_body
-from core.errors import Invalid, NotPermitted
+from core.errors import Invalid, NotPermitted, Stale
 from core.parsers import SafeJSONParser
-from leads import activities, lifecycle, roles, selectors
+from leads import activities, edits, history, lifecycle, roles, selectors
 from leads.api import serializers as s
 from leads.api.pagination import LeadCursorPagination
 from leads.filters import LeadFilter
@@ -46,6 +46,32 @@ class LeadFilterBackend(DjangoFilterBackend):
             raise Invalid(invalid.detail)
 
 
+ETAG = OpenApiParameter(
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
+    description="The lead's version (a quoted string); send it as If-Match to edit only this version.",
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="The ETag of the lead as the caller read it: the edit is refused with 412 when the lead changed "
+                "since. Optional: without it the fields sent are written whatever changed meanwhile.",
+)
+
+
+def etag(lead: Lead) -> str:
+    return f'"{edits.version_of(lead)}"'
+
+
+def if_match_version(request) -> str | None:
+    """The version the caller's If-Match names; None without the header (or `*`: any version)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    tags = [tag.strip().removeprefix("W/").strip('"') for tag in header.split(",")]
+    if len(tags) != 1 or not tags[0]:
+        raise Stale(_("Send the one ETag of the lead as you read it in If-Match."))
+    return tags[0]
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List the leads visible to the caller",
@@ -56,6 +82,8 @@ class LeadFilterBackend(DjangoFilterBackend):
     ),
     retrieve=extend_schema(
         summary="One lead with its history and the transitions the caller may fire",
+        description="The `ETag` header is the lead's version; send it back as `If-Match` with a PATCH.",
+        parameters=[ETAG],
         responses={200: s.LeadDetailSerializer, 401: UNAUTHENTICATED, 404: NOT_VISIBLE},
     ),
 )
@@ -83,7 +111,56 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def render_lead(self, lead_id: int, *, status_code: int = status.HTTP_200_OK) -> Response:
         """The lead as it is now (it may have left the caller's view, e.g. after a reject)."""
         lead = Lead.objects.select_related("owner", "campaign", "score_details", "prediction").get(pk=lead_id)
-        return Response(s.LeadDetailSerializer(lead, context=self.get_serializer_context()).data, status=status_code)
+        response = Response(s.LeadDetailSerializer(lead, context=self.get_serializer_context()).data,
+                            status=status_code)
+        response["ETag"] = etag(lead)
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        lead = self.get_object()
+        response = Response(self.get_serializer(lead).data)
+        response["ETag"] = etag(lead)
+        return response
+
+    @extend_schema(
+        summary="Edit the lead's contact and company fields",
+        description=(
+            "Marketing, managers and admins edit every field of the body; the owning SDR the contact fields "
+            "(e-mail, names, phone, job title, address, language). Validated like every capture channel: a "
+            "country by code or English/German name, employee counts with thousands separators, the phone to "
+            "E.164. Stage, owner and score change through their actions, never here. An e-mail address of "
+            "another lead is a 409 naming it (merge instead). Editing a fit field rescores the lead. Every "
+            "change is in the field history (`/history/`). Refusals write nothing."
+        ),
+        operation_id="v1_leads_edit",
+        parameters=[IF_MATCH, ETAG],
+        request=s.LeadEditRequest,
+        responses={
+            200: s.LeadDetailSerializer,
+            400: OpenApiResponse(s.ErrorsSerializer, description="Bad value, unknown or read-only field; each named."),
+            401: UNAUTHENTICATED,
+            403: OpenApiResponse(s.DetailSerializer, description="The caller may not edit (these fields of) the lead."),
+            404: NOT_VISIBLE,
+            409: OpenApiResponse(s.DetailSerializer, description="Another lead has this e-mail address, or the lead "
+                                                               "was erased."),
+            412: OpenApiResponse(s.DetailSerializer, description="If-Match names an older version of the lead."),
+        },
+    )
+    def partial_update(self, request, pk):
+        changes = json_object(request)
+        version = if_match_version(request)
+        result = edits.edit(lead_id=pk, by=request.user, changes=changes, version=version,
+                            read_only=frozenset(s.LeadDetailSerializer.Meta.fields))
+        return self.render_lead(result.lead.pk)
+
+    @extend_schema(
+        summary="The lead's field history: who changed which field from what to what, newest first",
+        operation_id="v1_leads_history",
+        responses={200: s.LeadChangeSerializer(many=True), 401: UNAUTHENTICATED, 404: NOT_VISIBLE},
+    )
+    def history(self, request, pk):
+        lead = self.get_object()
+        return Response(s.LeadChangeSerializer(history.changes_of(lead), many=True).data)
 
     @extend_schema(
         summary="Fire a lifecycle transition",

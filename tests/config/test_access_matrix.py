@@ -68,7 +68,9 @@ RULES = {
     "privacy-api:lead-object": Rule(PRIVACY, "POST"),
     "privacy-api:lead-consent": Rule(PRIVACY),
     "api:lead-list": Rule(SIGNED_IN),
-    "api:lead-detail": Rule(SEES_LEAD),
+    "api:lead-detail": Rule(SEES_LEAD),  # PATCH (edit): tests/leads/test_lead_edit.py
+    "api:lead-history": Rule(SEES_LEAD),
+    "leads:edit": Rule(SEES_LEAD),  # the owning SDR edits the contact fields; POST: tests/leads/test_lead_edit_page.py
     "api:lead-transition": Rule(WORKS_LEAD, "POST"),
     "api:lead-claim": Rule(WORKS_LEAD, "POST"),
     "api:lead-assign": Rule(STAFF, "POST"),

@@ -29,6 +29,8 @@ def test_it_generates_a_tiny_history_and_measures_rescoring():
                       "few changed: lead rows whose score changed (written)"}
     changed = next(d.value for d in result.details if d.label == "all changed: lead rows whose score changed (written)")
     assert changed == 300  # every stored score was moved first: every lead row is rewritten
+    history = next(d.value for d in result.details if d.label == "field history rows the rescoring wrote (goal 0)")
+    assert history == 0  # the field history tracks the editable fields only
 
 
 @pytest.mark.django_db

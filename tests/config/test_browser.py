@@ -216,6 +216,24 @@ def test_sdr_works_a_lead_from_the_queue_to_sql_with_the_keyboard(page, live_ser
     assert (lead.stage, lead.budget) == (Stage.SQL, "40-60k EUR this year")
     assert list(LeadTransition.objects.filter(lead=lead).values_list("name", flat=True)) == ["accept", "qualify"]
 
+    # The phone number learnt on the call: "e" opens the Edit form in place, a bad number is refused at the
+    # field with what was typed kept, a good one is saved and shows in the timeline as a field change.
+    page.keyboard.press("e")
+    edit = page.locator("[data-testid=edit-form]")
+    edit.wait_for()
+    assert edit.locator("input[name=company_size]").count() == 0  # the SDR edits the contact fields only
+    edit.locator("input[name=phone]").fill("12")
+    edit.locator("input[name=city]").fill("Leipzig")
+    edit.locator("button[data-action=save-edit]").click()
+    page.locator("#id_phone-errors").wait_for()
+    assert page.input_value("#id_city") == "Leipzig"
+    page.fill("#id_phone", "0341 1234567")
+    page.click("button[data-action=save-edit]")
+    page.locator("[data-testid=field-change]", has_text="Leipzig").wait_for()
+    assert page.evaluate("window.stillTheSamePage") is True
+    lead = Lead.objects.get(pk=lead.pk)
+    assert (lead.phone, lead.city) == ("+493411234567", "Leipzig")
+
 
 @pytest.mark.django_db(transaction=True)
 def test_manager_marks_a_rep_away_and_moves_their_waiting_leads(page, live_server):

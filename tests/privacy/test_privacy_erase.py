@@ -14,7 +14,7 @@ from django.db.models import Count
 
 from capture import imports
 from capture import submissions as capture
-from leads import lifecycle
+from leads import edits, lifecycle
 from leads.models import Lead, LeadTransition, Submission
 from leads.quality import dedupe
 from privacy import consent, registry, rights
@@ -61,6 +61,9 @@ def captured_person(client, marketing, django_capture_on_commit_callbacks) -> Le
     duplicate = capture.submit(channel="api", payload={"email": "z.quixotewski@privat-mail.de",
                                                        "first_name": "Zebulon", "last_name": "Quixotewski"}).lead
     dedupe.merge(survivor_id=lead.pk, merged_id=duplicate.pk, by=marketing, reason="same person")
+    # Corrected by hand twice: the field history holds the old phone number and the old street.
+    edits.edit(lead_id=lead.pk, by=marketing, changes={"phone": "+49 89 1111111", "street": "Quixotewski-Allee 1"})
+    edits.edit(lead_id=lead.pk, by=marketing, changes={"street": "Hauptstraße 2"})
     lifecycle.fire(lead_id=lead.pk, name="disqualify", by=marketing, inputs={"reason": "Zebulon has no budget"})
     return Lead.objects.get(pk=lead.pk)
 
@@ -88,6 +91,7 @@ def test_after_erasure_a_database_dump_holds_no_trace_and_the_funnel_is_unchange
     logged = PrivacyRequest.objects.get(kind="erase")
     assert (logged.actor, logged.reason, logged.via) == (marketing, "Request of 2026-11-20", "api")
     assert Suppression.objects.filter(lifted_at=None).count() == 2  # e-mail and phone
+    assert not lead.field_events.exists()  # the field history went with the data
 
 
 @pytest.mark.django_db
