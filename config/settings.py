@@ -153,7 +153,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "leads:queue"
+LOGIN_REDIRECT_URL = "leads:home"  # each role lands on its own page (leads.views.home)
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = env.text("LANGUAGE_CODE", "en")

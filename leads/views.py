@@ -79,7 +79,17 @@ def _go(request, url: str):
 @login_required
 @require_GET
 def home(request):
-    if roles.is_sdr(request.user) and not roles.is_staff_role(request.user):
+    """Each role lands where its day starts: the admin on what needs attention, a manager on the team board
+    (today's breaches on top), marketing on the reports overview, an SDR on the queue. URL names only: the
+    pages live in apps above this one."""
+    user = request.user
+    if user.is_superuser:
+        return redirect("attention")
+    if roles.is_manager(user):
+        return redirect("leads:team")
+    if roles.is_marketing(user):
+        return redirect("reporting:dashboard")
+    if roles.is_sdr(user):
         return redirect("leads:queue")
     return redirect("leads:list")
 

@@ -1,0 +1,53 @@
+"""The first hour, in a real browser (Playwright on the system Chromium): each role's landing page, the lead
+filter round trip, the phone layout, live notifications. Fixtures and helpers from `test_browser`."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from core.vocabulary import Role, Stage
+from leads.models import SlaClock
+from routing.models import Rep, Team
+from tests.config.test_browser import PASSWORD, browser, page, pytestmark
+from tests.factories import LeadFactory, UserFactory
+from tests.sla_helpers import ACCEPT, policy
+
+__all__ = ["browser", "page", "pytestmark"]  # the fixtures and the skip mark (no Chromium) of test_browser
+
+
+def sign_in(page, live_server, username: str) -> None:
+    """Log in from the bare login page: no `next`, so the role's landing page follows."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("role, landing, marker", [
+    ("marketing", "/reports/", "nav.report-tabs, .report-tabs"),
+    ("manager", "/team/", "[data-testid=breach-list]"),
+    ("sdr", "/queue/", "#waiting"),
+    ("admin", "/attention/", "[data-testid=attention-summary]"),
+])
+def test_each_role_lands_on_its_own_page(page, live_server, role, landing, marker):
+    if role == "admin":
+        user = UserFactory(username="admin", is_superuser=True, is_staff=True)
+    else:
+        user = UserFactory(username=role, role={"marketing": Role.MARKETING, "manager": Role.MANAGER,
+                                                "sdr": Role.SDR}[role])
+    if role == "manager":
+        team = Team.objects.create(name="Inside Sales", slug="inside-sales", manager=user)
+        rep = UserFactory(username="sdr1", first_name="Sarah", last_name="Richter", role=Role.SDR)
+        Rep.objects.create(user=rep, team=team, capacity=10)
+        lead = LeadFactory(stage=Stage.MQL, owner=rep, first_name="Lena", last_name="Vogel")
+        now = timezone.now()
+        SlaClock.objects.create(lead=lead, policy=policy(ACCEPT), stage=Stage.MQL, owner=rep,
+                                started_at=now - dt.timedelta(hours=6), due_at=now - dt.timedelta(hours=2))
+    sign_in(page, live_server, user.username)
+    page.wait_for_url(f"**{landing}")
+    page.locator(marker).first.wait_for()
+    if role == "manager":
+        assert page.locator("#breaches tr[data-breached=true]").count() == 1
+        assert "Lena Vogel" in page.locator("#breaches").inner_text()
