@@ -9,7 +9,7 @@ from django.utils import timezone
 from core.vocabulary import Role, Stage
 from leads.models import SlaClock
 from routing.models import Rep, Team
-from tests.config.test_browser import PASSWORD, browser, page, pytestmark
+from tests.config.test_browser import PASSWORD, browser, log_in, page, pytestmark
 from tests.factories import LeadFactory, UserFactory
 from tests.sla_helpers import ACCEPT, policy
 
@@ -51,3 +51,25 @@ def test_each_role_lands_on_its_own_page(page, live_server, role, landing, marke
     if role == "manager":
         assert page.locator("#breaches tr[data-breached=true]").count() == 1
         assert "Lena Vogel" in page.locator("#breaches").inner_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_filter_round_trip_keeps_the_ticked_stage_and_shows_no_error(page, live_server):
+    UserFactory(username="marketing", role=Role.MARKETING)
+    LeadFactory(stage=Stage.SAL, first_name="Sara", last_name="Sal", email="sara@kunde.de")
+    LeadFactory(stage=Stage.MQL, first_name="Max", last_name="Mql", email="max@kunde.de")
+    log_in(page, live_server, "marketing", "/leads/")
+    page.click("#stage-summary")
+    page.check("input[name=stage][value=sal]")
+    page.click("#stage-summary")  # close the dropdown, then filter
+    page.click("button[type=submit]:has-text('Filter')")
+    page.locator("[data-testid=filtered-by]", has_text="Stage: SAL").wait_for()
+    assert page.locator("#lead-table").inner_text().count("sara@kunde.de") == 1
+    assert "max@kunde.de" not in page.locator("#lead-table").inner_text()
+    assert page.locator("#stage-summary").inner_text() == "SAL"
+    assert page.is_checked("input[name=stage][value=sal]")
+    assert page.locator("[data-testid=filter-errors]").count() == 0
+    page.reload()  # the pushed URL gives the same page
+    assert page.locator("#stage-summary").inner_text() == "SAL"
+    assert page.is_checked("input[name=stage][value=sal]")
+    assert page.locator("[data-testid=filter-errors]").count() == 0
