@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from core.vocabulary import Role, Stage
-from leads.models import SlaClock
+from leads.models import Lead, Notification, SlaClock
 from routing.models import Rep, Team
-from tests.config.test_browser import PASSWORD, browser, log_in, page, pytestmark
+from tests.config.test_browser import PASSWORD, browser, log_in, page, pytestmark, realistic_queue
 from tests.factories import LeadFactory, UserFactory
 from tests.sla_helpers import ACCEPT, policy
 
@@ -73,3 +73,52 @@ def test_the_filter_round_trip_keeps_the_ticked_stage_and_shows_no_error(page, l
     assert page.locator("#stage-summary").inner_text() == "SAL"
     assert page.is_checked("input[name=stage][value=sal]")
     assert page.locator("[data-testid=filter-errors]").count() == 0
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def fits(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def visible_without_sideways_scroll(page, selector: str) -> bool:
+    box = page.locator(selector).first.bounding_box()
+    return box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_phone_layout_has_no_sideways_scroll_and_the_actions_in_reach(page, live_server, tmp_path):
+    manager = UserFactory(username="manager", first_name="Mona", last_name="Manager", role=Role.MANAGER)
+    sdr = UserFactory(username="sdr1", first_name="Sarah", last_name="Richter", role=Role.SDR)
+    team = Team.objects.create(name="Inside Sales", slug="inside-sales", manager=manager)
+    Rep.objects.create(user=sdr, team=team, capacity=10)
+    realistic_queue(sdr)
+    waiting = Lead.objects.filter(owner=sdr, stage=Stage.MQL).order_by("stage_entered_at").first()
+    Notification.objects.create(user=sdr, lead=waiting, key="phone-test", message="A long message " * 12)
+    page.set_viewport_size(PHONE)
+
+    log_in(page, live_server, "sdr1", "/queue/")
+    assert fits(page)
+    assert page.locator("#main-menu").is_hidden()
+    page.click("[data-menu-toggle]")
+    assert page.locator("#main-menu a", has_text="Pool").is_visible()
+    assert visible_without_sideways_scroll(page, "#waiting [data-transition=accept]")
+    for path in ("/pool/", "/notifications/", "/leads/"):
+        page.goto(f"{live_server.url}{path}")
+        assert fits(page), path
+
+    page.goto(f"{live_server.url}/leads/{waiting.pk}/")
+    assert fits(page)
+    accept = page.locator("button[data-transition=accept]").first
+    assert visible_without_sideways_scroll(page, "button[data-transition=accept]")
+    assert accept.bounding_box()["y"] < page.locator(".history").bounding_box()["y"]  # before the timeline
+    assert visible_without_sideways_scroll(page, "[data-testid=activity-form] button[type=submit]")
+    assert page.locator("[data-testid=activity-form]").bounding_box()["y"] < page.locator(
+        ".history").bounding_box()["y"]
+
+    page.click("form[action$='/logout/'] button")
+    log_in(page, live_server, "manager", "/team/")
+    assert fits(page)
+    page.goto(f"{live_server.url}/team/reps/sdr1/")
+    assert fits(page)
