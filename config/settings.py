@@ -239,6 +239,8 @@ PREDICTIVE_MIN_PER_CLASS = env.integer("PREDICTIVE_MIN_PER_CLASS", 30, minimum=1
 PREDICTIVE_QUALITY_FLOOR = env.integer("PREDICTIVE_MIN_AUC_PERCENT", 60, minimum=50) / 100
 IDEMPOTENCY_STALE_SECONDS = env.integer("IDEMPOTENCY_STALE_SECONDS", 120, minimum=10)
 LEADS_PAGE_SIZE = env.integer("LEADS_PAGE_SIZE", 50, minimum=1)
+# How often the header badge, the queue and the notification list ask for news (htmx polling; docs/live.md).
+LIVE_REFRESH_SECONDS = env.integer("LIVE_REFRESH_SECONDS", 15, minimum=1)
 DEFAULT_PHONE_REGION = env.text("DEFAULT_PHONE_REGION", "DE")
 PRICING_URL_PATTERN = env.text("PRICING_URL_PATTERN", r"/(pricing|preise|prices|plans)\b")
 FORM_RATE = env.rate("FORM_RATE", "30/minute")

@@ -411,6 +411,14 @@ def notification_list(request):
 
 
 @login_required
+@require_GET
+def notification_badge(request):
+    """The header badge alone: it polls this every LIVE_REFRESH_SECONDS (the unread count comes from the
+    context processor)."""
+    return render(request, "leads/_notification_badge.html")
+
+
+@login_required
 @require_POST
 def notification_read(request, notification_id: int):
     if not selectors.notifications_for(request.user).filter(pk=notification_id).exists():

@@ -111,6 +111,7 @@ RULES = {
     "leads:claim": Rule(WORKS_LEAD, "POST"),
     "leads:assign": Rule(STAFF, "POST"),
     "leads:log_activity": Rule(SEES_LEAD, "POST"),
+    "leads:notification_badge": Rule(SIGNED_IN),
     "leads:notifications": Rule(SIGNED_IN),
     "leads:notifications_read": Rule(SIGNED_IN, "POST"),
     "leads:notification_read": Rule(frozenset({"sdr"}), "POST"),  # sdr1's own notification

@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from core.vocabulary import Role, Stage
+from leads import lifecycle
 from leads.models import Lead, Notification, SlaClock
 from routing.models import Rep, Team
 from tests.config.test_browser import PASSWORD, browser, log_in, page, pytestmark, realistic_queue
@@ -122,3 +123,24 @@ def test_the_phone_layout_has_no_sideways_scroll_and_the_actions_in_reach(page, 
     assert fits(page)
     page.goto(f"{live_server.url}/team/reps/sdr1/")
     assert fits(page)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_notification_created_on_the_server_appears_without_a_reload(page, live_server, settings):
+    settings.LIVE_REFRESH_SECONDS = 1
+    manager = UserFactory(username="manager", first_name="Bea", last_name="Boss", role=Role.MANAGER)
+    sdr = UserFactory(username="sdr1", role=Role.SDR)
+    lead = LeadFactory(stage=Stage.MQL, first_name="Lena", last_name="Vogel", owner=None)
+    log_in(page, live_server, "sdr1", "/queue/")
+    page.evaluate("window.stillTheSamePage = true")  # gone after any full page load
+    assert page.locator("#notification-badge .count").count() == 0
+    assert page.locator(f"#waiting tr[data-lead='{lead.pk}']").count() == 0
+
+    lifecycle.assign(lead_id=lead.pk, owner_username=sdr.username, by=manager)  # the server side
+
+    page.locator("#notification-badge .count", has_text="1").wait_for(timeout=10_000)
+    page.locator(f"#waiting tr[data-lead='{lead.pk}']").wait_for(timeout=10_000)  # the queue too
+    assert page.evaluate("window.stillTheSamePage") is True
+    page.click("#notification-badge")
+    page.wait_for_url("**/notifications/")
+    assert "Lena Vogel was assigned to you by Bea Boss." in page.locator("#notification-list").inner_text()
