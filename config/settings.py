@@ -19,7 +19,11 @@ LOCAL_DATA_DIR = BASE_DIR / env.text("LOCAL_DATA_DIR", ".leadwerk")
 SECRET_KEY = env.secret_key("SECRET_KEY", LOCAL_DATA_DIR / "secret_key", debug=DEBUG)
 ALLOWED_HOSTS = env.text_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env.text_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
-SITE_URL = env.text("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# SITE_URL: the address people reach the app at (links in e-mails, embed snippets). Unset or empty: the address
+# it is served at, i.e. the request's own scheme and host where there is a request (the admin's snippet), else
+# http://127.0.0.1:PORT (`make run` passes the address it serves at to the web and worker processes).
+SITE_URL_IS_SET = bool(env.text("SITE_URL", "").strip())
+SITE_URL = (env.text("SITE_URL", "").strip() or f"http://127.0.0.1:{env.integer('PORT', 8000, minimum=1)}").rstrip("/")
 
 INSTALLED_APPS = [
     "config.apps.AdminConfig",  # django.contrib.admin on core.admin.AdminSite

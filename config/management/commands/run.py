@@ -55,6 +55,8 @@ class Command(BaseCommand):
         ready = time.monotonic() - started
 
         url = f"http://127.0.0.1:{port}/"
+        if not settings.SITE_URL_IS_SET:  # links in e-mails and snippets point where this serves
+            os.environ["SITE_URL"] = url.rstrip("/")
         mode = "debug mode (DEBUG=true)" if debug or settings.DEBUG else "production-like (DEBUG=false)"
         self.stdout.write(self.style.SUCCESS(f"\nLeadwerk is ready ({ready:.1f} s, {mode}): {url}"))
         self.stdout.write(f"  Log in as admin, marketing, manager or sdr1 ... sdr4 with the password "
