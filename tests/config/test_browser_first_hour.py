@@ -144,3 +144,70 @@ def test_a_notification_created_on_the_server_appears_without_a_reload(page, liv
     page.click("#notification-badge")
     page.wait_for_url("**/notifications/")
     assert "Lena Vogel was assigned to you by Bea Boss." in page.locator("#notification-list").inner_text()
+
+
+class _SitePages:
+    """A customer's website on another origin (its own port), serving the pages it is given."""
+
+    def __init__(self, pages: dict[str, str]):
+        import http.server
+        import threading
+
+        served = pages
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (the standard library's name)
+                body = served.get(self.path.split("?")[0])
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not found").encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admins_snippet_pasted_on_another_origin_joins_earlier_page_views_to_the_lead(page, live_server):
+    import html
+
+    from leads.models import Activity, CaptureForm
+
+    UserFactory(username="admin", is_superuser=True, is_staff=True)
+    pages: dict[str, str] = {}
+    site = _SitePages(pages)
+    try:
+        form = CaptureForm.objects.create(name="Demo request", title="Book a demo", allowed_origins=site.origin,
+                                          consent_wording="Yes, e-mail me.")
+        log_in(page, live_server, "admin", "/attention/")
+        page.goto(f"{live_server.url}/admin/leads/captureform/{form.pk}/change/")
+        snippet = html.unescape(page.locator("[data-testid=embed-snippet]").inner_text())
+        assert live_server.url in snippet and "data-leadwerk-form" in snippet
+        script_line = next(line for line in snippet.splitlines() if line.startswith("<script"))
+        pages["/pricing"] = f"<!doctype html><title>Pricing</title><h1>Pricing</h1>{script_line}"
+        pages["/contact"] = f"<!doctype html><title>Contact</title><h1>Contact</h1>{snippet}"
+
+        page.goto(f"{site.origin}/pricing")
+        page.wait_for_function(
+            "() => performance.getEntriesByType('resource').some(e => e.name.includes('/api/v1/track/'))")
+        page.goto(f"{site.origin}/contact")
+        frame = page.frame_locator("iframe[data-leadwerk-form]")
+        frame.locator("input[name=email]").fill("eva.embed@kunde.de")
+        frame.locator("button[type=submit]").click()
+        frame.locator("body", has_text="Thank").wait_for()
+    finally:
+        site.close()
+
+    lead = Lead.objects.get(email="eva.embed@kunde.de")
+    # the visits tracked before the form (a pricing page counts as a pricing view) are the lead's now
+    tracked = dict(Activity.objects.filter(lead=lead, visitor__isnull=False).values_list("url", "kind"))
+    assert tracked == {f"{site.origin}/pricing": "pricing_view", f"{site.origin}/contact": "page_view"}
