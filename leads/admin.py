@@ -216,10 +216,24 @@ class SlaClockAdmin(ReadOnlyAdmin):
         if problem:
             self.message_user(request, problem, messages.WARNING)
         elif run is not None:
-            self.message_user(request, _("The SLA sweep last ran at %(at)s (%(result)s).") % {
-                "at": f"{timezone.localtime(run.last_finished_at):%Y-%m-%d %H:%M:%S}", "result": run.last_result,
+            self.message_user(request, _("The SLA sweep last ran at %(at)s: %(result)s.") % {
+                "at": f"{timezone.localtime(run.last_finished_at):%Y-%m-%d %H:%M:%S}",
+                "result": sweep_result_in_words(run.last_result),
             }, messages.INFO)
         return super().changelist_view(request, extra_context)
+
+
+def sweep_result_in_words(result) -> str:
+    """The sweep's last result ({"steps": 3, "breaches": 1, ...}) as a sentence, never a Python dict."""
+    if not isinstance(result, dict) or not result:
+        return str(_("nothing to do"))
+    words = {
+        "breaches": _("%(count)s breaches recorded"), "steps": _("%(count)s escalation steps run"),
+        "skipped": _("%(count)s skipped"), "failed": _("%(count)s failed"),
+    }
+    parts = [str(text) % {"count": result.get(key, 0)} for key, text in words.items()]
+    parts += [f"{key}: {value}" for key, value in result.items() if key not in words]
+    return ", ".join(parts)
 
 
 @admin.register(JobRun)
