@@ -222,7 +222,7 @@ def _team_alert_rows(user, *, now) -> list[dict]:
 def _breach_row(clock) -> dict:
     return {
         "lead": clock.lead.display_name, "policy": str(clock.policy),
-        "owner": clock.owner.get_username() if clock.owner_id else "",
+        "owner": (clock.owner.get_full_name() or clock.owner.get_username()) if clock.owner_id else "",
         "due_at": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M"),
         "url": reports.lead_url(clock.lead_id),
     }

@@ -11,9 +11,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.vocabulary import Stage
+from leads.models import SlaClock
+from reporting import filters, selectors
 from reporting.templatetags.reporting_tags import cell
 from tests.factories import LeadFactory
 from tests.pages import as_user, text
+from tests.sla_helpers import ACCEPT, policy
 
 pytestmark = pytest.mark.django_db
 
@@ -65,3 +68,16 @@ def test_each_linked_kpi_counts_what_its_lead_list_shows(client, manager):
 def test_an_sdrs_own_figures_are_not_linked_to_the_shared_list(client, sdr):
     LeadFactory(stage=Stage.MQL, owner=sdr)
     assert cards(text(as_user(client, sdr).get(reverse("reporting:dashboard")))) == {}
+
+
+def test_reports_name_people_by_their_full_name(client, manager, sdr):
+    sdr.first_name, sdr.last_name = "Sarah", "Richter"
+    sdr.save()
+    now = timezone.now()
+    lead = LeadFactory(stage=Stage.MQL, owner=sdr, created_at=now - dt.timedelta(days=1))
+    SlaClock.objects.create(lead=lead, policy=policy(ACCEPT), stage=Stage.MQL, owner=sdr,
+                            started_at=now - dt.timedelta(hours=5), due_at=now - dt.timedelta(hours=1))
+    today = timezone.localdate()
+    f = filters.Filters(start=today - dt.timedelta(days=29), end=today)
+    by_rep = selectors.sla_compliance(f)["by_rep"]
+    assert [row["label"] for row in by_rep if row["key"] == sdr.pk] == ["Sarah Richter"]
