@@ -248,7 +248,7 @@ def velocity_chart(data: dict) -> dict:
             "labels": [str(s["label"]) for s in stages],
             "datasets": [
                 {"label": str(_("Median days")), "data": [s["median_days"] for s in stages],
-                 "backgroundColor": [RED if s["flag"] else BLUE for s in stages]},
+                 "backgroundColor": [GREEN if s["flag"] == "above" else RED if s["flag"] else BLUE for s in stages]},
                 {"label": str(_("90th percentile")), "data": [s["p90_days"] for s in stages],
                  "backgroundColor": GREY},
                 {"label": str(_("Benchmark up to")), "data": [s["benchmark_days_max"] for s in stages],

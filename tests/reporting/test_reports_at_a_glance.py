@@ -5,14 +5,17 @@ import datetime as dt
 import html
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from core.vocabulary import Stage
 from leads.models import SlaClock
 from reporting import filters, selectors
+from reporting.tables import Column, Table
 from reporting.templatetags.reporting_tags import cell
 from tests.factories import LeadFactory
 from tests.pages import as_user, text
@@ -81,3 +84,12 @@ def test_reports_name_people_by_their_full_name(client, manager, sdr):
     f = filters.Filters(start=today - dt.timedelta(days=29), end=today)
     by_rep = selectors.sla_compliance(f)["by_rep"]
     assert [row["label"] for row in by_rep if row["key"] == sdr.pk] == ["Sarah Richter"]
+
+
+def test_above_the_band_reads_better_and_below_reads_worse():
+    table = Table("t", "Conversion", [Column("rate", "Conversion", "percent", flag="flag")],
+                  [{"rate": 40.0, "flag": "above"}, {"rate": 2.0, "flag": "below"}])
+    page = render_to_string("reporting/_table.html", {"table": table})
+    assert 'class="num flag flag-above"' in page and 'class="num flag flag-below"' in page
+    css = (Path(__file__).resolve().parents[2] / "reporting" / "static" / "reporting" / "reports.css").read_text()
+    assert "td.flag.flag-above { color: #067647; }" in css
