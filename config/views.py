@@ -1,11 +1,17 @@
-"""Project-level views: the throttled password reset and the API docs under the site's CSP."""
+"""Project-level views: the throttled password reset, the API docs under the site's CSP and the admin's
+"what needs attention" page."""
 
 import hashlib
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
 
+from config import attention
 from core import ratelimit
 from core.http import client_ip
 
@@ -50,3 +56,12 @@ def locked_out(request, response=None, credentials=None):
     minutes = round(settings.AXES_COOLOFF_TIME * 60)
     context = {"failure_limit": settings.AXES_FAILURE_LIMIT, "cooloff_minutes": minutes}
     return render(request, "registration/locked_out.html", context, status=429)
+
+
+@login_required
+@require_GET
+def attention_page(request):
+    """The admin's landing page: what needs attention now (`config.attention`)."""
+    if not request.user.is_superuser:
+        raise PermissionDenied(_("Only admins see what needs attention."))
+    return render(request, "config/attention.html", {"attention": attention.attention()})

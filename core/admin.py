@@ -12,6 +12,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import EmptyResultSet, FullResultSet
+from django.utils.translation import gettext_lazy as _
 
 
 class SafeChangeList(ChangeList):
@@ -32,6 +33,10 @@ class SafeChangeListMixin:
 
 
 class AdminSite(admin.AdminSite):
+    site_header = _("Leadwerk administration")
+    site_title = _("Leadwerk administration")
+    index_title = _("Administration")
+
     def register(self, model_or_iterable, admin_class=None, **options):
         admin_class = admin_class or admin.ModelAdmin
         if not issubclass(admin_class, SafeChangeListMixin):

@@ -25,6 +25,14 @@ def _address(value: str) -> str | None:
         return None
 
 
+def site_url(request=None) -> str:
+    """The base URL for links and snippets: SITE_URL when it is set, else the address this request reached
+    (scheme and host, checked against ALLOWED_HOSTS), else the default SITE_URL (http://127.0.0.1:PORT)."""
+    if settings.SITE_URL_IS_SET or request is None:
+        return settings.SITE_URL
+    return f"{request.scheme}://{request.get_host()}"
+
+
 def client_ip(request) -> str | None:
     """The client's address: REMOTE_ADDR, or, behind TRUSTED_PROXY_COUNT proxies, the X-Forwarded-For
     entry the outermost trusted proxy added (entries further left can be forged by the client). An entry

@@ -1,3 +1,5 @@
+from contextvars import ContextVar
+
 from django.contrib import admin, messages
 from django.db import models
 from django.utils import timezone
@@ -5,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from leads import edits
+from leads import embed
 from leads.models import (
     Account,
     Activity,
@@ -21,6 +24,9 @@ from leads.models import (
 )
 from leads.sla import health as sla_health
 from leads.validation import normalize_email
+
+# The request of the change form being rendered (a read-only field's method gets only the object).
+_admin_request: ContextVar = ContextVar("leadwerk_admin_request", default=None)
 
 
 @admin.register(Campaign)
@@ -45,20 +51,22 @@ class CaptureFormAdmin(admin.ModelAdmin):
     search_fields = ("name", "key")
     readonly_fields = ("embed_snippet",)
 
+    def changeform_view(self, request, *args, **kwargs):
+        token = _admin_request.set(request)  # the snippet is built from the address the admin is served at
+        try:
+            response = super().changeform_view(request, *args, **kwargs)
+            if hasattr(response, "render"):  # a TemplateResponse renders later: render it while the request is set
+                response.render()
+            return response
+        finally:
+            _admin_request.reset(token)
+
     @admin.display(description=_("Embed snippet"))
     def embed_snippet(self, form):
         if not form.pk:
             return "-"
-        from django.conf import settings
-
-        base = settings.SITE_URL
-        snippet = (
-            f'<iframe src="{base}/f/{form.key}/?embed=1" style="border:0;width:100%;min-height:640px" '
-            f'title="{form.name}"></iframe>\n'
-            f'<script src="{base}/static/leads/track.js" data-form-key="{form.key}" data-endpoint="{base}" defer>'
-            "</script>"
-        )
-        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", snippet)
+        return format_html("<pre style='white-space:pre-wrap' data-testid='embed-snippet'>{}</pre>",
+                           embed.display(embed.snippet(form, request=_admin_request.get())))
 
 
 class ActivityInline(admin.TabularInline):
@@ -210,10 +218,24 @@ class SlaClockAdmin(ReadOnlyAdmin):
         if problem:
             self.message_user(request, problem, messages.WARNING)
         elif run is not None:
-            self.message_user(request, _("The SLA sweep last ran at %(at)s (%(result)s).") % {
-                "at": f"{timezone.localtime(run.last_finished_at):%Y-%m-%d %H:%M:%S}", "result": run.last_result,
+            self.message_user(request, _("The SLA sweep last ran at %(at)s: %(result)s.") % {
+                "at": f"{timezone.localtime(run.last_finished_at):%Y-%m-%d %H:%M:%S}",
+                "result": sweep_result_in_words(run.last_result),
             }, messages.INFO)
         return super().changelist_view(request, extra_context)
+
+
+def sweep_result_in_words(result) -> str:
+    """The sweep's last result ({"steps": 3, "breaches": 1, ...}) as a sentence, never a Python dict."""
+    if not isinstance(result, dict) or not result:
+        return str(_("nothing to do"))
+    words = {
+        "breaches": _("%(count)s breaches recorded"), "steps": _("%(count)s escalation steps run"),
+        "skipped": _("%(count)s skipped"), "failed": _("%(count)s failed"),
+    }
+    parts = [str(text) % {"count": result.get(key, 0)} for key, text in words.items()]
+    parts += [f"{key}: {value}" for key, value in result.items() if key not in words]
+    return ", ".join(parts)
 
 
 @admin.register(JobRun)

@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from leads import roles, selectors
 
 
@@ -11,4 +13,5 @@ def user_roles(request):
         "is_marketing": roles.is_marketing(user),
         "is_sdr": roles.is_sdr(user),
         "unread_count": selectors.unread_notifications(user).count(),
+        "live_refresh_seconds": settings.LIVE_REFRESH_SECONDS,
     }

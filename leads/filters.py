@@ -34,6 +34,7 @@ ORDERING = {
 SLA_STATES = (
     ("running", _("An SLA clock is running")),
     ("breached", _("An SLA is breached (running past its due)")),
+    ("due_soon", _("An SLA is due within the hour")),
     ("none", _("No SLA clock is running")),
 )
 
@@ -138,6 +139,8 @@ class LeadFilter(django_filters.FilterSet):
             return queryset.filter(sla_due_at__isnull=False)
         if value == "breached":
             return queryset.filter(sla_breached=True)
+        if value == "due_soon":
+            return queryset.filter(sla_queries.due_soon_condition())
         if value == "none":
             return queryset.filter(sla_due_at__isnull=True)
         return queryset

@@ -336,9 +336,23 @@ def _change_owner(lead: Lead, *, new_owner, by, name: str, now: dt.datetime, tra
     if new_owner is not None and new_owner != by:
         notify(
             user=new_owner, lead=lead, kind=NotificationKind.ASSIGNMENT, key=f"assignment:{entry.pk}",
-            message=_("%(lead)s was assigned to you.") % {"lead": lead.display_name},
+            message=_assignment_message(lead, by=by, trace=trace),
         )
     return entry
+
+
+def _assignment_message(lead: Lead, *, by, trace: dict) -> str:
+    """What happened, by whom and why: the person who assigned it, or routing with its reason."""
+    if by is not None:
+        return _("%(lead)s was assigned to you by %(actor)s.") % {
+            "lead": lead.display_name, "actor": by.get_full_name() or by.get_username(),
+        }
+    reason = trace.get("reason") or ""
+    rule = trace.get("rule") or ""
+    why = f"{rule}: {reason}" if rule and rule not in reason else reason
+    if not why:
+        return _("%(lead)s was assigned to you by routing.") % {"lead": lead.display_name}
+    return _("%(lead)s was assigned to you by routing: %(why)s") % {"lead": lead.display_name, "why": why}
 
 
 def _notify_once_sql() -> sql.Composed:

@@ -194,6 +194,42 @@ def reps() -> QuerySet[Rep]:
     )
 
 
+@dataclass(frozen=True)
+class ClockAlert:
+    """A running clock of a manager's team: breached or due soon, and the rep it could go to in one click."""
+
+    clock: object  # SlaClock, with lead, its owner and the policy
+    is_breached: bool
+    suggested: Rep | None
+
+
+def team_clock_alerts(user, *, now: dt.datetime | None = None, limit: int = 50) -> list[ClockAlert]:
+    """The manager's breach list: running SLA clocks past their due or due within `sla_queries.DUE_SOON`, of
+    leads owned by reps of the teams `user` manages (every team for an admin), the most overdue first. Each
+    with a suggestion: the rep of the same team with the most free places who takes leads now (not the owner).
+    Three queries."""
+    now = now or timezone.now()
+    team_reps = reps() if user.is_superuser else reps().filter(team__manager=user)
+    team_reps = list(team_reps)
+    team_of = {rep.user_id: rep.team_id for rep in team_reps}
+    clocks = list(
+        sla_queries.running_clocks()
+        .filter(due_at__lte=now + sla_queries.DUE_SOON, lead__owner_id__in=list(team_of))
+        .select_related("lead", "lead__owner", "policy")
+        .order_by("due_at", "id")[:limit]
+    )
+    if not clocks:
+        return []
+    rows = [row for row in board_rows(team_reps, now=now) if row.takes_leads]
+    alerts = []
+    for clock in clocks:
+        candidates = [row for row in rows if row.rep.team_id == team_of.get(clock.lead.owner_id)
+                      and row.rep.user_id != clock.lead.owner_id]
+        best = max(candidates, key=lambda row: (row.rep.capacity - row.load.open_load, -row.rep.pk), default=None)
+        alerts.append(ClockAlert(clock=clock, is_breached=clock.due_at <= now, suggested=best.rep if best else None))
+    return alerts
+
+
 def rep_by_username(username: str) -> Rep | None:
     return reps().filter(user__username=username).first()
 

@@ -18,6 +18,7 @@ urlpatterns = [
     path("leads/<int:lead_id>/assign/", views.assign, name="assign"),
     path("leads/<int:lead_id>/activities/", views.log_activity, name="log_activity"),
     path("notifications/", views.notification_list, name="notifications"),
+    path("notifications/badge/", views.notification_badge, name="notification_badge"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("notifications/<int:notification_id>/read/", views.notification_read, name="notification_read"),
     path("team/", team_views.board, name="team"),

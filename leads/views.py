@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -25,7 +26,7 @@ from core.errors import Conflict, Invalid, NotPermitted, Refused, Stale
 from core.http import client_ip, user_agent
 from core.vocabulary import Channel, LeadType, Stage, Temperature
 from leads import activities, edits, extensions, guards, lifecycle, notifications, roles, search, selectors
-from leads.filters import ORDERING, LeadFilter
+from leads.filters import ORDERING, SLA_STATES, LeadFilter
 from leads.forms import (
     OWNER_CHANGE_LABELS,
     TRANSITION_LABELS,
@@ -80,7 +81,17 @@ def _go(request, url: str):
 @login_required
 @require_GET
 def home(request):
-    if roles.is_sdr(request.user) and not roles.is_staff_role(request.user):
+    """Each role lands where its day starts: the admin on what needs attention, a manager on the team board
+    (today's breaches on top), marketing on the reports overview, an SDR on the queue. URL names only: the
+    pages live in apps above this one."""
+    user = request.user
+    if user.is_superuser:
+        return redirect("attention")
+    if roles.is_manager(user):
+        return redirect("leads:team")
+    if roles.is_marketing(user):
+        return redirect("reporting:dashboard")
+    if roles.is_sdr(user):
         return redirect("leads:queue")
     return redirect("leads:list")
 
@@ -105,12 +116,17 @@ def lead_list(request):
     leads = selectors.visible_leads(request.user).order_by("-created_at", "-id")
     lead_filter = LeadFilter(request.GET, queryset=leads)
     searching = lead_filter.is_valid() and search.query_text(lead_filter.form.cleaned_data.get("q") or "")
-    page = CappedPaginator(lead_filter.qs, settings.LEADS_PAGE_SIZE, cap=search.FEW if searching else None).get_page(
+    # An invalid filter lists nothing (the page says which field to fix), never the leads it did not narrow.
+    listed = lead_filter.qs if lead_filter.is_valid() else leads.none()
+    page = CappedPaginator(listed, settings.LEADS_PAGE_SIZE, cap=search.FEW if searching else None).get_page(
         request.GET.get("page")
     )
     is_staff_role = roles.is_staff_role(request.user)
     context = {
         "filter": lead_filter,
+        "filter_errors": _filter_errors(lead_filter),
+        "filtered_by": _filtered_by(lead_filter),
+        "sla_states": SLA_STATES,
         "page": page,
         "stages": Stage.choices,
         "sources": Channel.choices,
@@ -120,12 +136,52 @@ def lead_list(request):
         "owners": list(lifecycle.eligible_owners().values_list("username", flat=True)) if is_staff_role else [],
         "selected": {"stage": request.GET.getlist("stage"), "source": request.GET.getlist("source"),
                      "temperature": request.GET.getlist("temperature")},
+        "chosen": {name: [label for value, label in choices if value in request.GET.getlist(name)]
+                   for name, choices in (("stage", Stage.choices), ("source", Channel.choices))},
         "columns": _sort_columns(request.GET.get("ordering", "")),
         "ordering": request.GET.get("ordering", ""),
     }
     if request.htmx and request.htmx.target == "lead-table":
         return render(request, "leads/lead_list.html#table", context)
     return render(request, "leads/lead_list.html", context)
+
+
+# The list page's names for the filters whose FilterSet label is longer (the API documents the long one).
+PAGE_FILTER_LABELS = {"owner": _lazy("Owner"), "probability_min": _lazy("Probability from (%)"),
+                      "probability_max": _lazy("Probability to (%)"), "stalled": _lazy("Stalled only")}
+_NOT_FILTERS = ("ordering", "page")
+
+
+def _filter_label(lead_filter, name: str) -> str:
+    field = lead_filter.form.fields.get(name)
+    return str(PAGE_FILTER_LABELS.get(name) or (field.label if field else name))
+
+
+def _filter_errors(lead_filter) -> list[dict]:
+    """The filter form's errors under the labels the page shows (never `score_min`)."""
+    if lead_filter.is_valid():
+        return []
+    return [{"label": _filter_label(lead_filter, name), "messages": list(errors)}
+            for name, errors in lead_filter.errors.items()]
+
+
+def _filtered_by(lead_filter) -> list[dict]:
+    """Each filter in use and its value(s) in words, for the "filtered by" line (empty values are ignored)."""
+    data = lead_filter.data
+    if data is None or not hasattr(data, "lists"):
+        return []
+    used = []
+    for name, values in data.lists():
+        field = lead_filter.form.fields.get(name)
+        if name in _NOT_FILTERS or field is None:
+            continue
+        choices = dict(getattr(field, "choices", ()) or ())
+        if name == "stalled":
+            shown = [str(_("yes") if value in ("true", "True", "1") else _("no")) for value in values]
+        else:
+            shown = [str(choices.get(value, value)) for value in values]
+        used.append({"name": name, "label": _filter_label(lead_filter, name), "values": shown})
+    return used
 
 
 @login_required
@@ -404,6 +460,14 @@ def _notifications_context(request, page_number) -> dict:
 def notification_list(request):
     context = _notifications_context(request, request.GET.get("page"))
     return render(request, "leads/notifications.html", context)
+
+
+@login_required
+@require_GET
+def notification_badge(request):
+    """The header badge alone: it polls this every LIVE_REFRESH_SECONDS (the unread count comes from the
+    context processor)."""
+    return render(request, "leads/_notification_badge.html")
 
 
 @login_required

@@ -24,6 +24,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core import replica
+from leads import roles
+from leads import selectors as leads_selectors
 from reporting import charts, filters, reports, selectors
 from reporting.models import Frequency, ReportRun, ReportSubscription, Scope
 from reporting.tables import Column, Table, csv_text
@@ -154,6 +156,15 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
             breach_rows, empty=_("No SLA breach in the period."),
         ),
     ]
+    team_alerts = _team_alert_rows(user, now=now)
+    if roles.is_manager(user):
+        tables.append(Table(
+            "team_breaches", _("Your teams: SLA breaches and clocks due soon"),
+            [Column("lead", _("Lead")), Column("policy", _("Policy")), Column("owner", _("Owner")),
+             Column("state", _("State")), Column("due_at", _("Due at")), Column("suggested", _("Give to")),
+             Column("url", _("Link"))],
+            team_alerts, empty=_("No SLA of your teams' leads is breached or due within the hour."),
+        ))
     images = {}
     funnel_stages = [s for s in flow["stages"] if s["count"] is not None]
     funnel_png = charts.horizontal_bars(
@@ -178,6 +189,8 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
         "funnel_max": max([s["count"] or 0 for s in funnel_stages] + [1]),
         "stalls": stall_data["stages"], "stalled": stalled, "waiting": waiting,
         "breaches": breach_rows,
+        "is_manager": roles.is_manager(user), "team_alerts": team_alerts,
+        "team_board_url": f"{settings.SITE_URL}{reverse('leads:team')}#breaches",
         "site_url": settings.SITE_URL,
         "dashboard_url": f"{settings.SITE_URL}{reverse('reporting:dashboard')}",
         "subscription_url": f"{settings.SITE_URL}{reverse('reporting:my_report')}",
@@ -186,10 +199,30 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
     return Report(user=user, period=period, scope=scope, context=context, tables=tables, images=images)
 
 
+def _team_alert_rows(user, *, now) -> list[dict]:
+    """The manager's breach list (`leads.selectors.team_clock_alerts`) as e-mail rows; one click on the team
+    board reassigns (an e-mail cannot post)."""
+    if not roles.is_manager(user):
+        return []
+    rows = []
+    for alert in leads_selectors.team_clock_alerts(user, now=now):
+        clock, owner = alert.clock, alert.clock.lead.owner
+        suggested = alert.suggested.user if alert.suggested else None
+        rows.append({
+            "lead": clock.lead.display_name, "policy": str(clock.policy),
+            "owner": owner.get_full_name() or owner.get_username() if owner else "",
+            "state": str(_("breached") if alert.is_breached else _("due soon")), "is_breached": alert.is_breached,
+            "due_at": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M"),
+            "suggested": (suggested.get_full_name() or suggested.get_username()) if suggested else "",
+            "url": reports.lead_url(clock.lead_id),
+        })
+    return rows
+
+
 def _breach_row(clock) -> dict:
     return {
         "lead": clock.lead.display_name, "policy": str(clock.policy),
-        "owner": clock.owner.get_username() if clock.owner_id else "",
+        "owner": (clock.owner.get_full_name() or clock.owner.get_username()) if clock.owner_id else "",
         "due_at": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M"),
         "url": reports.lead_url(clock.lead_id),
     }

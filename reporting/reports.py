@@ -87,7 +87,8 @@ def lead_rows(leads, *, now=None) -> list[dict]:
         over_by = getattr(lead, "over_by", None)
         rows.append({
             "id": lead.pk, "name": lead.display_name, "company": lead.company, "stage": lead.get_stage_display(),
-            "stage_value": lead.stage, "owner": lead.owner.get_username() if lead.owner_id else "",
+            "stage_value": lead.stage,
+            "owner": (lead.owner.get_full_name() or lead.owner.get_username()) if lead.owner_id else "",
             "source": lead.get_source_display(), "campaign": lead.campaign.name if lead.campaign_id else "",
             "since": timezone.localtime(lead.stage_entered_at).strftime("%Y-%m-%d %H:%M"),
             "days": round((now - lead.stage_entered_at).total_seconds() / 86400, 1),
@@ -247,7 +248,7 @@ def velocity_chart(data: dict) -> dict:
             "labels": [str(s["label"]) for s in stages],
             "datasets": [
                 {"label": str(_("Median days")), "data": [s["median_days"] for s in stages],
-                 "backgroundColor": [RED if s["flag"] else BLUE for s in stages]},
+                 "backgroundColor": [GREEN if s["flag"] == "above" else RED if s["flag"] else BLUE for s in stages]},
                 {"label": str(_("90th percentile")), "data": [s["p90_days"] for s in stages],
                  "backgroundColor": GREY},
                 {"label": str(_("Benchmark up to")), "data": [s["benchmark_days_max"] for s in stages],

@@ -780,6 +780,7 @@ def speed_to_lead(f: Filters) -> dict:
             by_rep.append(_speed_row(row, row["owner_name"] or _("(not assigned)"), key=row["owner_name"]))
         else:
             by_team.append(_speed_row(row, row["team_name"] or _("(no team)"), key=row["team_id"]))
+    by_rep = _full_names(by_rep, by="username")
     by_rep.sort(key=lambda r: (r["key"] is None, str(r["label"])))
     by_team.sort(key=lambda r: (r["key"] is None, str(r["label"])))
     return {
@@ -877,7 +878,8 @@ def acceptance(f: Filters) -> dict:
     rejected = sum(row["rejected"] for row in by_rep)
     return {
         "accepted": accepted, "rejected": rejected, "rate": _percent(accepted, accepted + rejected),
-        "by_rep": by_rep, "reasons": reasons, "reason_totals": {kind: totals.get(kind, 0) for kind in REASON_KINDS},
+        "by_rep": _full_names(by_rep, by="username"), "reasons": reasons,
+        "reason_totals": {kind: totals.get(kind, 0) for kind in REASON_KINDS},
     }
 
 
@@ -1123,9 +1125,20 @@ def sla_compliance(f: Filters, *, now: dt.datetime | None = None) -> dict:
     return {
         "overall": _compliance(clocks.aggregate(**aggregates)),
         "by_policy": grouped("policy_id", "policy__name", _("(none)")),
-        "by_rep": grouped("owner_id", "owner__username", _("(pool)")),
+        "by_rep": _full_names(grouped("owner_id", "owner__username", _("(pool)")), by="pk"),
         "by_team": grouped("owner__rep__team_id", "owner__rep__team__name", _("(no team)")),
     }
+
+
+def _full_names(rows: list[dict], *, by: str) -> list[dict]:
+    """People by name: each row whose `key` is a user's username (`by="username"`) or id (`by="pk"`) gets the
+    user's full name as its label (the username when none is set). One query."""
+    keys = [row["key"] for row in rows if row["key"] not in (None, "")]
+    if not keys:
+        return rows
+    users = get_user_model().objects.filter(**{f"{by}__in": keys}).values_list(by, "first_name", "last_name")
+    names = {key: f"{first} {last}".strip() for key, first, last in users}
+    return [{**row, "label": names.get(row["key"]) or row["label"]} for row in rows]
 
 
 def _compliance(row: dict) -> dict:

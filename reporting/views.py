@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -21,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from core import dates, replica
 from leads import roles
 from leads import selectors as lead_selectors
+from leads.models import Campaign
 from reporting import agreement, email, reports, selectors
 from reporting.forms import FunnelFilterForm, ReportFilterForm, SourcesFilterForm, SubscriptionForm
 from reporting.models import ReportRun, ReportSubscription
@@ -71,6 +73,28 @@ def _report(request, *, name: str, template: str, build, form_class=ReportFilter
 # --- pages ----------------------------------------------------------------------------------------------
 
 
+def _lead_list_link(f, *, own_only: bool, stage: str = "", stalled: bool = False, created: bool = True) -> str:
+    """The lead list filtered to exactly the leads behind a figure, or "" where the list cannot say the same
+    (an SDR's own figures, a team or rep filter: the list filters by current owner only)."""
+    if own_only or f.team_id or f.rep_id or f.by_owner:
+        return ""
+    query = {}
+    if created:
+        query.update(created_after=f.start.isoformat(), created_before=f.end.isoformat())
+    if f.source:
+        query["source"] = f.source
+    if f.campaign_id:
+        slug = Campaign.objects.filter(pk=f.campaign_id).values_list("slug", flat=True).first()
+        if slug is None:
+            return ""
+        query["campaign"] = slug
+    if stage:
+        query["stage"] = stage
+    if stalled:
+        query["stalled"] = "true"
+    return f"{reverse('leads:list')}?{urlencode(query)}"
+
+
 @login_required
 @require_GET
 def dashboard(request):
@@ -85,19 +109,26 @@ def dashboard(request):
         stalled_total = sum(s["stalled"] for s in stalls["stages"])
         counts = {s["stage"]: s["count"] for s in funnel["stages"]}
         kpis = [
-            {"label": _("Leads created"), "value": counts["known"], "kind": "count"},
+            {"label": _("Leads created"), "value": counts["known"], "kind": "count",
+             "link": _lead_list_link(f, own_only=form.own_only),
+             "definition": _("Leads created in the range (a cohort: later events of these leads count too).")},
             {"label": _("Became MQL"), "value": counts["mql"], "kind": "count"},
             {"label": _("Became SQL"), "value": counts["sql"], "kind": "count"},
-            {"label": _("Won"), "value": counts["customer"], "kind": "count"},
+            {"label": _("Won"), "value": counts["customer"], "kind": "count",
+             "link": _lead_list_link(f, own_only=form.own_only, stage="customer"),
+             "definition": _("Leads created in the range that are customers now; the e-mail's \"deals won\" "
+                             "counts the wins that happened in its period instead.")},
             {"label": _("Won revenue"), "value": sources["total"]["revenue"], "kind": "money"},
-            {"label": _("Median minutes, assignment → first touch"),
+            {"label": _("Median time, assignment → first touch"),
              "value": speed["overall"]["assignment_median_minutes"], "kind": "minutes"},
             {"label": _("Touched within 5 min of assignment"),
              "value": speed["overall"]["assignment_within_share"], "kind": "percent",
              "flag": speed["overall"]["assignment_flag"]},
             {"label": _("MQL acceptance rate"), "value": acceptance["rate"], "kind": "percent"},
             {"label": _("Stalled leads now"), "value": stalled_total, "kind": "count",
-             "flag": "warn" if stalled_total else ""},
+             "flag": "warn" if stalled_total else "",
+             "link": _lead_list_link(f, own_only=form.own_only, stalled=True, created=False),
+             "definition": _("Open leads longer in their stage than its stall threshold, right now.")},
         ]
         funnel_tables = reports.funnel_tables(funnel)
         source_table = reports.sources_tables(sources)[0]

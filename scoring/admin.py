@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from scoring import predictive_versions, versioning
+from scoring import policy, predictive_versions, versioning
 from scoring.forms import PredictiveTrainingForm, ScoringModelForm, ScoringRuleForm, ScoringRuleFormSet
 from scoring.models import PredictiveModel, ScoringModel, ScoringRule
 
@@ -230,7 +230,20 @@ class ScoringModelAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(self._change_url(draft))
 
     def activate_view(self, request, object_id):
+        """The button: a refusal at once; else first a confirmation with the what-if numbers, then (POST with
+        confirmed=yes) the activation."""
         model = get_object_or_404(ScoringModel, pk=object_id)
+        if not super().has_change_permission(request, model):
+            raise PermissionDenied
+        problems = policy.validate_model(model.to_spec()) if model.is_draft else None
+        if request.POST.get("confirmed") != "yes" and model.is_draft and not problems:
+            context = {
+                **self.admin_site.each_context(request), "opts": self.model._meta, "original": model,
+                "title": _("Activate version %(version)s?") % {"version": model.version},
+                "what_if": versioning.what_if(model), "change_url": self._change_url(model),
+                "active": ScoringModel.active(),
+            }
+            return TemplateResponse(request, "admin/scoring/activate_confirm.html", context)
         self._activate(request, model)
         return HttpResponseRedirect(self._change_url(model))
 

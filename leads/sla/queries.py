@@ -12,9 +12,21 @@ from leads.models import Lead, SlaClock
 from routing import sla_policy
 from routing.models import StallThreshold
 
+# "Due soon": a running clock due within this window (the lead list's SLA filter, the manager's breach list).
+DUE_SOON = dt.timedelta(hours=1)
+
 
 def running_clocks() -> QuerySet[SlaClock]:
     return SlaClock.objects.filter(stopped_at__isnull=True)
+
+
+def due_soon_condition(*, now: dt.datetime | None = None) -> Q:
+    """Leads with a running clock due within DUE_SOON and none past its due yet."""
+    now = now or timezone.now()
+    running = running_clocks().filter(lead=OuterRef("pk"))
+    return Q(Exists(running.filter(due_at__gt=now, due_at__lte=now + DUE_SOON))) & ~Q(
+        Exists(running.filter(due_at__lte=now))
+    )
 
 
 def annotate(queryset: QuerySet[Lead], *, now: dt.datetime | None = None) -> QuerySet[Lead]:

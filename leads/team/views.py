@@ -48,8 +48,12 @@ def _rep_or_404(username: str) -> Rep:
 def board(request):
     _require_manager(request.user)
     rows = selectors.board_rows(selectors.reps())
+    alerts = selectors.team_clock_alerts(request.user)
     context = {
         "rows": rows,
+        "alerts": alerts,
+        "breached_count": sum(1 for alert in alerts if alert.is_breached),
+        "owners": list(lifecycle.eligible_owners()),
         "pool": selectors.pool_summary(),
         "totals": {
             "open_load": sum(row.load.open_load for row in rows),

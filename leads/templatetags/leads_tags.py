@@ -7,9 +7,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from leads import embed
 from leads.forms import OWNER_CHANGE_LABELS, TRANSITION_LABELS
 
 register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def embed_snippet(context, capture_form) -> str:
+    """The capture form's embed snippet (`leads.embed.snippet`) for this request's address, as text to show
+    inside <code> (`&`, `<`, `>` escaped; the quotes stay readable)."""
+    return embed.display(embed.snippet(capture_form, request=context.get("request")))
 
 
 @register.filter

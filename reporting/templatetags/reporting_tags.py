@@ -3,7 +3,9 @@
 from decimal import Decimal
 
 from django import template
+from django.conf import settings
 from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -13,12 +15,32 @@ SUFFIX = {"percent": "\u00a0%"}
 
 @register.filter
 def cell(value, kind="text"):
-    """A table cell as text: '–' for no value, numbers grouped by the active language."""
+    """A table cell as text: '–' for no value, numbers grouped by the active language, durations in minutes,
+    hours or days as fits ("18 min", "4.5 h", "12.3 days"), money with its currency (the first of
+    SALES_CURRENCIES)."""
     if value is None or value == "":
         return "–" if kind in DECIMALS else ""
+    if kind == "minutes" and isinstance(value, int | float | Decimal):
+        return duration(value)
+    if kind == "money" and isinstance(value, int | float | Decimal):
+        return f"{number_format(value, 0 if value == int(value) else 2, force_grouping=True)}\u00a0{currency()}"
     if kind in DECIMALS and isinstance(value, int | float | Decimal):
         return number_format(value, DECIMALS[kind], force_grouping=True) + SUFFIX.get(kind, "")
     return value
+
+
+def currency() -> str:
+    return (settings.SALES_CURRENCIES or ["EUR"])[0]
+
+
+def duration(minutes) -> str:
+    """Minutes in the unit that reads best: under an hour in minutes, under two days in hours, else days."""
+    minutes = float(minutes)
+    if minutes < 60:
+        return _("%(count)s min") % {"count": number_format(round(minutes), 0)}
+    if minutes < 48 * 60:
+        return _("%(count)s h") % {"count": number_format(minutes / 60, 1)}
+    return _("%(count)s days") % {"count": number_format(minutes / 1440, 1)}
 
 
 @register.filter

@@ -21,6 +21,16 @@
     return true;
   }
 
+  // The header's menu button on small screens: show or hide the page links.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest("[data-menu-toggle]");
+    if (!toggle) return;
+    var menu = document.getElementById(toggle.getAttribute("aria-controls"));
+    if (!menu) return;
+    var open = menu.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   function showHelp() {
     var dialog = document.getElementById("shortcut-help");
     if (dialog && !dialog.open) dialog.showModal();

@@ -48,6 +48,7 @@ RULES = {
     "healthz": Rule(ANYONE, may_be_503=True),
     "metrics": Rule(ANYONE),  # the test client is a loopback peer; tests/config/ops checks who else may read it
     "set_language": Rule(ANYONE, "POST"),
+    "attention": Rule(frozenset({"admin"})),  # the admin's landing page
     "login": Rule(ANYONE),
     "logout": Rule(ANYONE, "POST"),  # then the login page, for everybody
     "password_change": Rule(SIGNED_IN),
@@ -113,6 +114,7 @@ RULES = {
     "leads:claim": Rule(WORKS_LEAD, "POST"),
     "leads:assign": Rule(STAFF, "POST"),
     "leads:log_activity": Rule(SEES_LEAD, "POST"),
+    "leads:notification_badge": Rule(SIGNED_IN),
     "leads:notifications": Rule(SIGNED_IN),
     "leads:notifications_read": Rule(SIGNED_IN, "POST"),
     "leads:notification_read": Rule(frozenset({"sdr"}), "POST"),  # sdr1's own notification

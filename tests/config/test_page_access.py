@@ -57,10 +57,10 @@ def test_login_page_renders(client):
     assert 'name="password"' in text(response)
 
 
-def test_login_leads_to_the_queue(client, sdr):
+def test_login_leads_to_the_home_page_of_the_role(client, sdr):
     response = client.post(reverse("login"), {"username": "sdr1", "password": "pw-for-tests-123"})
     assert response.status_code == 302
-    assert response["Location"] == reverse("leads:queue")
+    assert response["Location"] == reverse("leads:home")
 
 
 # --- home -----------------------------------------------------------------------------------------------
@@ -71,9 +71,20 @@ def test_home_sends_an_sdr_to_the_queue(client, sdr):
     assert response["Location"] == reverse("leads:queue")
 
 
-@pytest.mark.parametrize("role", ["marketing", "manager", "admin"])
-def test_home_sends_staff_to_the_lead_list(client, users, role):
+@pytest.mark.parametrize(
+    "role, landing",
+    [("marketing", "reporting:dashboard"), ("manager", "leads:team"), ("admin", "attention"), ("sdr", "leads:queue")],
+)
+def test_home_sends_each_role_to_its_landing_page(client, users, role, landing):
     response = as_user(client, users[role]).get(reverse("leads:home"))
+    assert response["Location"] == reverse(landing)
+    assert as_user(client, users[role]).get(response["Location"]).status_code == 200
+
+
+def test_home_sends_a_user_without_a_role_to_the_lead_list(client, db):
+    from tests.factories import UserFactory
+
+    response = as_user(client, UserFactory(username="nobody")).get(reverse("leads:home"))
     assert response["Location"] == reverse("leads:list")
 
 

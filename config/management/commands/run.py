@@ -16,6 +16,7 @@ killed with SIGKILL, the kernel sends each child SIGTERM (Linux, PR_SET_PDEATHSI
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ from config import embedded_db
 from leads.models import Lead
 
 STOP_SECONDS = 15
+READY_SECONDS = 60  # print the logins even when the web server is slow to answer
 CHECK_SECONDS = 1.0
 
 
@@ -55,11 +57,16 @@ class Command(BaseCommand):
         ready = time.monotonic() - started
 
         url = f"http://127.0.0.1:{port}/"
+        if not settings.SITE_URL_IS_SET:  # links in e-mails and snippets point where this serves
+            os.environ["SITE_URL"] = url.rstrip("/")
         mode = "debug mode (DEBUG=true)" if debug or settings.DEBUG else "production-like (DEBUG=false)"
-        self.stdout.write(self.style.SUCCESS(f"\nLeadwerk is ready ({ready:.1f} s, {mode}): {url}"))
-        self.stdout.write(f"  Log in as admin, marketing, manager or sdr1 ... sdr4 with the password "
-                          f"{settings.DEMO_PASSWORD!r} (DEMO_PASSWORD).")
-        self.stdout.write(f"  Admin: {url}admin/   API docs: {url}api/docs/   Stop: Ctrl-C\n")
+
+        def banner() -> None:
+            """Printed last, once the web server answers, so the start-up lines do not scroll it away."""
+            self.stdout.write(self.style.SUCCESS(f"\nLeadwerk is ready ({ready:.1f} s, {mode}): {url}"))
+            self.stdout.write(f"  Log in as admin, marketing, manager or sdr1 ... sdr4 with the password "
+                              f"{settings.DEMO_PASSWORD!r} (DEMO_PASSWORD).")
+            self.stdout.write(f"  Admin: {url}admin/   API docs: {url}api/docs/   Stop: Ctrl-C\n")
 
         python = sys.executable
         if reload:
@@ -71,16 +78,18 @@ class Command(BaseCommand):
         commands = {"web": web}
         if not no_worker:
             commands["worker"] = [python, "manage.py", "qcluster"]
-        Supervisor(commands, out=self.stdout).run()
+        Supervisor(commands, out=self.stdout, on_ready=banner, ready=lambda: _answers("127.0.0.1", port)).run()
         self.stdout.write("Leadwerk stopped.")
 
 
 class Supervisor:
     """Run the children until a signal (or until one of them exits), keep the embedded PostgreSQL up."""
 
-    def __init__(self, commands: dict[str, list[str]], *, out):
+    def __init__(self, commands: dict[str, list[str]], *, out, on_ready=None, ready=None):
         self.commands = commands
         self.out = out
+        self.on_ready = on_ready  # called once, when `ready()` first says yes (or after READY_SECONDS)
+        self.ready = ready or (lambda: True)
         self.stopping = False
         self.children: dict[str, subprocess.Popen] = {}
 
@@ -97,7 +106,11 @@ class Supervisor:
                 self.children[name] = subprocess.Popen(
                     command, start_new_session=True, preexec_fn=_terminate_with_parent
                 )
+            waiting_since = time.monotonic()
             while not self.stopping:
+                if self.on_ready is not None and (self.ready() or time.monotonic() - waiting_since > READY_SECONDS):
+                    self.on_ready()
+                    self.on_ready = None
                 exited = [name for name, child in self.children.items() if child.poll() is not None]
                 if exited:
                     self.out.write(f"{', '.join(exited)} exited: stopping the rest.")
@@ -130,6 +143,15 @@ class Supervisor:
                 child.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+
+
+def _answers(host: str, port: int) -> bool:
+    """Whether something accepts connections on host:port (the web server is up)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def _terminate_with_parent() -> None:

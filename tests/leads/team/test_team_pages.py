@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from core.vocabulary import Role, Stage
 from leads import lifecycle
-from leads.models import Account, Lead, LeadTransition, Notification
+from leads.models import Account, Lead, LeadTransition, Notification, SlaClock
 from routing.models import Rep, RotationState, RoutingRule, Team
 from tests.factories import CampaignFactory, LeadFactory, UserFactory
+from tests.sla_helpers import ACCEPT, policy
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +168,8 @@ def test_board_shows_who_is_out_of_office_and_full(client, manager, sdr, other_s
 
 def test_board_runs_a_fixed_number_of_queries_whatever_the_number_of_reps_and_leads(client, manager, team):
     client = as_user(client, manager)
-    LeadFactory.create_batch(2, stage=Stage.MQL, owner=rep_of_username("sdr1").user)
+    late = LeadFactory.create_batch(2, stage=Stage.MQL, owner=rep_of_username("sdr1").user)[0]
+    _breached_clock(late)  # the breach list on top of the board has something to show
     few = queries(client, reverse("leads:team"))
     other = Team.objects.create(name="Field", slug="field", manager=UserFactory(role=Role.MANAGER))
     for number in range(6):
@@ -176,8 +178,16 @@ def test_board_runs_a_fixed_number_of_queries_whatever_the_number_of_reps_and_le
         LeadFactory.create_batch(3, stage=Stage.MQL, owner=user)
         LeadFactory(stage=Stage.SAL, owner=user)
     LeadFactory.create_batch(5, stage=Stage.MQL, owner=None)
+    for lead in Lead.objects.filter(owner__username__startswith="field"):
+        _breached_clock(lead)
     assert queries(client, reverse("leads:team")) == few
-    assert few <= 10
+    assert few <= 14  # the board's 10, the breach list's 3 (its reps, clocks, their loads), the owner list
+
+
+def _breached_clock(lead):
+    now = timezone.now()
+    SlaClock.objects.create(lead=lead, policy=policy(ACCEPT), stage=lead.stage, owner=lead.owner,
+                            started_at=now - dt.timedelta(hours=5), due_at=now - dt.timedelta(hours=1))
 
 
 def test_manager_toggles_availability_with_htmx_and_gets_the_row_back(client, manager, sdr, team):
