@@ -6,8 +6,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from leads import edits
-from leads import embed
+from leads import edits, embed
 from leads.models import (
     Account,
     Activity,
