@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0014_lead_address_and_language'),
+        ('leads', '0015_alter_notification_kind'),
         ('pghistory', '0007_auto_20250421_0444'),
     ]
 
