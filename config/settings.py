@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "privacy",
     "capture",
     "sales",
+    "integrations",
     "scoring",
     "routing",
     "reporting",
@@ -205,6 +206,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the event types wherever they appear (events feed, webhooks).
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "core.vocabulary.EVENT_TYPES"},
 }
 
 Q_CLUSTER = {

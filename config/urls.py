@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("capture.api_urls")),
     path("api/v1/", include("privacy.api_urls")),
     path("api/v1/", include("outbox.api_urls")),
+    path("api/v1/", include("integrations.api_urls")),
     path("api/", include("leads.api.urls")),
     path("reports/", include("reporting.urls")),
     path("sales/", include("sales.urls")),

@@ -176,6 +176,7 @@ class NotificationKind(models.TextChoices):
     HOT_INTENT = "hot_intent", _("Hot intent")
     SLA_WARNING = "sla_warning", _("SLA warning")
     SLA_ESCALATION = "sla_escalation", _("SLA escalation")
+    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled")
 
 
 class Role:
@@ -209,6 +210,9 @@ class EventType:
         ACTIVITY_LOGGED, CONSENT_CHANGED, SLA_BREACHED, OPPORTUNITY_CREATED, OPPORTUNITY_STAGE_CHANGED,
         OPPORTUNITY_WON, OPPORTUNITY_LOST,
     )
+
+
+EVENT_TYPES = EventType.ALL  # an importable name for the API schema's enum (config.settings)
 
 
 class SalesOutcome(models.TextChoices):
