@@ -16,6 +16,7 @@ from integrations.models import STAGE_VALUES, Attempt, Delivery, DeliveryStatus,
 
 
 class SubscriptionForm(forms.ModelForm):
+    url = forms.URLField(label=_("URL"), max_length=2000, assume_scheme="https")
     event_types = forms.MultipleChoiceField(
         label=_("Event types"), choices=[(name, name) for name in EventType.ALL],
         widget=forms.CheckboxSelectMultiple,
