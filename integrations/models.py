@@ -23,7 +23,7 @@ class Format(models.TextChoices):
 
 
 class Subscription(models.Model):
-    url = models.URLField(_("URL"), max_length=2000)
+    url = models.CharField(_("URL"), max_length=2000, help_text=_("https (http only for WEBHOOK_ALLOWED_HOSTS)."))
     description = models.CharField(_("description"), max_length=200, blank=True)
     format = models.CharField(_("format"), max_length=16, choices=Format.choices, default=Format.STANDARD)
     event_types = models.JSONField(_("event types"), default=list, help_text=_("Event types sent to this URL."))
