@@ -123,6 +123,8 @@ def test_a_refused_url_writes_no_subscription(admin_user):
     from integrations import services
 
     with pytest.raises(Invalid) as refused:
-        services.create_subscription(by=admin_user, data={"url": "https://169.254.169.254/", "events": ["lead.created"]})
+        services.create_subscription(
+            by=admin_user, data={"url": "https://169.254.169.254/", "events": ["lead.created"]}
+        )
     assert "url" in refused.value.errors
     assert Subscription.objects.count() == 0
