@@ -207,7 +207,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name for the event types wherever they appear (events feed, webhooks).
-    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "core.vocabulary.EVENT_TYPES"},
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "core.vocabulary.EVENT_TYPES", "SourceEnum": "core.vocabulary.Channel"},
 }
 
 Q_CLUSTER = {

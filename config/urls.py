@@ -25,5 +25,6 @@ urlpatterns = [
     path("sales/", include("sales.urls")),
     path("", include("capture.urls")),
     path("", include("privacy.urls")),
+    path("", include("integrations.urls")),  # before leads': /leads/export.csv
     path("", include("leads.urls")),
 ]

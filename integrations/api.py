@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from core.api import INVALID, NOT_PERMITTED, UNAUTHENTICATED, DetailSerializer, json_object
 from core.parsers import SafeJSONParser
+from integrations import campaigns, services
 from integrations import serializers as s
-from integrations import services
 from integrations.models import Subscription
 
 NOT_FOUND = DetailSerializer
@@ -123,3 +123,24 @@ class RedeliverView(APIView):
         return Response({
             "queued": services.redeliver(by=request.user, subscription_id=pk, delivery_id=delivery_id)
         })
+
+
+class CampaignsView(APIView):
+    parser_classes = [SafeJSONParser]
+
+    @extend_schema(
+        summary="Campaigns with their costs (marketing, managers, admins)",
+        responses={200: s.CampaignSerializer(many=True), 401: UNAUTHENTICATED, 403: NOT_PERMITTED},
+    )
+    def get(self, request):
+        return Response(s.CampaignSerializer(campaigns.visible_campaigns(request.user), many=True).data)
+
+    @extend_schema(
+        summary="Create a campaign, or update the one with this slug (push spend from ad platforms)",
+        request=s.CampaignSerializer,
+        responses={200: s.CampaignSerializer, 201: s.CampaignSerializer, 400: INVALID, 401: UNAUTHENTICATED,
+                   403: NOT_PERMITTED},
+    )
+    def post(self, request):
+        campaign, created = campaigns.upsert(by=request.user, data=json_object(request))
+        return Response(s.CampaignSerializer(campaign).data, status=201 if created else 200)

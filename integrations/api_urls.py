@@ -7,6 +7,7 @@ from integrations import api
 app_name = "integrations-api"
 
 urlpatterns = [
+    path("campaigns/", api.CampaignsView.as_view(), name="campaigns"),
     path("webhooks/", api.WebhooksView.as_view(), name="webhooks"),
     path("webhooks/<int:pk>/", api.WebhookView.as_view(), name="webhook"),
     path("webhooks/<int:pk>/rotate-secret/", api.RotateSecretView.as_view(), name="webhook-rotate-secret"),

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from core.vocabulary import EventType
+from core.vocabulary import Channel, EventType
 from integrations.models import STAGE_VALUES, Attempt, Delivery, DeliveryStatus, Format, Subscription
 
 
@@ -57,3 +57,17 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 class RedeliveredSerializer(serializers.Serializer):
     queued = serializers.IntegerField()
+
+
+class CampaignSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    slug = serializers.SlugField(max_length=80)
+    name = serializers.CharField(max_length=200)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    cost = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, required=False,
+        help_text="Total spend so far (not an increment); a repeated push is harmless.",
+    )
+    starts_on = serializers.DateField(required=False, allow_null=True)
+    ends_on = serializers.DateField(required=False, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)

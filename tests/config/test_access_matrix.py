@@ -68,6 +68,8 @@ RULES = {
     "privacy-api:lead-export": Rule(PRIVACY),
     "outbox-api:events": Rule(frozenset({"admin"})),
     # the sample webhook subscription and one of its deliveries; admins only
+    "integrations-api:campaigns": Rule(STAFF),
+    "integrations:lead_csv": Rule(SIGNED_IN),  # each gets the leads they may see (tests/integrations)
     "integrations-api:webhooks": Rule(ADMINS),
     "integrations-api:webhook": Rule(ADMINS, pk="webhook"),
     "integrations-api:webhook-rotate-secret": Rule(ADMINS, "POST", pk="webhook"),
