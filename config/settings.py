@@ -289,6 +289,12 @@ OUTBOX_DISPATCH_WAIT_SECONDS = env.integer("OUTBOX_DISPATCH_WAIT_SECONDS", 5, mi
 # Hosts webhooks may reach although they are private or loopback addresses (and over plain http).
 WEBHOOK_ALLOWED_HOSTS = env.text_list("WEBHOOK_ALLOWED_HOSTS", "")
 WEBHOOK_TIMEOUT_SECONDS = env.integer("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+# Inbound ad lead forms (docs/integrations.md): empty disables the platform's endpoint.
+META_APP_SECRET = env.text("META_APP_SECRET", "")
+META_VERIFY_TOKEN = env.text("META_VERIFY_TOKEN", "")
+META_ACCESS_TOKEN = env.text("META_ACCESS_TOKEN", "")
+LINKEDIN_CLIENT_SECRET = env.text("LINKEDIN_CLIENT_SECRET", "")
+LINKEDIN_ACCESS_TOKEN = env.text("LINKEDIN_ACCESS_TOKEN", "")
 
 # Serving hardening (docs/security.md). Cookies are Secure when the site is served over https: by default
 # when SITE_URL is https://, so `make run` on http://127.0.0.1 works with DEBUG=false.

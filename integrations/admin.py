@@ -11,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import DomainError
 from core.vocabulary import EventType
-from integrations import services, urls_check
-from integrations.models import STAGE_VALUES, Attempt, Delivery, DeliveryStatus, Subscription
+from integrations import adleads, services, urls_check
+from integrations.models import STAGE_VALUES, AdForm, Attempt, Delivery, DeliveryStatus, InboundAdLead, Subscription
 
 
 class SubscriptionForm(forms.ModelForm):
@@ -135,3 +135,45 @@ class DeliveryAdmin(admin.ModelAdmin):
                 by=request.user, subscription_id=delivery.subscription_id, delivery_id=delivery.pk
             )
         messages.success(request, _("%(count)s deliveries queued again.") % {"count": count})
+
+
+class AdFormForm(forms.ModelForm):
+    class Meta:
+        model = AdForm
+        fields = ("platform", "external_id", "name", "capture_form", "field_mapping", "is_active")
+
+    def clean_field_mapping(self):
+        mapping = self.cleaned_data["field_mapping"]
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ValidationError(_("Enter an object of question -> lead field."))
+        unknown = sorted(set(mapping.values()) - set(adleads.MAPPABLE))
+        if unknown:
+            raise ValidationError(
+                _("Unknown lead field: %(fields)s. Choose from: %(allowed)s.")
+                % {"fields": ", ".join(unknown), "allowed": ", ".join(adleads.MAPPABLE)}
+            )
+        if "email" not in mapping.values():
+            raise ValidationError(_("Map one question to email: a lead without e-mail is rejected."))
+        return mapping
+
+
+@admin.register(AdForm)
+class AdFormAdmin(admin.ModelAdmin):
+    form = AdFormForm
+    list_display = ("name", "platform", "external_id", "capture_form", "is_active")
+    list_filter = ("platform", "is_active")
+    search_fields = ("name", "external_id")
+
+
+@admin.register(InboundAdLead)
+class InboundAdLeadAdmin(admin.ModelAdmin):
+    list_display = ("received_at", "platform", "platform_lead_id", "ad_form", "status", "reason", "lead_id")
+    list_filter = ("platform", "status")
+    search_fields = ("=platform_lead_id", "=lead_id")
+    readonly_fields = tuple(field.name for field in InboundAdLead._meta.fields)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

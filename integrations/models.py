@@ -142,3 +142,78 @@ class Attempt(models.Model):
 
     def __str__(self):
         return f"{self.delivery_id} at {self.at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"
+
+
+class AdPlatform(models.TextChoices):
+    META = "meta", _("Meta Lead Ads (Facebook, Instagram)")
+    LINKEDIN = "linkedin", _("LinkedIn Lead Gen Forms")
+
+
+def default_field_mapping() -> dict:
+    """Meta's standard question names; LinkedIn forms map their question ids (see docs/integrations.md)."""
+    return {
+        "email": "email", "full_name": "full_name", "first_name": "first_name", "last_name": "last_name",
+        "company_name": "company", "job_title": "job_title", "phone_number": "phone", "country": "country",
+    }
+
+
+class AdForm(models.Model):
+    """A connected ad lead form: which capture form (source, campaign, consent wording of the ad form) its
+    leads go through, and how its questions map to lead fields."""
+
+    platform = models.CharField(_("platform"), max_length=16, choices=AdPlatform.choices)
+    external_id = models.CharField(_("form id on the platform"), max_length=100)
+    name = models.CharField(_("name"), max_length=200)
+    capture_form = models.ForeignKey(
+        "leads.CaptureForm", verbose_name=_("capture form"), on_delete=models.PROTECT,
+        help_text=_("Gives source, campaign and the consent wording shown in the ad form."),
+    )
+    field_mapping = models.JSONField(
+        _("field mapping"), default=default_field_mapping,
+        help_text=_("Platform question -> lead field (email, first_name, last_name, full_name, company, job_title, "
+                    "phone, country, industry, company_size, website)."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("connected ad form")
+        verbose_name_plural = _("connected ad forms")
+        constraints = [models.UniqueConstraint(fields=["platform", "external_id"], name="ad_form_once")]
+
+    def __str__(self):
+        return f"{self.get_platform_display()}: {self.name}"
+
+
+class InboundStatus(models.TextChoices):
+    RECEIVED = "received", _("Received (details not fetched yet)")
+    ACCEPTED = "accepted", _("Accepted")
+    REJECTED = "rejected", _("Rejected")
+
+
+class InboundAdLead(models.Model):
+    """One lead notification from an ad platform, and what became of it. No personal data: the details are
+    fetched from the platform and go through capture (whose submission keeps them like any channel's)."""
+
+    platform = models.CharField(_("platform"), max_length=16, choices=AdPlatform.choices)
+    platform_lead_id = models.CharField(_("lead id on the platform"), max_length=100, blank=True)
+    form_external_id = models.CharField(_("form id on the platform"), max_length=100, blank=True)
+    ad_form = models.ForeignKey(AdForm, null=True, blank=True, on_delete=models.SET_NULL)
+    status = models.CharField(_("status"), max_length=16, choices=InboundStatus.choices)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    lead_id = models.BigIntegerField(_("lead"), null=True, blank=True)
+    submission_id = models.BigIntegerField(_("submission"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("inbound ad lead")
+        verbose_name_plural = _("inbound ad leads")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "platform_lead_id"], condition=~Q(platform_lead_id=""), name="inbound_ad_lead_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.platform} {self.platform_lead_id or '-'}: {self.status}"

@@ -3,7 +3,7 @@
 from django_q.models import Schedule
 
 from core.tasks import enqueue_on_commit, time_budget
-from integrations import deliveries
+from integrations import adleads, deliveries
 
 SCHEDULES = [
     # Retries come due, leases of killed workers expire, a lost kick: the sweep sends what is due.
@@ -26,3 +26,8 @@ def sweep() -> int:
     for subscription_id in subscription_ids:
         enqueue_on_commit("integrations.tasks.send", subscription_id)
     return len(subscription_ids)
+
+
+def ingest_ad_lead(inbound_id: int) -> str | None:
+    """Fetch one inbound ad lead from its platform and pass it through capture."""
+    return adleads.ingest(inbound_id)

@@ -67,9 +67,11 @@ RULES = {
     "capture-api:track": Rule(NOBODY, "POST"),  # only with a form key (tests/capture)
     "privacy-api:lead-export": Rule(PRIVACY),
     "outbox-api:events": Rule(frozenset({"admin"})),
-    # the sample webhook subscription and one of its deliveries; admins only
     "integrations-api:campaigns": Rule(STAFF),
     "integrations:lead_csv": Rule(SIGNED_IN),  # each gets the leads they may see (tests/integrations)
+    "integrations:meta_leads": Rule(ANYONE, "POST"),  # signed by Meta (tests/integrations/test_ad_leads.py)
+    "integrations:linkedin_leads": Rule(ANYONE, "POST"),  # signed by LinkedIn
+    # the sample webhook subscription and one of its deliveries; admins only
     "integrations-api:webhooks": Rule(ADMINS),
     "integrations-api:webhook": Rule(ADMINS, pk="webhook"),
     "integrations-api:webhook-rotate-secret": Rule(ADMINS, "POST", pk="webhook"),
