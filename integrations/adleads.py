@@ -12,6 +12,7 @@ rejected record; a lead without e-mail is rejected by capture with the reason.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -257,3 +258,24 @@ def ingest(inbound_id: int) -> str | None:
     reason = "; ".join(f"{name}: {' '.join(map(str, texts))}" for name, texts in errors.items()) or str(result.body)
     _done(inbound.pk, InboundStatus.REJECTED, reason, ad_form=ad_form, submission_id=submission_id)
     return InboundStatus.REJECTED
+
+
+RETRY_AFTER = dt.timedelta(minutes=2)
+GIVE_UP_AFTER = dt.timedelta(days=1)
+
+
+def retry_stale(*, limit: int = 100) -> int:
+    """Records whose fetch failed (the platform was down, a token expired) are tried again by the minute
+    sweep; after GIVE_UP_AFTER they are rejected with the reason. Returns how many were queued again."""
+    now = timezone.now()
+    InboundAdLead.objects.filter(status=InboundStatus.RECEIVED, received_at__lt=now - GIVE_UP_AFTER).update(
+        status=InboundStatus.REJECTED, processed_at=now,
+        reason=_("The details could not be fetched from the platform for a day."),
+    )
+    stale = list(
+        InboundAdLead.objects.filter(status=InboundStatus.RECEIVED, received_at__lt=now - RETRY_AFTER)
+        .order_by("received_at").values_list("pk", flat=True)[:limit]
+    )
+    for inbound_id in stale:
+        enqueue_on_commit("integrations.tasks.ingest_ad_lead", inbound_id)
+    return len(stale)

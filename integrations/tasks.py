@@ -6,7 +6,8 @@ from core.tasks import enqueue_on_commit, time_budget
 from integrations import adleads, deliveries
 
 SCHEDULES = [
-    # Retries come due, leases of killed workers expire, a lost kick: the sweep sends what is due.
+    # Retries come due, leases of killed workers expire, a lost kick: the sweep sends what is due (and
+    # fetches again the inbound ad leads whose fetch failed).
     {"name": "integrations.sweep", "func": "integrations.tasks.sweep", "schedule_type": Schedule.MINUTES,
      "minutes": 1},
 ]
@@ -21,10 +22,12 @@ def send(subscription_id: int) -> int:
 
 
 def sweep() -> int:
-    """One send task per subscription with due work (so one slow receiver does not hold up the others)."""
+    """One send task per subscription with due work (so one slow receiver does not hold up the others), and
+    another try for inbound ad leads whose fetch failed."""
     subscription_ids = deliveries.subscriptions_with_due_work()
     for subscription_id in subscription_ids:
         enqueue_on_commit("integrations.tasks.send", subscription_id)
+    adleads.retry_stale()
     return len(subscription_ids)
 
 

@@ -201,3 +201,32 @@ def test_the_admin_refuses_a_mapping_to_an_unknown_field_or_without_email(client
     no_email = client.post("/admin/integrations/adform/add/", {**data, "field_mapping": '{"name": "first_name"}'})
     assert "Map one question to email" in no_email.content.decode()
     assert AdForm.objects.count() == 0
+
+
+def test_a_failed_fetch_is_tried_again_and_given_up_after_a_day(client, meta_form, _platforms, monkeypatch):
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    class Down:
+        def fetch(self, platform_lead_id):
+            raise OSError("graph.facebook.com unreachable")
+
+    monkeypatch.setitem(adleads.FETCHERS, AdPlatform.META, Down())
+    _meta_post(client, recorded("meta_notification.json"))
+    inbound = InboundAdLead.objects.get()
+    with pytest.raises(OSError):
+        tasks.ingest_ad_lead(inbound.pk)
+    assert InboundAdLead.objects.get().status == InboundStatus.RECEIVED
+    monkeypatch.setitem(adleads.FETCHERS, AdPlatform.META, _platforms[AdPlatform.META])
+    queued = []
+    monkeypatch.setattr(adleads, "enqueue_on_commit", lambda func, *args: queued.append((func, args)))
+    assert adleads.retry_stale() == 0  # too fresh
+    with time_machine.travel(timezone.now() + dt.timedelta(minutes=3)):
+        assert adleads.retry_stale() == 1
+    assert queued == [("integrations.tasks.ingest_ad_lead", (inbound.pk,))]
+    with time_machine.travel(timezone.now() + dt.timedelta(days=1, minutes=1)):
+        assert adleads.retry_stale() == 0
+    inbound.refresh_from_db()
+    assert inbound.status == InboundStatus.REJECTED and "could not be fetched" in inbound.reason
