@@ -29,12 +29,13 @@ def visible_campaigns(user):
 
 
 def _date(value, name: str, errors: dict) -> dt.date | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
-    try:
-        return dt.date.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        pass
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
     errors[name] = [_("Enter a date as YYYY-MM-DD.")]
     return None
 

@@ -275,3 +275,14 @@ def subscriptions_with_due_work() -> list[int]:
         Delivery.objects.filter(_claimable(timezone.now()), subscription__is_active=True)
         .order_by().values_list("subscription_id", flat=True).distinct()
     )
+
+
+def purge(*, older_than_days: int | None = None) -> int:
+    """Delete finished deliveries (and their attempts) older than the events' retention
+    (OUTBOX_RETENTION_DAYS): the log is kept as long as the events it delivered."""
+    days = settings.OUTBOX_RETENTION_DAYS if older_than_days is None else older_than_days
+    deleted, _by_model = Delivery.objects.filter(
+        status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.FAILED],
+        created_at__lt=timezone.now() - dt.timedelta(days=days),
+    ).delete()
+    return deleted

@@ -10,6 +10,8 @@ SCHEDULES = [
     # fetches again the inbound ad leads whose fetch failed).
     {"name": "integrations.sweep", "func": "integrations.tasks.sweep", "schedule_type": Schedule.MINUTES,
      "minutes": 1},
+    {"name": "integrations.purge", "func": "integrations.tasks.purge", "schedule_type": Schedule.CRON,
+     "cron": "50 3 * * *"},
 ]
 
 # Seconds one task sends before it hands on: half the queue's timeout (one slow receiver fits in the rest).
@@ -34,3 +36,8 @@ def sweep() -> int:
 def ingest_ad_lead(inbound_id: int) -> str | None:
     """Fetch one inbound ad lead from its platform and pass it through capture."""
     return adleads.ingest(inbound_id)
+
+
+def purge() -> int:
+    """The delivery log older than the events' retention."""
+    return deliveries.purge()

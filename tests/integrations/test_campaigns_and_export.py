@@ -37,6 +37,9 @@ def test_marketing_creates_then_updates_a_campaign_by_slug(api_as, marketing):
     ({"slug": "a", "name": "x", "cost": True}, "cost"),
     ({"slug": "a", "name": "x", "channel": "carrier_pigeon"}, "channel"),
     ({"slug": "a", "name": "x", "starts_on": "01.02.2026"}, "starts_on"),
+    ({"slug": "a", "name": "x", "starts_on": 20260201}, "starts_on"),
+    ({"slug": "a", "name": "x", "ends_on": ["2026-02-01"]}, "ends_on"),
+    ({"slug": "a", "name": "x", "channel": ["web_form"]}, "channel"),
     ({"slug": "a", "name": "x", "starts_on": "2026-02-01", "ends_on": "2026-01-01"}, "ends_on"),
     ({"slug": "a", "name": "x", "budget": 5}, "budget"),
 ])

@@ -248,3 +248,15 @@ def test_the_payload_is_the_same_bytes_on_every_attempt(receiver, subscribe, mak
     delivery.refresh_from_db()
     assert deliveries.standard_body(delivery) == body
     assert json.loads(body)["data"] == {"fields": ["phone", "city"], "by": "capture"}
+
+
+def test_the_delivery_log_is_kept_as_long_as_the_events(receiver, subscribe, make_events, settings):
+    settings.OUTBOX_RETENTION_DAYS = 30
+    subscription, _secret = subscribe(receiver.url)
+    consumer.consume(make_events({}, {}))
+    _send(subscription)
+    old, new = Delivery.objects.order_by("event_position")
+    Delivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=31))
+    assert tasks.purge() == 2  # the delivery and its attempt
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [new.pk]
+    assert Attempt.objects.filter(delivery=new).exists()
