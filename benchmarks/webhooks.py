@@ -34,6 +34,8 @@ class _Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # answer at once (no delayed-ACK wait between header and body)
+
             def do_POST(self):  # noqa: N802 (http.server's name)
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver.lock:

@@ -123,14 +123,22 @@ def attempt(delivery_id: int) -> str | None:
     delivery = claim(delivery_id)
     if delivery is None:
         return None
+    status, outcome = _send(delivery)
+    if status == DeliveryStatus.DELIVERED:
+        return _succeeded([(delivery, outcome, timezone.now())])
+    return status
+
+
+def _send(delivery: Delivery) -> tuple[str, sender.Outcome | None]:
+    """Send one claimed delivery. A failure is recorded at once; a success is returned for the caller to
+    record (`_succeeded`, batched by `send_due`)."""
     subscription = delivery.subscription
-    now = timezone.now()
-    built = request_for(delivery, at=now)
+    built = request_for(delivery, at=timezone.now())
     if built is None:
         Delivery.objects.filter(pk=delivery.pk).update(
             status=DeliveryStatus.FAILED, claimed_until=None, last_error="the lead no longer exists; nothing sent"
         )
-        return DeliveryStatus.FAILED
+        return DeliveryStatus.FAILED, None
     body, headers = built
     try:
         target = urls_check.check(subscription.url)
@@ -142,7 +150,7 @@ def attempt(delivery_id: int) -> str | None:
         )
     code = outcome.status_code
     if code is not None and 200 <= code < 300:
-        return _succeeded(delivery, outcome)
+        return DeliveryStatus.DELIVERED, outcome
     if code is not None and 300 <= code < 400:
         outcome = sender.Outcome(code, outcome.body_excerpt, f"redirect ({code}) not followed", outcome.duration_ms)
     elif code is not None and not outcome.error:
@@ -152,20 +160,33 @@ def attempt(delivery_id: int) -> str | None:
         delivery.pk, subscription.pk, delivery.attempts, outcome.error,
     )
     if code == 410:
-        return _gone(delivery, outcome)
-    return _failed(delivery, outcome)
+        return _gone(delivery, outcome), outcome
+    return _failed(delivery, outcome), outcome
 
 
-def _succeeded(delivery: Delivery, outcome: sender.Outcome) -> str:
+def _succeeded(done: list[tuple[Delivery, sender.Outcome, dt.datetime]]) -> str:
+    """Record successful sends (delivery, outcome, when sent), one transaction for a batch: their attempts,
+    their status, and the end of the subscription's run of failures."""
+    if not done:
+        return DeliveryStatus.DELIVERED
     with transaction.atomic():
-        _record(delivery, outcome, ok=True)
-        Delivery.objects.filter(pk=delivery.pk).update(
-            status=DeliveryStatus.DELIVERED, claimed_until=None, delivered_at=timezone.now(),
-            last_status_code=outcome.status_code, last_error="",
-        )
-        Subscription.objects.filter(pk=delivery.subscription_id).exclude(failure_count=0, failing_since=None).update(
-            failure_count=0, failing_since=None
-        )
+        Attempt.objects.bulk_create([
+            Attempt(delivery=delivery, at=at, status_code=outcome.status_code, is_success=True,
+                    response_excerpt=outcome.body_excerpt[:500], duration_ms=outcome.duration_ms)
+            for delivery, outcome, at in done
+        ])
+        by_code: dict[int, list[int]] = {}
+        for delivery, outcome, _at in done:
+            by_code.setdefault(outcome.status_code, []).append(delivery.pk)
+        for code, ids in by_code.items():
+            Delivery.objects.filter(pk__in=ids).update(
+                status=DeliveryStatus.DELIVERED, claimed_until=None, delivered_at=timezone.now(),
+                last_status_code=code, last_error="",
+            )
+        subscription = done[0][0].subscription
+        if subscription.failure_count or subscription.failing_since:
+            Subscription.objects.filter(pk=subscription.pk).update(failure_count=0, failing_since=None)
+            subscription.failure_count, subscription.failing_since = 0, None
     return DeliveryStatus.DELIVERED
 
 
@@ -238,11 +259,36 @@ def _unlock(subscription_id: int) -> None:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_KEY, subscription_id])
 
 
-def due(subscription_id: int, *, limit: int) -> list[int]:
-    return list(
-        Delivery.objects.filter(_claimable(timezone.now()), subscription_id=subscription_id)
-        .order_by("event_position").values_list("pk", flat=True)[:limit]
-    )
+CLAIM_BATCH = 25  # deliveries claimed (and their successes recorded) per transaction
+
+
+def claim_batch(subscription_id: int, *, limit: int = CLAIM_BATCH) -> list[Delivery]:
+    """Take the subscription's next due deliveries, in event order, for one attempt each: one SELECT ... FOR
+    UPDATE SKIP LOCKED and one UPDATE. The lease covers sending them all one after the other."""
+    now = timezone.now()
+    with transaction.atomic():
+        batch = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",)).select_related("subscription")
+            .filter(_claimable(now), subscription_id=subscription_id, subscription__is_active=True)
+            .order_by("event_position")[:limit]
+        )
+        if not batch:
+            return []
+        lease = dt.timedelta(seconds=lease_seconds() + settings.WEBHOOK_TIMEOUT_SECONDS * len(batch))
+        Delivery.objects.filter(pk__in=[delivery.pk for delivery in batch]).update(
+            status=DeliveryStatus.SENDING, claimed_until=now + lease, attempts=F("attempts") + 1
+        )
+    for delivery in batch:
+        delivery.status, delivery.attempts = DeliveryStatus.SENDING, delivery.attempts + 1
+    return batch
+
+
+def _release(deliveries: list[Delivery]) -> None:
+    """Hand back claimed deliveries that were not tried (they keep their attempt count and webhook-id)."""
+    if deliveries:
+        Delivery.objects.filter(pk__in=[d.pk for d in deliveries], status=DeliveryStatus.SENDING).update(
+            status=DeliveryStatus.PENDING, claimed_until=None, attempts=F("attempts") - 1
+        )
 
 
 def send_due(subscription_id: int, *, budget_seconds: float) -> int:
@@ -254,17 +300,32 @@ def send_due(subscription_id: int, *, budget_seconds: float) -> int:
     delivered, started = 0, time.monotonic()
     try:
         while time.monotonic() - started < budget_seconds:
-            batch = due(subscription_id, limit=100)
+            batch = claim_batch(subscription_id)
             if not batch:
                 break
-            for delivery_id in batch:
-                status = attempt(delivery_id)
-                if status == DeliveryStatus.DELIVERED:
-                    delivered += 1
-                elif status == DeliveryStatus.PENDING:
-                    return delivered
-                if time.monotonic() - started >= budget_seconds:
-                    return delivered
+            done, stop = [], False
+            try:
+                for index, delivery in enumerate(batch):
+                    if time.monotonic() - started >= budget_seconds:
+                        _release(batch[index:])
+                        stop = True
+                        break
+                    status, outcome = _send(delivery)
+                    if status == DeliveryStatus.DELIVERED:
+                        done.append((delivery, outcome, timezone.now()))
+                        continue
+                    # A failure: the receiver is down (the rest waits for the next sweep), the subscription was
+                    # disabled (its waiting deliveries are failed already), or only this delivery gave up.
+                    active = Subscription.objects.filter(pk=subscription_id, is_active=True).exists()
+                    if status == DeliveryStatus.PENDING or not active:
+                        _release(batch[index + 1:])
+                        stop = True
+                        break
+            finally:
+                _succeeded(done)  # also when a send raised: what was delivered is recorded
+            delivered += len(done)
+            if stop:
+                break
     finally:
         _unlock(subscription_id)
     return delivered

@@ -33,6 +33,7 @@ class _PinnedHTTP(http.client.HTTPConnection):
 
     def connect(self):
         self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as http.client's own connect
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
@@ -42,6 +43,7 @@ class _PinnedHTTPS(http.client.HTTPSConnection):
 
     def connect(self):
         sock = socket.create_connection((self._address, self.port), self.timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 

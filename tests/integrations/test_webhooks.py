@@ -260,3 +260,18 @@ def test_the_delivery_log_is_kept_as_long_as_the_events(receiver, subscribe, mak
     assert tasks.purge() == 2  # the delivery and its attempt
     assert list(Delivery.objects.values_list("pk", flat=True)) == [new.pk]
     assert Attempt.objects.filter(delivery=new).exists()
+
+
+def test_a_failure_holds_back_the_rest_of_the_batch_untried(receiver, subscribe, make_events):
+    subscription, _secret = subscribe(receiver.url)
+    receiver.answer(Answer(503))
+    batch = make_events({}, {}, {})
+    consumer.consume(batch)
+    assert _send(subscription) == 0
+    assert len(receiver.requests) == 1  # a receiver that is down gets one attempt, not a burst
+    rows = list(Delivery.objects.order_by("event_position").values_list("status", "attempts", "claimed_until"))
+    assert rows == [(DeliveryStatus.PENDING, 1, None), (DeliveryStatus.PENDING, 0, None),
+                    (DeliveryStatus.PENDING, 0, None)]
+    with time_machine.travel(timezone.now() + dt.timedelta(seconds=40)):
+        assert _send(subscription) == 3
+    assert [r.headers["webhook-id"] for r in receiver.requests[1:]] == [f"evt_{e.position}" for e in batch]
