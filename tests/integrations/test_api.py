@@ -121,3 +121,15 @@ def test_another_subscriptions_delivery_is_a_404(api_as, admin_user, receiver, m
     delivery = Delivery.objects.filter(subscription=first).get()
     response = api_as(admin_user).post(f"/api/v1/webhooks/{second.pk}/deliveries/{delivery.pk}/redeliver/")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("role", ["marketing", "manager", "sdr"])
+def test_others_may_not_delete_rotate_or_redeliver(api_as, users, role, subscribe, receiver):
+    subscription, secret = subscribe(receiver.url)
+    api = api_as(users[role])
+    assert api.delete(f"/api/v1/webhooks/{subscription.pk}/").status_code == 403
+    assert api.post(f"/api/v1/webhooks/{subscription.pk}/rotate-secret/").status_code == 403
+    assert api.post(f"/api/v1/webhooks/{subscription.pk}/redeliver/").status_code == 403
+    assert api.get(f"/api/v1/webhooks/{subscription.pk}/deliveries/").status_code == 403
+    subscription.refresh_from_db()
+    assert subscription.secret == secret
