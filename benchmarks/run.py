@@ -32,6 +32,7 @@ BENCHMARKS = [
     ("dashboards", "benchmarks.dashboards"),
     ("csv_import", "benchmarks.csv_import"),
     ("predictive", "benchmarks.predictive"),
+    ("webhooks", "benchmarks.webhooks"),
 ]
 QUICK_LEADS = 20_000
 

@@ -53,7 +53,7 @@ def track(*, form: CaptureForm, raw: dict) -> Visitor:
             EventType.ACTIVITY_LOGGED, lead_id=visitor.lead_id, payload={"activity": recorded.pk, "kind": recorded.kind}
         )
         Lead.objects.filter(pk=visitor.lead_id, last_touch_at__lt=activity.occurred_at).update(
-            last_touch_at=activity.occurred_at
+            last_touch_at=activity.occurred_at, updated_at=timezone.now()
         )
         after_activity(lead_id=visitor.lead_id, activity=recorded)
     return visitor

@@ -5,6 +5,7 @@ removes the schedules of ours that no app declares any more (a renamed or moved 
 """
 
 from capture import tasks as capture_tasks
+from integrations import tasks as integrations_tasks
 from leads import tasks as leads_tasks
 from outbox import tasks as outbox_tasks
 from privacy import tasks as privacy_tasks
@@ -20,5 +21,6 @@ def declared() -> list[dict]:
         *leads_tasks.SCHEDULES,
         *privacy_tasks.SCHEDULES,
         *outbox_tasks.SCHEDULES,
+        *integrations_tasks.SCHEDULES,
         *reporting_tasks.schedules(),
     ]

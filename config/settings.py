@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "privacy",
     "capture",
     "sales",
+    "integrations",
     "scoring",
     "routing",
     "reporting",
@@ -212,6 +213,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # One name for the event types wherever they appear (events feed, webhooks).
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "core.vocabulary.EVENT_TYPES", "SourceEnum": "core.vocabulary.Channel"},
 }
 
 Q_CLUSTER = {
@@ -299,6 +302,12 @@ OUTBOX_DISPATCH_WAIT_SECONDS = env.integer("OUTBOX_DISPATCH_WAIT_SECONDS", 5, mi
 # Hosts webhooks may reach although they are private or loopback addresses (and over plain http).
 WEBHOOK_ALLOWED_HOSTS = env.text_list("WEBHOOK_ALLOWED_HOSTS", "")
 WEBHOOK_TIMEOUT_SECONDS = env.integer("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+# Inbound ad lead forms (docs/integrations.md): empty disables the platform's endpoint.
+META_APP_SECRET = env.text("META_APP_SECRET", "")
+META_VERIFY_TOKEN = env.text("META_VERIFY_TOKEN", "")
+META_ACCESS_TOKEN = env.text("META_ACCESS_TOKEN", "")
+LINKEDIN_CLIENT_SECRET = env.text("LINKEDIN_CLIENT_SECRET", "")
+LINKEDIN_ACCESS_TOKEN = env.text("LINKEDIN_ACCESS_TOKEN", "")
 
 # Serving hardening (docs/security.md). Cookies are Secure when the site is served over https: by default
 # when SITE_URL is https://, so `make run` on http://127.0.0.1 works with DEBUG=false.

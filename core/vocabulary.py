@@ -177,6 +177,7 @@ class NotificationKind(models.TextChoices):
     SLA_WARNING = "sla_warning", _("SLA warning")
     SLA_ESCALATION = "sla_escalation", _("SLA escalation")
     DEFINITIONS_REVIEW = "definitions_review", _("Definitions review due")
+    WEBHOOK_DISABLED = "webhook_disabled", _("Webhook disabled")
 
 
 class Role:
@@ -210,6 +211,9 @@ class EventType:
         ACTIVITY_LOGGED, CONSENT_CHANGED, SLA_BREACHED, OPPORTUNITY_CREATED, OPPORTUNITY_STAGE_CHANGED,
         OPPORTUNITY_WON, OPPORTUNITY_LOST,
     )
+
+
+EVENT_TYPES = EventType.ALL  # an importable name for the API schema's enum (config.settings)
 
 
 class SalesOutcome(models.TextChoices):

@@ -84,9 +84,9 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
         payload={"activity": activity.pk, "kind": activity.kind},
     )
     if values["kind"] in CONTACT_KINDS:
-        Lead.objects.filter(pk=lead.pk).update(contact_attempts=F("contact_attempts") + 1)
+        Lead.objects.filter(pk=lead.pk).update(contact_attempts=F("contact_attempts") + 1, updated_at=timezone.now())
     Lead.objects.filter(pk=lead.pk, last_touch_at__lt=values["occurred_at"]).update(
-        last_touch_at=values["occurred_at"]
+        last_touch_at=values["occurred_at"], updated_at=timezone.now()
     )
     after_activity(lead_id=lead.pk, activity=activity)  # read again: the updates above changed the row
     now = timezone.now()

@@ -80,7 +80,9 @@ def on_contact_attempt(*, lead_id: int, activity: Activity, now: dt.datetime) ->
         return None
     lead = Lead.objects.get(pk=lead_id)
     if lead.first_contact_at is None and lead.stage not in CLOSED_STAGES:
-        Lead.objects.filter(pk=lead.pk, first_contact_at__isnull=True).update(first_contact_at=activity.occurred_at)
+        Lead.objects.filter(pk=lead.pk, first_contact_at__isnull=True).update(
+            first_contact_at=activity.occurred_at, updated_at=timezone.now()
+        )
     running = _running(lead)
     stops = sla_policy.stops_for_contact_attempt([_running_spec(clock) for clock in running])
     by_id = {clock.pk: clock for clock in running}

@@ -239,6 +239,7 @@ class Lead(models.Model):
             models.Index(fields=["owner", "stage"], name="lead_owner_stage"),
             models.Index(fields=["stage", "stage_entered_at"], name="lead_stage_entered"),
             models.Index(fields=["-created_at", "-id"], name="lead_created_id"),
+            models.Index(fields=["updated_at", "id"], name="lead_updated_id"),  # incremental sync (API)
             models.Index(fields=["source", "created_at"], name="lead_source_created"),
             models.Index(fields=["campaign", "created_at"], name="lead_campaign_created"),
             models.Index(fields=["score", "id"], name="lead_score_id"),

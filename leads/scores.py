@@ -147,7 +147,7 @@ ACTIVITIES_SQL = {
 RESCORE_ONE_SQL = _statement("""
 WITH lead AS (
     UPDATE {Lead} SET {Lead.score} = %(score)s, {Lead.fit_score} = %(fit)s,
-           {Lead.engagement_score} = %(engagement)s, {Lead.temperature} = %(temperature)s
+           {Lead.engagement_score} = %(engagement)s, {Lead.temperature} = %(temperature)s, {Lead.updated_at} = now()
     WHERE {Lead.id} = %(id)s AND ({Lead.score}, {Lead.fit_score}, {Lead.engagement_score}, {Lead.temperature})
           IS DISTINCT FROM (%(score)s, %(fit)s, %(engagement)s, %(temperature)s::varchar)
     RETURNING {Lead.id}
@@ -185,7 +185,7 @@ LOCK_LEADS_SQL = _statement(
 # since the batch was read, or that was scored after `at`, keeps its score.
 UPDATE_CHANGED_LEADS_SQL = _statement("""
 UPDATE {Lead} l SET {Lead.score} = r.score, {Lead.fit_score} = r.fit, {Lead.engagement_score} = r.engagement,
-       {Lead.temperature} = r.temperature
+       {Lead.temperature} = r.temperature, {Lead.updated_at} = now()
 FROM leads_rescored r
 WHERE r.id = l.{Lead.id} AND l.{Lead.id} = ANY(%(locked)s)
   AND (l.{Lead.score}, l.{Lead.fit_score}, l.{Lead.engagement_score}, l.{Lead.temperature})

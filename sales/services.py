@@ -425,7 +425,7 @@ def merge_accounts(*, keep_id, merge_id, by) -> AccountMerge:
         "contacts": list(gone.contacts.values_list("pk", flat=True)),
         "opportunities": list(gone.opportunities.values_list("pk", flat=True)),
     }
-    Lead.objects.filter(pk__in=moved["leads"]).update(account=kept)
+    Lead.objects.filter(pk__in=moved["leads"]).update(account=kept, updated_at=timezone.now())
     Contact.objects.filter(pk__in=moved["contacts"]).update(account=kept)
     Opportunity.objects.filter(pk__in=moved["opportunities"]).update(account=kept)
     record = AccountMerge.objects.create(
@@ -447,7 +447,9 @@ def undo_merge(*, merge_id, by) -> Account:
     restored = Account.objects.create(
         domain=record.merged_domain, name=record.merged_name, owner_id=record.merged_owner_id
     )
-    Lead.objects.filter(pk__in=record.moved.get("leads", []), account_id=record.kept_id).update(account=restored)
+    Lead.objects.filter(pk__in=record.moved.get("leads", []), account_id=record.kept_id).update(
+        account=restored, updated_at=timezone.now()
+    )
     Contact.objects.filter(pk__in=record.moved.get("contacts", []), account_id=record.kept_id).update(account=restored)
     Opportunity.objects.filter(pk__in=record.moved.get("opportunities", []), account_id=record.kept_id).update(
         account=restored

@@ -29,11 +29,22 @@ from leads.models import Lead
 
 
 class LeadApiFilter(LeadFilter):
-    """The page's filters; the API pages by a cursor, so it sorts only by creation time."""
+    """The page's filters; the API pages by a cursor, so it sorts only by creation or change time.
 
-    ordering = django_filters.OrderingFilter(
-        fields=("created_at",), label=gettext_lazy("Sort: -created_at (newest first, default) or created_at")
+    Incremental sync: `?updated_since=<ISO datetime>&ordering=updated_at` pages through the leads changed
+    since then, oldest change first (docs/integrations.md)."""
+
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte",
+        label=gettext_lazy("Changed at or after this time (ISO 8601, e.g. 2026-12-03T08:00:00Z)"),
     )
+    ordering = django_filters.OrderingFilter(
+        fields=("created_at", "updated_at"),
+        label=gettext_lazy("Sort: -created_at (newest first, default), created_at, updated_at or -updated_at"),
+    )
+
+    class Meta(LeadFilter.Meta):
+        fields = [*LeadFilter.Meta.fields, "updated_since"]
 
 
 class LeadFilterBackend(DjangoFilterBackend):

@@ -15,8 +15,10 @@ import pytest
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from core.vocabulary import Role, Stage
+from integrations.models import Delivery, DeliveryStatus, Subscription
 from leads.models import Account, CaptureForm, Notification
 from routing.models import Rep, Team
 from sales import selectors as sales_selectors
@@ -33,6 +35,7 @@ REPORTS = STAFF | {"sdr", "other_sdr"}
 SEES_LEAD = STAFF | {"sdr"}  # the sample lead is sdr1's SAL
 WORKS_LEAD = frozenset({"manager", "admin", "sdr"})  # fire recycle, claim
 NOBODY = frozenset()
+ADMINS = frozenset({"admin"})
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Rule:
     method: str = "GET"
     found: bool = True  # an allowed role must not get a 404 (False: the sample is a junk token)
     may_be_503: bool = False  # a health check answers 503 when something is unhealthy (tests/config/ops)
-    pk: str = "lead"  # which sample object a `<pk>` in the route names: lead, opportunity or account
+    pk: str = "lead"  # which sample object a `<pk>` in the route names: lead, opportunity, account or webhook
 
 
 RULES = {
@@ -65,6 +68,17 @@ RULES = {
     "capture-api:track": Rule(NOBODY, "POST"),  # only with a form key (tests/capture)
     "privacy-api:lead-export": Rule(PRIVACY),
     "outbox-api:events": Rule(frozenset({"admin"})),
+    "integrations-api:campaigns": Rule(STAFF),
+    "integrations:lead_csv": Rule(SIGNED_IN),  # each gets the leads they may see (tests/integrations)
+    "integrations:meta_leads": Rule(ANYONE, "POST"),  # signed by Meta (tests/integrations/test_ad_leads.py)
+    "integrations:linkedin_leads": Rule(ANYONE, "POST"),  # signed by LinkedIn
+    # the sample webhook subscription and one of its deliveries; admins only
+    "integrations-api:webhooks": Rule(ADMINS),
+    "integrations-api:webhook": Rule(ADMINS, pk="webhook"),
+    "integrations-api:webhook-rotate-secret": Rule(ADMINS, "POST", pk="webhook"),
+    "integrations-api:webhook-deliveries": Rule(ADMINS, pk="webhook"),
+    "integrations-api:webhook-redeliver-failed": Rule(ADMINS, "POST", pk="webhook"),
+    "integrations-api:webhook-redeliver": Rule(ADMINS, "POST", pk="webhook"),
     "privacy-api:lead-erase": Rule(PRIVACY, "POST"),
     "privacy-api:lead-object": Rule(PRIVACY, "POST"),
     "privacy-api:lead-consent": Rule(PRIVACY),
@@ -182,7 +196,13 @@ def world(db):
         name="Deal", account=lead.account, lead=lead, pipeline=pipeline, stage=sales_selectors.stages_of(pipeline)[0],
         currency="EUR", sourced_by=users["sdr"], team=team,
     )
+    webhook = Subscription.objects.create(url="https://hooks.example.com/in", event_types=["lead.created"])
+    delivery = Delivery.objects.create(
+        subscription=webhook, event_position=1, event_type="lead.created", event_at=timezone.now(),
+        status=DeliveryStatus.FAILED,
+    )
     values = {
+        "webhook_pk": webhook.pk, "delivery_id": delivery.pk,
         "opportunity_pk": opportunity.pk, "account_pk": lead.account_id, "merge_id": 999999,
         "lead_id": lead.pk, "pk": lead.pk, "name": "recycle", "username": "sdr1", "notification_id": note.pk,
         "transition_id": 999999, "key": form.key, "token": "junk-token", "fmt": "json", "uidb64": "MQ",
