@@ -50,7 +50,7 @@ def cards(page: str) -> dict[str, tuple[str, str]]:
 def list_count(client, url: str) -> int:
     page = text(client.get(url))
     assert 'data-testid="filter-errors"' not in page
-    return int(re.search(r'class="muted result-count">\s*(\d+) leads?', page).group(1))
+    return int(re.search(r'class="muted result-count">.*?(\d+) leads?\s*</p>', page, re.S).group(1))
 
 
 def test_each_linked_kpi_counts_what_its_lead_list_shows(client, manager):
