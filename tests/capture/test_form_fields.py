@@ -103,6 +103,7 @@ def test_the_hosted_form_shows_the_chosen_fields_with_their_labels_and_required_
 def test_the_labels_follow_the_visitors_language(client, form):
     page = client.get(url(form), HTTP_ACCEPT_LANGUAGE="de").content.decode()
     assert "Ihre Firma" in page and "Your company" not in page
+    assert "Straße und Hausnummer" in page  # no label of its own: the standard one, translated
 
 
 def test_a_required_field_left_empty_is_refused_next_to_it_and_nothing_is_captured(client, form):
