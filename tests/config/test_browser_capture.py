@@ -80,3 +80,58 @@ def test_tracking_waits_for_consent_and_forgets_the_visitor_when_it_is_withdrawn
     finally:
         site.close()
     assert Visitor.objects.count() == 2
+
+
+def _visible_fields(frame) -> list[str]:
+    return frame.locator("form input:visible, form select:visible, form textarea:visible").evaluate_all(
+        "elements => elements.map(e => e.name).filter(n => n && n !== 'website_url')")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_returning_visitor_is_asked_what_the_lead_does_not_have_yet(page, live_server):
+    from leads.models import CaptureFormField, Lead
+
+    pages: dict[str, str] = {}
+    site = _SitePages(pages)
+    try:
+        form = CaptureForm.objects.create(name="Whitepaper", allowed_origins=site.origin, progressive_fields=2)
+        for position, (name, required) in enumerate([("first_name", True), ("company", True), ("job_title", False),
+                                                     ("phone", False), ("company_size", False)]):
+            CaptureFormField.objects.create(form=form, name=name, required=required, position=position)
+        pages["/whitepaper"] = (
+            "<!doctype html><title>Whitepaper</title><h1>Whitepaper</h1>"
+            f'<iframe src="{live_server.url}/f/{form.key}/?embed=1" data-leadwerk-form title="Whitepaper"></iframe>'
+            f'{_script_tag(live_server, form, " data-consent=granted")}'
+        )
+        every = ["email", "first_name", "company", "job_title", "phone", "company_size"]
+
+        page.goto(f"{site.origin}/whitepaper")
+        frame = page.frame_locator("iframe[data-leadwerk-form]")
+        frame.locator("input[name=email]").wait_for()
+        assert _visible_fields(frame) == every
+        frame.locator("input[name=email]").fill("eva.profil@kunde.de")
+        frame.locator("input[name=first_name]").fill("Eva")
+        frame.locator("button[type=submit]").click()  # the company is required: asked again, named
+        frame.locator(".field-errors", has_text="This field is required.").wait_for()
+        assert not Lead.objects.exists()
+        frame.locator("input[name=company]").fill("Kunde GmbH")
+        frame.locator("button[type=submit]").click()
+        frame.locator("body", has_text="Thank").wait_for()
+
+        page.goto(f"{site.origin}/whitepaper")  # the same browser: its visitor id is the lead's now
+        frame = page.frame_locator("iframe[data-leadwerk-form]")
+        frame.locator("input[name=email]").wait_for()
+        assert _visible_fields(frame) == ["email", "job_title", "phone"]
+        frame.locator("input[name=email]").fill("eva.profil@kunde.de")
+        frame.locator("input[name=job_title]").fill("Head of Marketing")
+        frame.locator("button[type=submit]").click()
+        frame.locator("body", has_text="Thank").wait_for()
+
+        page.goto(f"{site.origin}/whitepaper")
+        frame = page.frame_locator("iframe[data-leadwerk-form]")
+        frame.locator("input[name=email]").wait_for()
+        assert _visible_fields(frame) == ["email", "phone", "company_size"]
+    finally:
+        site.close()
+    lead = Lead.objects.get()
+    assert (lead.first_name, lead.company, lead.job_title) == ("Eva", "Kunde GmbH", "Head of Marketing")
