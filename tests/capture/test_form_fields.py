@@ -264,3 +264,20 @@ def test_the_admin_refuses_a_bad_configuration_and_saves_nothing(admin_client, d
         assert field in response.context["adminform"].form.errors
     form.refresh_from_db()
     assert form.consent_purposes == ["marketing_email"] and not form.field_choices.exists()
+
+
+# --- the CSV import takes the address too (the same validation) -----------------------------------------
+
+
+def test_the_import_takes_german_address_columns_and_refuses_a_too_long_postcode(db):
+    from capture.imports import import_csv
+
+    marketing = UserFactory(username="mkt", role="marketing")
+    data = ("E-Mail;Vorname;Straße;PLZ;Ort;Bundesland\n"
+            "anna@nordwind.de;Anna;Hafenstr. 1;20457;Hamburg;Hamburg\n"
+            "jonas@alpenblick.at;Jonas;Ring 2;12345678901234567;Wien;Wien\n").encode()
+    report = import_csv(data=data, by=marketing, source="event", campaign_slug=None)
+    assert (report.created, report.rejected) == (1, 1)
+    assert [(p.row, p.field) for p in report.problems] == [(3, "PLZ")]
+    lead = Lead.objects.get()
+    assert (lead.street, lead.postcode, lead.city, lead.region) == ("Hafenstr. 1", "20457", "Hamburg", "Hamburg")
