@@ -281,3 +281,20 @@ def test_the_import_takes_german_address_columns_and_refuses_a_too_long_postcode
     assert [(p.row, p.field) for p in report.problems] == [(3, "PLZ")]
     lead = Lead.objects.get()
     assert (lead.street, lead.postcode, lead.city, lead.region) == ("Hafenstr. 1", "20457", "Hamburg", "Hamburg")
+
+
+def test_staff_see_how_to_give_the_tracking_consent_in_their_language(admin_client, db):
+    form = CaptureFormFactory()
+    hint = 'data-testid="consent-hint"'
+    page = admin_client.get(url(form)).content.decode()
+    assert hint in page and "<code>leadwerk.consent(true)</code>" in page
+    german = admin_client.get(url(form), HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    assert "Das Skript erfasst nichts, bis der Besucher einwilligt" in german
+
+
+def test_the_api_asks_a_known_lead_only_the_required_fields_the_form_asks_it(form):
+    LeadFactory(email="lena@vogel-technik.de", first_name="Lena", company="", city="", company_size=None)
+    response = api(form, {"email": "lena@vogel-technik.de"})  # progressive: company and city are asked
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"company", "city"}
+    assert api(form, {"email": "lena@vogel-technik.de", "company": "Vogel", "city": "Berlin"}).status_code == 202
