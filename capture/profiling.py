@@ -9,6 +9,7 @@ and a required field it showed is refused when missing (400 naming it). Only whi
 the lead; none of its values is ever shown.
 """
 
+from core.parsers import bad_text
 from leads.fields import FORM_FIELDS, AskedField, fields_to_ask
 from leads.models import CaptureForm, Lead, Visitor
 from leads.validation import VISITOR_ID, normalize_email
@@ -22,8 +23,8 @@ def _values(leads) -> dict | None:
 
 def known_lead_values(*, email=None, visitor_id=None) -> dict | None:
     """The form fields' values of the lead this visitor is (by e-mail first, else by the stitched visitor
-    id); None for a visitor nobody knows."""
-    if isinstance(email, str) and email.strip():
+    id); None for a visitor nobody knows (and for an address that cannot be one: capture refuses it)."""
+    if isinstance(email, str) and email.strip() and len(email) <= 254 and not bad_text(email):
         return _values(Lead.objects.filter(email_normalized=normalize_email(email)))
     if isinstance(visitor_id, str) and VISITOR_ID.match(visitor_id):
         lead_id = Visitor.objects.filter(anonymous_id=visitor_id).values_list("lead_id", flat=True).first()

@@ -298,3 +298,11 @@ def test_the_api_asks_a_known_lead_only_the_required_fields_the_form_asks_it(for
     assert response.status_code == 400
     assert set(response.json()["errors"]) == {"company", "city"}
     assert api(form, {"email": "lena@vogel-technik.de", "company": "Vogel", "city": "Berlin"}).status_code == 202
+
+
+@pytest.mark.parametrize("email", ["lena\x00@vogel-technik.de", "a" * 300 + "@x.de"])
+def test_an_address_that_cannot_be_one_is_refused_by_a_profiling_form_not_a_500(client, form, email):
+    response = client.post(url(form), {"email": email, "first_name": "Lena"}, HTTP_ORIGIN=ORIGIN)
+    assert response.status_code == 400
+    assert response.context["form"].errors["email"]
+    assert not Lead.objects.exists()
