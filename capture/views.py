@@ -85,6 +85,16 @@ def _within_rate(request, form: CaptureForm) -> ratelimit.Decision:
     return ratelimit.hit(f"form:{form.pk}:{client_ip(request)}", limit=limit, period=period)
 
 
+def _may_profile_by_email(request, form: CaptureForm, initial: dict) -> bool:
+    """Whether a `?email=` may shape the fields shown: a form asking fewer fields tells that the address is
+    known, so these looks are counted like posts (FORM_RATE per form and client IP); beyond it the form asks
+    every field. (A visitor id needs no count: it cannot be guessed.)"""
+    if not initial.get("email") or form.progressive_fields <= 0:
+        return False
+    limit, period = ratelimit.parse(settings.FORM_RATE)
+    return ratelimit.hit(f"form-profile:{form.pk}:{client_ip(request)}", limit=limit, period=period).allowed
+
+
 def _origin_of(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -148,7 +158,8 @@ def hosted_form(request, key: str):
     context = {"capture_form": capture_form, "embed": request.GET.get("embed") == "1"}
     if request.method == "GET":
         initial = _hosted_initial(request)
-        asked = profiling.asked_fields(capture_form, email=initial.get("email"), visitor_id=initial.get("visitor_id"))
+        email = initial.get("email") if _may_profile_by_email(request, capture_form, initial) else None
+        asked = profiling.asked_fields(capture_form, email=email, visitor_id=initial.get("visitor_id"))
         context["form"] = HostedForm(initial=initial, capture_form=capture_form, asked=asked)
         context["snippet"] = roles.is_staff_role(request.user)
         return _framable(render(request, "capture/hosted_form.html", context), capture_form)

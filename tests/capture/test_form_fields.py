@@ -306,3 +306,11 @@ def test_an_address_that_cannot_be_one_is_refused_by_a_profiling_form_not_a_500(
     assert response.status_code == 400
     assert response.context["form"].errors["email"]
     assert not Lead.objects.exists()
+
+
+def test_looking_up_addresses_through_the_form_is_counted_like_posts(client, form, settings):
+    settings.FORM_RATE = "2/minute"
+    LeadFactory(email="lena@vogel-technik.de", first_name="Lena", company="Vogel", city="Berlin")
+    profiled = [len(shown(client.get(url(form, email="lena@vogel-technik.de")))) for _ in range(3)]
+    every = len(shown(client.get(url(form))))
+    assert profiled[0] == profiled[1] < every and profiled[2] == every  # the third look: every field
