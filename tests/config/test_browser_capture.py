@@ -82,6 +82,20 @@ def test_tracking_waits_for_consent_and_forgets_the_visitor_when_it_is_withdrawn
     assert Visitor.objects.count() == 2
 
 
+def _form_frame(page):
+    """The embedded form once the script has handed it the visitor id (the iframe loads again with it)."""
+    page.wait_for_function(
+        "() => (document.querySelector('iframe[data-leadwerk-form]') || {src: ''}).src.includes('visitor_id=')")
+    for _attempt in range(150):
+        frame = next((f for f in page.frames if "visitor_id=" in f.url), None)
+        if frame is not None:
+            break
+        page.wait_for_timeout(100)
+    frame.wait_for_load_state()
+    frame.wait_for_selector("input[name=email]")
+    return frame
+
+
 def _visible_fields(frame) -> list[str]:
     return frame.locator("form input:visible, form select:visible, form textarea:visible").evaluate_all(
         "elements => elements.map(e => e.name).filter(n => n && n !== 'website_url')")
@@ -106,8 +120,7 @@ def test_a_returning_visitor_is_asked_what_the_lead_does_not_have_yet(page, live
         every = ["email", "first_name", "company", "job_title", "phone", "company_size"]
 
         page.goto(f"{site.origin}/whitepaper")
-        frame = page.frame_locator("iframe[data-leadwerk-form]")
-        frame.locator("input[name=email]").wait_for()
+        frame = _form_frame(page)
         assert _visible_fields(frame) == every
         frame.locator("input[name=email]").fill("eva.profil@kunde.de")
         frame.locator("input[name=first_name]").fill("Eva")
@@ -119,8 +132,7 @@ def test_a_returning_visitor_is_asked_what_the_lead_does_not_have_yet(page, live
         frame.locator("body", has_text="Thank").wait_for()
 
         page.goto(f"{site.origin}/whitepaper")  # the same browser: its visitor id is the lead's now
-        frame = page.frame_locator("iframe[data-leadwerk-form]")
-        frame.locator("input[name=email]").wait_for()
+        frame = _form_frame(page)
         assert _visible_fields(frame) == ["email", "job_title", "phone"]
         frame.locator("input[name=email]").fill("eva.profil@kunde.de")
         frame.locator("input[name=job_title]").fill("Head of Marketing")
@@ -128,8 +140,7 @@ def test_a_returning_visitor_is_asked_what_the_lead_does_not_have_yet(page, live
         frame.locator("body", has_text="Thank").wait_for()
 
         page.goto(f"{site.origin}/whitepaper")
-        frame = page.frame_locator("iframe[data-leadwerk-form]")
-        frame.locator("input[name=email]").wait_for()
+        frame = _form_frame(page)
         assert _visible_fields(frame) == ["email", "phone", "company_size"]
     finally:
         site.close()
