@@ -1,9 +1,11 @@
 """Forms of the capture pages: shapes only, capture validates and normalises."""
 
 from django import forms
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from core.vocabulary import Channel
+from leads.fields import FORM_FIELDS
 from leads.forms import ErrorsFromService, campaign_choices, text_area
 
 HONEYPOT_FIELD = "website_url"  # a field people never see; bots fill it
@@ -71,8 +73,28 @@ class ManualLeadForm(CaptureFields):
         self.fields["message"].label = _("Note")
 
 
+# The fields a capture form may ask beyond `CaptureFields` (`leads.fields.FORM_FIELDS`), as the hosted form shows them.
+EXTRA_FORM_FIELDS = {
+    "company_size": lambda: forms.CharField(label=_("Employees"), required=False,
+                                            widget=forms.TextInput(attrs={"inputmode": "numeric"})),
+    "industry": lambda: forms.CharField(label=_("Industry"), required=False),
+    "street": lambda: forms.CharField(label=_("Street and number"), required=False,
+                                      widget=forms.TextInput(attrs={"autocomplete": "street-address"})),
+    "postcode": lambda: forms.CharField(label=_("Postcode"), required=False,
+                                        widget=forms.TextInput(attrs={"autocomplete": "postal-code"})),
+    "city": lambda: forms.CharField(label=_("City"), required=False,
+                                    widget=forms.TextInput(attrs={"autocomplete": "address-level2"})),
+    "region": lambda: forms.CharField(label=_("Region"), required=False,
+                                      widget=forms.TextInput(attrs={"autocomplete": "address-level1"})),
+    "topic": lambda: forms.CharField(label=_("Topic of interest"), required=False),
+}
+HIDDEN_FIELDS = ("visitor_id", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+LONG_FIELDS = ("message",)  # full width, below the others
+
+
 class HostedForm(CaptureFields):
-    """The public web form at /f/<key>/ (and embedded in an iframe)."""
+    """The public web form at /f/<key>/ (and embedded in an iframe): the e-mail and the fields the capture form
+    asks this visitor (`capture.profiling.asked_fields`), with the form's labels and required marks."""
 
     visitor_id = forms.CharField(required=False, widget=forms.HiddenInput)
     utm_source = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -87,14 +109,30 @@ class HostedForm(CaptureFields):
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
 
-    payload_fields = (
-        "email", "first_name", "last_name", "company", "job_title", "phone", "country", "message",
-        "visitor_id", "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
-    )
-
-    def __init__(self, *args, capture_form, **kwargs):
+    def __init__(self, *args, capture_form, asked, **kwargs):
         super().__init__(*args, **kwargs)
         self.capture_form = capture_form
+        self.asked = list(asked)
+        names = [field.name for field in self.asked]
+        for name in FORM_FIELDS:
+            if name not in names:
+                self.fields.pop(name, None)
+        language = get_language() or ""
+        for field in self.asked:
+            if field.name not in self.fields:
+                self.fields[field.name] = EXTRA_FORM_FIELDS[field.name]()
+            if field.name == "topic" and capture_form.topics:
+                self.fields["topic"] = forms.ChoiceField(
+                    label=self.fields["topic"].label, required=False,
+                    choices=[("", "---------"), *((topic, topic) for topic in capture_form.topics)],
+                )
+            own_label = field.label_in(language)
+            if own_label:
+                self.fields[field.name].label = own_label
+            if field.required:  # marked for people; capture refuses it missing, in its own words
+                self.fields[field.name].widget.attrs["required"] = True
+        self.payload_fields = ("email", *names, *HIDDEN_FIELDS)
+        self.order_fields(["email", *names])
         if capture_form.consent_wording:
             self.fields["consent"].label = capture_form.consent_wording
         else:
@@ -106,8 +144,15 @@ class HostedForm(CaptureFields):
 
     @property
     def visible_fields_in_order(self):
-        return [self[name] for name in ("email", "first_name", "last_name", "company", "job_title", "phone",
-                                        "country", "message")]
+        return [self["email"], *(self[f.name] for f in self.asked)]
+
+    @property
+    def short_fields(self):
+        return [self[f.name] for f in self.asked if f.name not in LONG_FIELDS]
+
+    @property
+    def long_fields(self):
+        return [self[f.name] for f in self.asked if f.name in LONG_FIELDS]
 
 
 class ImportForm(forms.Form):

@@ -53,6 +53,11 @@ HEADER_ALIASES = {
         "companysize", "mitarbeiter", "mitarbeiterzahl", "anzahlmitarbeiter", "mitarbeiteranzahl", "employees",
         "numberofemployees", "unternehmensgröße", "unternehmensgrösse", "firmengröße", "firmengrösse",
     ),
+    "street": ("street", "streetaddress", "address", "strasse", "straße", "straßeundhausnummer",
+               "strasseundhausnummer", "adresse", "anschrift"),
+    "postcode": ("postcode", "postalcode", "zip", "zipcode", "plz", "postleitzahl"),
+    "city": ("city", "town", "ort", "stadt"),
+    "region": ("region", "state", "province", "bundesland", "kanton"),
     "website": ("website", "webseite", "url", "homepage", "web", "internetseite", "internetadresse", "domain"),
     "message": (
         "message", "nachricht", "notiz", "notizen", "note", "notes", "bemerkung", "bemerkungen", "kommentar",

@@ -3,7 +3,7 @@
 
 - where a lead comes from (`source_of`, `campaign_of`), its company domain (`company_domain`);
 - the fill-only-empty merge of a later submission (`leads.fields.FILL_EMPTY`, also the merge of two leads);
-- what the touchpoint records (`touchpoint_data`);
+- what the touchpoint records (`touchpoint_data`: origin, campaign tracking, the topic of interest);
 - the advisory lock that serialises captures of one address (`LOCK_ADDRESS_SQL`, `LOCK_ADDRESSES_SQL`);
 - the answer for an erased (suppressed) person without fresh consent (`suppressed_errors`);
 - what is kept of a rejected submission (`rejected_record`): a bounded excerpt and at most
@@ -57,6 +57,7 @@ def touchpoint_data(*, submission_id: int, channel: str, source: str, campaign, 
         "submission": submission_id, "channel": channel, "source": source,
         "campaign": campaign.slug if campaign is not None else None,
         **{name: clean[name] for name in TOUCHPOINT_UTM if clean[name]},
+        **({"topic": clean["topic"]} if clean.get("topic") else {}),
     }
 
 

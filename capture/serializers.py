@@ -28,6 +28,9 @@ class CaptureActivityRequest(serializers.Serializer):
 
 
 class CaptureRequest(serializers.Serializer):
+    """With a form key, the fields the form marks as required are required (of a known lead: the ones the form
+    asks it, see progressive profiling); a missing one is a 400 naming it."""
+
     email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField(required=False, max_length=100)
     last_name = serializers.CharField(required=False, max_length=100)
@@ -50,6 +53,12 @@ class CaptureRequest(serializers.Serializer):
     utm_content = serializers.CharField(required=False, max_length=200)
     visitor_id = serializers.CharField(required=False, min_length=8, max_length=64,
                                        help_text=_("The id the tracking script set; joins earlier page views."))
+    street = serializers.CharField(required=False, max_length=200)
+    postcode = serializers.CharField(required=False, max_length=16)
+    city = serializers.CharField(required=False, max_length=100)
+    region = serializers.CharField(required=False, max_length=100)
+    topic = serializers.CharField(required=False, max_length=200,
+                                  help_text=_("Topic of interest; one of the form's topics when it offers some."))
     message = serializers.CharField(required=False, max_length=5000)
     consent = serializers.BooleanField(required=False, help_text=_("Consent with the form's wording."))
     activity = CaptureActivityRequest(required=False)

@@ -29,7 +29,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from capture import rules
+from capture import profiling, rules
 from core import parsers
 from core.errors import Invalid
 from core.http import IDEMPOTENCY_KEY, clean_header
@@ -219,7 +219,11 @@ def process(submission: Submission) -> CaptureResult:
 def _process(submission: Submission) -> CaptureResult:
     payload = submission.payload
     try:
-        clean = clean_capture(payload, campaigns=_campaigns_named(payload))
+        form = submission.capture_form
+        clean = clean_capture(
+            payload, campaigns=_campaigns_named(payload), required=profiling.required_fields(form, payload),
+            topics=form.topics if form else None,
+        )
     except Invalid as invalid:
         return _finish_rejected(submission, invalid.errors)
     with transaction.atomic():

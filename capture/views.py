@@ -13,11 +13,12 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from capture import imports, submissions
+from capture import imports, profiling, submissions
 from capture.forms import HostedForm, ImportForm, ManualLeadForm
 from core import ratelimit
 from core.errors import Invalid
 from core.http import clean_header, client_ip, user_agent
+from core.parsers import bad_text
 from core.vocabulary import Channel
 from leads import roles
 from leads.models import CaptureForm
@@ -84,6 +85,16 @@ def _within_rate(request, form: CaptureForm) -> ratelimit.Decision:
     return ratelimit.hit(f"form:{form.pk}:{client_ip(request)}", limit=limit, period=period)
 
 
+def _may_profile_by_email(request, form: CaptureForm, initial: dict) -> bool:
+    """Whether a `?email=` may shape the fields shown: a form asking fewer fields tells that the address is
+    known, so these looks are counted like posts (FORM_RATE per form and client IP); beyond it the form asks
+    every field. (A visitor id needs no count: it cannot be guessed.)"""
+    if not initial.get("email") or form.progressive_fields <= 0:
+        return False
+    limit, period = ratelimit.parse(settings.FORM_RATE)
+    return ratelimit.hit(f"form-profile:{form.pk}:{client_ip(request)}", limit=limit, period=period).allowed
+
+
 def _origin_of(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -128,6 +139,9 @@ def _hosted_initial(request) -> dict:
     visitor_id = request.GET.get("visitor_id", "")
     if VISITOR_ID.match(visitor_id):
         initial["visitor_id"] = visitor_id
+    email = request.GET.get("email", "").strip()
+    if email and len(email) <= 254 and not bad_text(email):  # the embedding page knows the visitor's address
+        initial["email"] = email
     for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
         if request.GET.get(name):
             initial[name] = request.GET[name][:200]
@@ -143,12 +157,15 @@ def hosted_form(request, key: str):
         raise Http404(_("No such form."))
     context = {"capture_form": capture_form, "embed": request.GET.get("embed") == "1"}
     if request.method == "GET":
-        context["form"] = HostedForm(initial=_hosted_initial(request), capture_form=capture_form)
+        initial = _hosted_initial(request)
+        email = initial.get("email") if _may_profile_by_email(request, capture_form, initial) else None
+        asked = profiling.asked_fields(capture_form, email=email, visitor_id=initial.get("visitor_id"))
+        context["form"] = HostedForm(initial=initial, capture_form=capture_form, asked=asked)
         context["snippet"] = roles.is_staff_role(request.user)
         return _framable(render(request, "capture/hosted_form.html", context), capture_form)
 
     if _body_too_large(request):
-        context["form"] = HostedForm(capture_form=capture_form)
+        context["form"] = HostedForm(capture_form=capture_form, asked=capture_form.chosen_fields())
         context["too_large"] = True
         return _framable(render(request, "capture/hosted_form.html", context, status=413), capture_form)
     if not _origin_allowed(request, capture_form):
@@ -158,7 +175,9 @@ def hosted_form(request, key: str):
         limited = render(request, "capture/hosted_limited.html", context, status=429)
         limited["Retry-After"] = str(rate.retry_after)
         return _framable(limited, capture_form)
-    form = HostedForm(request.POST, capture_form=capture_form)
+    # the fields capture requires of this e-mail's lead (`profiling.required_fields`): shown again on an error
+    asked = profiling.asked_fields(capture_form, email=request.POST.get("email"))
+    form = HostedForm(request.POST, capture_form=capture_form, asked=asked)
     form.is_valid()  # shapes only; capture validates
     payload = form.payload()
     if form.is_spam:  # what the bot typed, as far as it can be stored (a NUL is spam all the same)

@@ -1,17 +1,20 @@
 from contextvars import ContextVar
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from core.vocabulary import ConsentPurpose
 from leads import edits, embed
 from leads.models import (
     Account,
     Activity,
     Campaign,
     CaptureForm,
+    CaptureFormField,
     JobRun,
     Lead,
     LeadTransition,
@@ -43,12 +46,38 @@ class AccountAdmin(admin.ModelAdmin):
     autocomplete_fields = ("owner",)
 
 
+class CaptureFormAdminForm(forms.ModelForm):
+    """The capture form in the admin: the consent purposes as checkboxes, not JSON."""
+
+    consent_purposes = forms.MultipleChoiceField(
+        label=_("consent purposes"), choices=ConsentPurpose.choices, required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("The purposes the consent box asks for. None ticked: marketing e-mail."),
+    )
+
+    class Meta:
+        model = CaptureForm
+        fields = "__all__"  # noqa: DJ007 - the admin shows every field; this form only changes one widget
+
+
+class CaptureFormFieldInline(admin.TabularInline):
+    """The fields the form asks besides the e-mail: none chosen asks the standard ones (names, company, job
+    title, phone, country, message), all optional."""
+
+    model = CaptureFormField
+    extra = 0
+    fields = ("position", "name", "required", "label_en", "label_de")
+    ordering = ("position", "pk")
+
+
 @admin.register(CaptureForm)
 class CaptureFormAdmin(admin.ModelAdmin):
-    list_display = ("name", "key", "campaign", "source", "double_opt_in", "is_active")
+    form = CaptureFormAdminForm
+    list_display = ("name", "key", "campaign", "source", "double_opt_in", "progressive_fields", "is_active")
     list_filter = ("is_active", "source", "double_opt_in")
     search_fields = ("name", "key")
-    readonly_fields = ("embed_snippet",)
+    readonly_fields = ("created_at", "embed_snippet")
+    inlines = [CaptureFormFieldInline]
 
     def changeform_view(self, request, *args, **kwargs):
         token = _admin_request.set(request)  # the snippet is built from the address the admin is served at

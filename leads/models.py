@@ -8,6 +8,7 @@ import secrets
 import pghistory
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -100,6 +101,16 @@ class CaptureForm(models.Model):
         help_text=_("One origin per line (https://www.example.com) that may embed this form or send tracking."),
     )
     thank_you_text = models.CharField(_("thank-you text"), max_length=300, blank=True)
+    progressive_fields = models.PositiveSmallIntegerField(
+        _("progressive profiling"), default=0, validators=[MaxValueValidator(20)],
+        help_text=_("When the visitor is a known lead, ask at most this many of the fields below that the lead "
+                    "does not have yet, instead of the ones it has (message and topic are always asked). "
+                    "0 asks every field."),
+    )
+    topic_choices = models.TextField(
+        _("topics offered"), blank=True,
+        help_text=_("One topic of interest per line: the topic field becomes a choice. Empty: free text."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
@@ -107,6 +118,9 @@ class CaptureForm(models.Model):
         ordering = ["name"]
         verbose_name = _("capture form")
         verbose_name_plural = _("capture forms")
+        constraints = [
+            models.CheckConstraint(condition=Q(progressive_fields__lte=20), name="captureform_progressive_at_most_20")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -114,6 +128,56 @@ class CaptureForm(models.Model):
     @property
     def origins(self) -> list[str]:
         return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+    @property
+    def topics(self) -> list[str]:
+        return [line.strip() for line in self.topic_choices.splitlines() if line.strip()]
+
+    def chosen_fields(self) -> list[lead_fields.AskedField]:
+        """The fields this form asks besides the e-mail, in order; without a chosen set the standard ones."""
+        rows = list(self.field_choices.all())
+        if not rows:
+            return [lead_fields.AskedField(name) for name in lead_fields.DEFAULT_FORM_FIELDS]
+        return [lead_fields.AskedField(row.name, row.required, row.label_en, row.label_de) for row in rows]
+
+
+class CaptureFormField(models.Model):
+    """One field a capture form asks (`leads.fields.FORM_FIELDS`), whether it is required, and its labels."""
+
+    class Name(models.TextChoices):
+        FIRST_NAME = "first_name", _("First name")
+        LAST_NAME = "last_name", _("Last name")
+        COMPANY = "company", _("Company")
+        COMPANY_SIZE = "company_size", _("Company size (employees)")
+        INDUSTRY = "industry", _("Industry")
+        JOB_TITLE = "job_title", _("Job title")
+        PHONE = "phone", _("Phone")
+        COUNTRY = "country", _("Country")
+        STREET = "street", _("Street and number")
+        POSTCODE = "postcode", _("Postcode")
+        CITY = "city", _("City")
+        REGION = "region", _("Region")
+        TOPIC = "topic", _("Topic of interest")
+        MESSAGE = "message", _("Message")
+
+    form = models.ForeignKey(CaptureForm, on_delete=models.CASCADE, related_name="field_choices",
+                             verbose_name=_("capture form"))
+    name = models.CharField(_("field"), max_length=32, choices=Name.choices)
+    required = models.BooleanField(_("required"), default=False)
+    label_en = models.CharField(_("label (English)"), max_length=200, blank=True,
+                                help_text=_("Empty: the standard label."))
+    label_de = models.CharField(_("label (German)"), max_length=200, blank=True,
+                                help_text=_("Empty: the standard label."))
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("form field")
+        verbose_name_plural = _("form fields")
+        constraints = [models.UniqueConstraint(fields=["form", "name"], name="captureformfield_once_per_form")]
+
+    def __str__(self) -> str:
+        return self.get_name_display()
 
 
 # The field history (`leads.edits.history`): one row per change of an editable field, from every writer

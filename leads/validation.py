@@ -28,6 +28,7 @@ TEXT_LIMITS = {
     "company": 200,
     "job_title": 150,
     "industry": 100,
+    "topic": 200,
     "message": 5000,
     "utm_source": 200,
     "utm_medium": 200,
@@ -41,7 +42,7 @@ LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,4})?$")
 CAPTURE_FIELDS = (
     "email", "first_name", "last_name", "company", "job_title", "phone", "country", "industry",
     "company_size", "website", "source", "campaign", "utm_source", "utm_medium", "utm_campaign", "utm_term",
-    "utm_content", "visitor_id", "message", "consent", "activity",
+    "utm_content", "visitor_id", "street", "postcode", "city", "region", "topic", "message", "consent", "activity",
 )
 ACTIVITY_FIELDS = ("kind", "url", "occurred_at")
 FREE_MAIL_DOMAINS = frozenset(
@@ -287,8 +288,12 @@ def clean_visitor_id(value, field: str, errors: dict) -> str:
     return value
 
 
-def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | None = None) -> dict:
-    """Validate a capture payload. `campaigns` maps slug -> Campaign (looked up by the caller)."""
+def clean_capture(
+    payload, *, campaigns: dict | None = None, now: dt.datetime | None = None, required=(), topics=None,
+) -> dict:
+    """Validate a capture payload. `campaigns` maps slug -> Campaign (looked up by the caller). A capture
+    form's configuration adds `required` (the names of the fields it asked as required: missing is an error
+    naming the field) and `topics` (the topics it offers: another topic is an error)."""
     now = now or dt.datetime.now(dt.UTC)
     errors: dict[str, list[str]] = {}
     if not isinstance(payload, dict):
@@ -299,6 +304,12 @@ def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | 
     clean["email"] = clean_email(payload.get("email"), errors)
     for field in TEXT_LIMITS:
         clean[field] = _text(payload.get(field), field, errors)
+    for field, limit in ADDRESS_LIMITS.items():
+        clean[field] = _text(payload.get(field), field, errors, limit=limit)
+    if topics and clean["topic"] and clean["topic"] not in topics:
+        errors.setdefault("topic", []).append(
+            _("Choose one of the topics offered: %(topics)s.") % {"topics": ", ".join(topics)}
+        )
     clean["country"] = clean_country(payload.get("country"), errors)
     clean["phone"] = clean_phone(payload.get("phone"), clean["country"], errors)
     clean["company_size"] = clean_company_size(payload.get("company_size"), errors)
@@ -318,6 +329,9 @@ def clean_capture(payload, *, campaigns: dict | None = None, now: dt.datetime | 
         else:
             clean["campaign"] = campaigns[slug]
     clean["activity"] = clean_activity(payload.get("activity"), errors, now=now)
+    for field in required:
+        if field not in errors and (clean.get(field) is None or clean.get(field) == ""):
+            errors[field] = [_("This field is required.")]
     if errors:
         raise Invalid(errors)
     clean["email_normalized"] = normalize_email(clean["email"])

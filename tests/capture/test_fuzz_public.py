@@ -24,7 +24,7 @@ FUZZ = settings(max_examples=60, derandomize=True, deadline=None, database=None,
 
 CAPTURE_FIELDS = ["email", "first_name", "last_name", "company", "job_title", "phone", "country", "industry",
                   "company_size", "website", "source", "campaign", "utm_source", "visitor_id", "message", "consent",
-                  "activity"]
+                  "activity", "street", "postcode", "city", "region", "topic"]
 nasty_text = st.one_of(
     st.text(max_size=20),
     st.sampled_from(["\x00", "a\x00b", "\ud800", "\udfff", "2026-02-30T10:00:00Z", "0000-01-01T00:00:00Z",
