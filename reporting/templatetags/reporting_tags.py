@@ -1,6 +1,6 @@
 """Formatting of report cells: counts, percentages, days, minutes, money."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.conf import settings
@@ -26,7 +26,8 @@ def cell(value, kind="text"):
         # cents only where they matter (under 1,000): at a glance, and the ROI columns fit the page; CSV and API
         # keep the exact amounts
         cents = 2 if value != int(value) and abs(value) < 1000 else 0
-        return f"{number_format(value, cents, force_grouping=True)}\u00a0{currency()}"
+        amount = Decimal(str(value)).quantize(Decimal(1) if cents == 0 else Decimal("0.01"), ROUND_HALF_UP)
+        return f"{number_format(amount, cents, force_grouping=True)}\u00a0{currency()}"
     if kind in DECIMALS and isinstance(value, int | float | Decimal):
         return number_format(value, DECIMALS[kind], force_grouping=True) + SUFFIX.get(kind, "")
     return value
