@@ -99,6 +99,10 @@ _SUPPRESSED_SQL = sql.SQL(
 _LOCK_LEADS_SQL = sql.SQL("SELECT {id} FROM {lead} WHERE {id} = ANY(%s) ORDER BY {id} FOR UPDATE").format(
     id=_LEAD["id"], lead=_table(Lead),
 )
+# The notes the batch's leads already hold among the batch's notes (`rules.new_note`): two array parameters.
+_HELD_NOTES_SQL = sql.SQL("SELECT {lead}, {note} FROM {activity} WHERE {lead} = ANY(%s) AND {note} = ANY(%s)").format(
+    lead=_column(Activity, "lead"), note=_column(Activity, "note"), activity=_table(Activity),
+)
 # The leads the batch lifted to the MQL threshold (stages and threshold are parameters).
 _READY_SQL = sql.SQL("SELECT {id} FROM {lead} WHERE {id} = ANY(%s) AND {stage} = ANY(%s) AND {score} >= %s").format(
     id=_LEAD["id"], lead=_table(Lead), stage=_LEAD["stage"], score=_LEAD["score"],
@@ -153,25 +157,27 @@ class _Row:
 
 
 def capture_many(*, payloads: list[dict], channel: str, by=None, campaigns: dict | None = None,
-                 batch_size: int | None = None) -> list[CaptureResult]:
+                 batch_size: int | None = None, file_name: str = "") -> list[CaptureResult]:
     """Capture every payload as `submissions.submit(channel=..., payload=..., by=...)` would; see the module
-    docstring. `campaigns` maps slug -> Campaign for the slugs the payloads name (looked up by the caller)."""
+    docstring. `campaigns` maps slug -> Campaign for the slugs the payloads name (looked up by the caller);
+    `file_name` (the imported file) is recorded on every touchpoint."""
     batch_size = batch_size or BATCH
     now = timezone.now()
     rows = [_validated(index, payload, campaigns or {}, now) for index, payload in enumerate(payloads)]
     results: list[CaptureResult | None] = [None] * len(rows)
     pending: list[_Row] = []
+    options = {"channel": channel, "by": by, "file_name": file_name}
     for row in rows:
         if row.needs_one_by_one:
-            _write_batch_or_fall_back(pending, channel=channel, by=by, results=results)
+            _write_batch_or_fall_back(pending, results=results, **options)
             pending = []
-            results[row.index] = _submit_one(row, channel=channel, by=by)
+            results[row.index] = _submit_one(row, **options)
             continue
         pending.append(row)
         if len(pending) >= batch_size:
-            _write_batch_or_fall_back(pending, channel=channel, by=by, results=results)
+            _write_batch_or_fall_back(pending, results=results, **options)
             pending = []
-    _write_batch_or_fall_back(pending, channel=channel, by=by, results=results)
+    _write_batch_or_fall_back(pending, results=results, **options)
     return results
 
 
@@ -184,28 +190,37 @@ def _validated(index: int, payload: dict, campaigns: dict, now) -> _Row:
         return _Row(index, payload, errors=invalid.errors)
 
 
-def _write_batch_or_fall_back(rows: list[_Row], *, channel: str, by, results: list) -> None:
+def _write_batch_or_fall_back(rows: list[_Row], *, channel: str, by, results: list, file_name: str = "") -> None:
     if not rows:
         return
     try:
         with transaction.atomic():
-            for row, result in zip(rows, write_batch(rows, channel=channel, by=by), strict=True):
+            for row, result in zip(rows, write_batch(rows, channel=channel, by=by, file_name=file_name), strict=True):
                 results[row.index] = result
     except Exception:  # the batch left nothing behind: give each row its own chance, as capture would
         logger.exception("Bulk capture: a batch of %s rows failed; capturing them one by one", len(rows))
         for row in rows:
-            results[row.index] = _submit_one(row, channel=channel, by=by)
+            results[row.index] = _submit_one(row, channel=channel, by=by, file_name=file_name)
 
 
-def _submit_one(row: _Row, *, channel: str, by) -> CaptureResult:
+def _submit_one(row: _Row, *, channel: str, by, file_name: str = "") -> CaptureResult:
     try:
-        return submissions.submit(channel=channel, payload=row.payload, by=by)
+        result = submissions.submit(channel=channel, payload=row.payload, by=by)
     except Exception:  # one broken row must not stop the others
         logger.exception("Bulk capture: row %s failed", row.index)
         return CaptureResult(500, {"detail": _("The row could not be saved because of an internal error.")})
+    if file_name and result.lead is not None and result.submission is not None:
+        _name_the_file(result.submission.pk, file_name)
+    return result
 
 
-def write_batch(rows: list[_Row], *, channel: str, by) -> list[CaptureResult]:
+def _name_the_file(submission_id: int, file_name: str) -> None:
+    """The touchpoint of a row captured one by one names its file too, as the batch's do (`rules.touchpoint_data`)."""
+    for activity in Activity.objects.filter(data__submission=submission_id).only("pk", "data"):
+        Activity.objects.filter(pk=activity.pk).update(data={**activity.data, "file": file_name[:255]})
+
+
+def write_batch(rows: list[_Row], *, channel: str, by, file_name: str = "") -> list[CaptureResult]:
     """Write one batch (inside the caller's transaction) and return each row's result, in order."""
     now = timezone.now()
     submitted_by = by.pk if by is not None and by.is_authenticated else None
@@ -228,7 +243,8 @@ def write_batch(rows: list[_Row], *, channel: str, by) -> list[CaptureResult]:
 
     for row, pk in zip(rows, _next_ids(Submission, len(rows)), strict=True):
         row.submission_id = pk  # the touchpoints name their submission, written last with its answer
-    touchpoints = _create_touchpoints(valid, channel=channel, submitted_by=submitted_by, now=now)
+    _drop_held_notes(valid)
+    touchpoints = _create_touchpoints(valid, channel=channel, submitted_by=submitted_by, now=now, file_name=file_name)
     outbox_events.record_many([
         *(
             {"type": EventType.LEAD_CREATED if group[0].created else EventType.LEAD_UPDATED,
@@ -450,14 +466,31 @@ def _create_submissions(rows: list[_Row], results: list[CaptureResult], *, chann
     _copy_insert(Submission, columns, records, ids=[row.submission_id for row in rows])
 
 
-def _create_touchpoints(rows: list[_Row], *, channel: str, submitted_by, now) -> list[int]:
+def _drop_held_notes(rows: list[_Row]) -> None:
+    """`rules.new_note` for the batch: a note its lead already holds (or an earlier row of the batch gave it)
+    is not added again; one query."""
+    noted = [row for row in rows if row.clean["message"]]
+    if not noted:
+        return
+    held: dict[int, set[str]] = {}
+    for lead_id, note in _fetch(_HELD_NOTES_SQL, [sorted({row.lead_id for row in noted}),
+                                                   sorted({row.clean["message"] for row in noted})]):
+        held.setdefault(lead_id, set()).add(note)
+    for row in noted:
+        notes = held.setdefault(row.lead_id, set())
+        note = rules.new_note(row.clean["message"], notes)
+        notes.add(row.clean["message"])
+        row.clean = {**row.clean, "message": note}
+
+
+def _create_touchpoints(rows: list[_Row], *, channel: str, submitted_by, now, file_name: str = "") -> list[int]:
     """The touchpoint capture writes for each submission (no form, no reported activity: a form submit)."""
     stamp = now.isoformat()
     columns = ("lead_id", "kind", "occurred_at", "note", "created_by_id", "created_at", "data")
     return _copy_insert(Activity, columns, [
         (row.lead_id, ActivityKind.FORM_SUBMIT.value, stamp, row.clean["message"], submitted_by, stamp,
          rules.touchpoint_data(submission_id=row.submission_id, channel=channel, source=_source(row, channel),
-                               campaign=row.clean["campaign"], clean=row.clean))
+                               campaign=row.clean["campaign"], clean=row.clean, file_name=file_name))
         for row in rows
     ])
 

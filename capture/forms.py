@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from capture.imports import FIELD_LABELS, FILE_SOURCES, IGNORE
 from core.vocabulary import Channel
 from leads.fields import FORM_FIELDS
 from leads.forms import ErrorsFromService, campaign_choices, text_area
@@ -157,15 +158,39 @@ class HostedForm(CaptureFields):
 
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("CSV file"), help_text=_("UTF-8 with a header row; at most 10 MB."))
-    source = forms.ChoiceField(label=_("Source"), choices=Channel.choices, initial=Channel.EVENT)
+    source = forms.ChoiceField(label=_("Source"), initial=Channel.EVENT,
+                               help_text=_("Where the people in the file came from."))
     campaign = forms.ChoiceField(label=_("Campaign"), required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["campaign"].choices = campaign_choices()
+        labels = dict(Channel.choices)
+        self.fields["source"].choices = [(value, labels[value]) for value in FILE_SOURCES]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > IMPORT_MAX_BYTES:
             raise forms.ValidationError(_("The file is larger than 10 MB; split it into smaller files."))
         return upload
+
+
+class MappingForm(forms.Form):
+    """The column-mapping step: one choice per column of the file (a lead field or Ignore)."""
+
+    def __init__(self, *args, columns, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [(IGNORE, _("Ignore this column")), *FIELD_LABELS.items()]
+        self.columns = columns
+        for column in columns:
+            self.fields[f"column_{column.index}"] = forms.ChoiceField(
+                label=column.header or _("Column %(number)s") % {"number": column.index + 1},
+                choices=choices, required=False, initial=column.field,
+            )
+
+    def mapping(self) -> list[str]:
+        return [self.cleaned_data.get(f"column_{column.index}") or IGNORE for column in self.columns]
+
+    def rows(self):
+        """(column, its bound field) per column, for the template."""
+        return [(column, self[f"column_{column.index}"]) for column in self.columns]

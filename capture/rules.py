@@ -51,14 +51,24 @@ def company_domain(*, website: str, email: str) -> str:
     return validation.company_domain(website=website, email=email)
 
 
-def touchpoint_data(*, submission_id: int, channel: str, source: str, campaign, clean: dict) -> dict:
-    """`Activity.data` of a capture's touchpoint: where it came from, never the person's data."""
+def touchpoint_data(
+    *, submission_id: int, channel: str, source: str, campaign, clean: dict, file_name: str = ""
+) -> dict:
+    """`Activity.data` of a capture's touchpoint: where it came from (the imported file's name, shown on the
+    timeline as "Imported from ..."), never the person's data."""
     return {
         "submission": submission_id, "channel": channel, "source": source,
         "campaign": campaign.slug if campaign is not None else None,
         **{name: clean[name] for name in TOUCHPOINT_UTM if clean[name]},
         **({"topic": clean["topic"]} if clean.get("topic") else {}),
+        **({"file": file_name[:255]} if file_name else {}),
     }
+
+
+def new_note(note: str, held: set[str]) -> str:
+    """The touchpoint's note, or "" when the lead already holds this very note: importing a file again (or
+    sending a form twice) does not add its notes again."""
+    return "" if note and note in held else note
 
 
 def suppressed_errors() -> dict[str, list[str]]:

@@ -296,9 +296,12 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
         lead.save(update_fields=["last_touch_at", "updated_at", *filled])
 
     kind = activity.kind if activity else (form.activity_kind if form else ActivityKind.FORM_SUBMIT)
+    note = clean["message"]
+    if note and not created:  # a note the lead holds already is not added again (`rules.new_note`)
+        note = rules.new_note(note, set(lead.activities.filter(note=note).values_list("note", flat=True)))
     touchpoint = Activity.objects.create(
         lead=lead, kind=kind, occurred_at=touched_at, url=activity.url if activity else "",
-        note=clean["message"],
+        note=note,
         data=rules.touchpoint_data(
             submission_id=submission.pk, channel=submission.channel, source=source, campaign=campaign, clean=clean
         ),

@@ -6,17 +6,18 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from capture import imports, profiling, submissions
-from capture.forms import HostedForm, ImportForm, ManualLeadForm
+from capture.forms import HostedForm, ImportForm, ManualLeadForm, MappingForm
 from core import ratelimit
-from core.errors import Invalid
+from core.errors import Conflict, Invalid
 from core.http import clean_header, client_ip, user_agent
 from core.parsers import bad_text
 from core.vocabulary import Channel
@@ -58,6 +59,7 @@ def create(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def import_leads(request):
+    """Step 1: upload the file (with its source and campaign); it is kept for the mapping step."""
     _require_capture_role(request.user)
     form = ImportForm(request.POST or None, request.FILES or None)
     status = 200
@@ -65,18 +67,87 @@ def import_leads(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                report = imports.import_csv(
-                    data=data["file"].read(), by=request.user, source=data["source"],
+                upload = imports.upload(
+                    data=data["file"].read(), file_name=data["file"].name, by=request.user, source=data["source"],
                     campaign_slug=data["campaign"] or None,
                 )
             except Invalid as invalid:
-                for field, field_messages in invalid.errors.items():
-                    for message in field_messages:
-                        form.add_error(field if field in form.fields else None, message)
+                _add_errors(form, invalid)
             else:
-                return render(request, "capture/import_report.html", {"report": report, "file_name": data["file"].name})
+                return redirect("capture:import_mapping", token=upload.token)
         status = 400
-    return render(request, "capture/import.html", {"form": form}, status=status)
+    return _private(render(request, "capture/import.html", {"form": form}, status=status))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_mapping(request, token):
+    """Step 2: which column feeds which field (recognised from the headers, changeable, or ignored), with a
+    preview of the first rows; importing redirects to the report."""
+    _require_capture_role(request.user)
+    upload = imports.upload_of(token=token, by=request.user)
+    if upload.imported_at is not None:
+        return redirect("capture:import_report", token=upload.token)
+    columns, row_count = imports.preview(upload)
+    form = MappingForm(request.POST or None, columns=columns)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                imports.import_upload(token=upload.token, by=request.user, mapping=form.mapping())
+            except Invalid as invalid:
+                _add_errors(form, invalid)
+            except Conflict:  # imported meanwhile (a second click): its report
+                pass
+            if not form.errors:
+                return redirect("capture:import_report", token=upload.token)
+        status = 400
+    context = {
+        "upload": upload, "form": form, "row_count": row_count,
+        "source_label": dict(Channel.choices).get(upload.source, upload.source), "upload_hours": imports.UPLOAD_HOURS,
+    }
+    return _private(render(request, "capture/import_mapping.html", context, status=status))
+
+
+@login_required
+@require_http_methods(["GET"])
+def import_report(request, token):
+    """Step 3: counts, the problems with their bad values, and the rejected rows to download."""
+    _require_capture_role(request.user)
+    upload = imports.upload_of(token=token, by=request.user)
+    if upload.imported_at is None:
+        return redirect("capture:import_mapping", token=upload.token)
+    context = {"report": upload.report, "file_name": upload.file_name, "upload": upload,
+               "has_rejected": bool(upload.rejected)}
+    return _private(render(request, "capture/import_report.html", context))
+
+
+@login_required
+@require_http_methods(["GET"])
+def import_rejected(request, token):
+    """The rejected rows as CSV (the file's columns and delimiter, a last column with the problems)."""
+    _require_capture_role(request.user)
+    upload = imports.upload_of(token=token, by=request.user)
+    if not upload.rejected:
+        raise Http404(_("No row of this file was rejected."))
+    stem = upload.file_name.rsplit(".", 1)[0] or "import"
+    response = HttpResponse("\ufeff" + upload.rejected, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=_("%(file)s-rejected.csv") % {"file": stem}
+    )
+    return _private(response)
+
+
+def _add_errors(form, invalid: Invalid) -> None:
+    for field, field_messages in invalid.errors.items():
+        for message in field_messages:
+            form.add_error(field if field in form.fields else None, message)
+
+
+def _private(response):
+    """The import pages show people's data: never cached."""
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _within_rate(request, form: CaptureForm) -> ratelimit.Decision:

@@ -50,3 +50,11 @@ class SafeWriter:
 
 def writer(out, **options) -> SafeWriter:
     return SafeWriter(out, **options)
+
+
+def read_cell(value: str) -> str:
+    """A cell read back from a CSV this writer wrote: the apostrophe `safe_cell` put before a formula start
+    goes again (a fixed file of rejected rows is uploaded as it was downloaded)."""
+    if value.startswith("'") and value[1:2] and value[1:].startswith(FORMULA_STARTS):
+        return value[1:]
+    return value

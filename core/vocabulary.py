@@ -22,6 +22,18 @@ class Stage(models.TextChoices):
 
 # Funnel order of the main path (side states are not in it).
 FUNNEL = (Stage.KNOWN, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER)
+# How far along the main path a stage is (0 off it); lost leads were opportunities. A lead "reached" a funnel
+# stage when its stage, or the target of any of its stage changes, ranks at least as high: the funnel report
+# (`reporting.selectors`) and the lead list's `reached` filter both count so.
+FUNNEL_RANK = {
+    Stage.KNOWN: 0, Stage.MQL: 1, Stage.SAL: 2, Stage.SQL: 3, Stage.OPPORTUNITY: 4, Stage.LOST: 4, Stage.CUSTOMER: 5,
+}
+
+
+def reached_or_later(stage) -> list[str]:
+    """The stages that mean a lead got at least as far as funnel stage `stage`."""
+    rank = FUNNEL_RANK[Stage(stage)]
+    return [str(other) for other, other_rank in FUNNEL_RANK.items() if other_rank >= rank]
 # Stages a lead is still on its way in (SLA clocks run, retention waits); the others are closed or done.
 OPEN_STAGES = (Stage.KNOWN, Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
 CLOSED_STAGES = frozenset(Stage) - frozenset(OPEN_STAGES)

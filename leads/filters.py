@@ -9,14 +9,14 @@ import datetime as dt
 import django_filters
 from django.contrib.auth import get_user_model
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core import dates
-from core.vocabulary import Channel, LeadType, Stage, Temperature
+from core.vocabulary import FUNNEL, OWNER_CHANGES, Channel, LeadType, Stage, Temperature, reached_or_later
 from leads import selectors
-from leads.models import Campaign, Lead
+from leads.models import Campaign, Lead, LeadTransition
 from leads.search import filter_leads
 from leads.sla import queries as sla_queries
 
@@ -88,6 +88,10 @@ class LeadFilter(django_filters.FilterSet):
     temperature = django_filters.MultipleChoiceFilter(choices=Temperature.choices, label=_("Temperature"))
     lead_type = django_filters.ChoiceFilter(choices=LeadType.choices, method="by_lead_type", label=_("Lead type"))
     stalled = django_filters.BooleanFilter(method="by_stalled", label=_("Stalled (longer in the stage than usual)"))
+    reached = django_filters.ChoiceFilter(
+        choices=[(str(stage), stage.label) for stage in FUNNEL[1:]], method="by_reached",
+        label=_("Reached (at some time)"),
+    )
     sla = django_filters.ChoiceFilter(choices=SLA_STATES, method="by_sla", label=_("SLA"))
     ordering = LeadOrderingFilter(fields=tuple(ORDERING), field_labels=ORDERING, label=_("Sort"))
 
@@ -95,7 +99,7 @@ class LeadFilter(django_filters.FilterSet):
         model = Lead
         fields = ["q", "stage", "owner", "source", "campaign", "score_min", "score_max", "probability_min",
                   "probability_max", "created_after",
-                  "created_before", "temperature", "lead_type", "stalled", "sla"]
+                  "created_before", "temperature", "lead_type", "stalled", "sla", "reached"]
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         if queryset is None:
@@ -133,6 +137,14 @@ class LeadFilter(django_filters.FilterSet):
         if value is None:
             return queryset
         return queryset.filter(is_stalled=value)
+
+    def by_reached(self, queryset, name, value):
+        """Leads that got at least as far as funnel stage `value` at some time, counted as the funnel report
+        counts them (`core.vocabulary.FUNNEL_RANK`): their stage now, or a stage change's target (owner changes
+        aside), ranks at least as high."""
+        later = reached_or_later(value)
+        moved = LeadTransition.objects.filter(lead=OuterRef("pk"), target__in=later).exclude(name__in=OWNER_CHANGES)
+        return queryset.filter(Q(stage__in=later) | Exists(moved))
 
     def by_sla(self, queryset, name, value):
         if value == "running":

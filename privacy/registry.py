@@ -4,6 +4,7 @@ Export reads it, erasure anonymises it, docs/privacy.md is generated from it and
 complete: a field added to a model that holds personal data belongs here (`register` for apps above).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.admin.models import LogEntry
@@ -30,6 +31,13 @@ class Table:
     purpose: str = ""
     retention: str = ""
     recipients: str = field(default="Marketing, sales and administrators of this installation")
+    # A table without a path to the lead (a short-lived upload): `find(lead)` gives the rows naming the person;
+    # they are deleted on erasure and, holding other people's data too, not exported.
+    find: Callable | None = None
+
+    @property
+    def exported(self) -> bool:
+        return self.find is None
 
     @property
     def label(self) -> str:
@@ -183,6 +191,8 @@ REGISTRY: list[Table] = [
 
 
 def rows_of(table: Table, lead: Lead):
+    if table.find is not None:
+        return table.find(lead)
     if table.model is LogEntry:
         return LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Lead), object_id=str(lead.pk))
     return table.model.objects.filter(**{table.lookup: lead.pk})

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from core.vocabulary import ActivityKind, NotificationKind, Role, Stage
@@ -84,7 +84,7 @@ def remind_review(*, now: dt.datetime | None = None) -> int:
     people = get_user_model().objects.filter(is_active=True, groups__name__in=[Role.MARKETING, Role.MANAGER])
     told = 0
     message = _("The definitions were last reviewed on %(date)s: time for the quarterly review.") % {
-        "date": timezone.localtime(previous.at).date().isoformat()
+        "date": formats.date_format(timezone.localtime(previous.at).date(), "SHORT_DATE_FORMAT")
     }
     for user in people.distinct().order_by("pk"):
         note = lifecycle.notify(

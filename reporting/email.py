@@ -173,7 +173,8 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
     if funnel_png:
         images["funnel"] = funnel_png
     trend_labels = [
-        b["start"].strftime("%d.%m.") if period.frequency == Frequency.DAILY else f"W{b['start'].isocalendar()[1]}"
+        date_format(b["start"], "SHORT_DATE_FORMAT") if period.frequency == Frequency.DAILY
+        else f"W{b['start'].isocalendar()[1]}"
         for b in buckets
     ]
     trend_png = charts.grouped_columns(
@@ -212,7 +213,7 @@ def _team_alert_rows(user, *, now) -> list[dict]:
             "lead": clock.lead.display_name, "policy": str(clock.policy),
             "owner": owner.get_full_name() or owner.get_username() if owner else "",
             "state": str(_("breached") if alert.is_breached else _("due soon")), "is_breached": alert.is_breached,
-            "due_at": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M"),
+            "due_at": reports.local_datetime(clock.due_at),
             "suggested": (suggested.get_full_name() or suggested.get_username()) if suggested else "",
             "url": reports.lead_url(clock.lead_id),
         })
@@ -223,7 +224,7 @@ def _breach_row(clock) -> dict:
     return {
         "lead": clock.lead.display_name, "policy": str(clock.policy),
         "owner": (clock.owner.get_full_name() or clock.owner.get_username()) if clock.owner_id else "",
-        "due_at": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M"),
+        "due_at": reports.local_datetime(clock.due_at),
         "url": reports.lead_url(clock.lead_id),
     }
 

@@ -58,15 +58,18 @@ class ReportFilterForm(forms.Form):
         self.fields["campaign"].choices = [("", _("All campaigns"))] + [(slug, name) for _pk, slug, name in campaigns]
         if self.own_only:
             self.rep_ids = {user.get_username(): user.pk}
-            self.fields["rep"].choices = [(user.get_username(), user.get_username())]
+            self.fields["rep"].choices = [(user.get_username(), user.get_full_name() or user.get_username())]
             self.fields["team"].choices = [("", _("All teams"))]
         else:
             teams = list(Team.objects.order_by("name").values_list("pk", "slug", "name"))
             self.team_ids = {slug: pk for pk, slug, _name in teams}
             self.fields["team"].choices = [("", _("All teams"))] + [(slug, name) for _pk, slug, name in teams]
-            owners = list(lifecycle.eligible_owners().values_list("pk", "username"))
-            self.rep_ids = {name: pk for pk, name in owners}
-            self.fields["rep"].choices = [("", _("All reps"))] + [(name, name) for _pk, name in owners]
+            owners = list(lifecycle.eligible_owners().values_list("pk", "username", "first_name", "last_name"))
+            self.rep_ids = {name: pk for pk, name, _first, _last in owners}
+            # people by name (the username stays the value in the address)
+            shown = sorted(((f"{first} {last}".strip() or name, name) for _pk, name, first, last in owners),
+                           key=lambda item: item[0].lower())
+            self.fields["rep"].choices = [("", _("All reps"))] + [(name, label) for label, name in shown]
         self.fields["start"].widget.attrs["placeholder"] = self.default_start.isoformat()
         self.fields["end"].widget.attrs["placeholder"] = self.default_end.isoformat()
 

@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -14,7 +14,7 @@ COUNT, PERCENT, DAYS, MINUTES, MONEY, BAND = "count", "percent", "days", "minute
 def funnel_tables(data: dict) -> list[Table]:
     stages = Table(
         "funnel", _("Funnel"),
-        [Column("label", _("Stage")), Column("count", _("Leads"), COUNT)],
+        [Column("label", _("Stage")), Column("count", _("Leads"), COUNT, link="link")],
         data["stages"],
         note=_("Visitors are anonymous site visitors first seen in the range; they are not counted per rep or team."),
     )
@@ -65,14 +65,20 @@ def stall_table(data: dict) -> Table:
     return Table(
         "stall_rate", _("Stall rate per stage"),
         [
-            Column("label", _("Stage")), Column("in_stage", _("In stage now"), COUNT),
-            Column("stalled", _("Stalled"), COUNT), Column("rate", _("Stall rate"), PERCENT),
+            Column("label", _("Stage")), Column("in_stage", _("In stage now"), COUNT, link="in_stage_link"),
+            Column("stalled", _("Stalled"), COUNT, link="stalled_link"), Column("rate", _("Stall rate"), PERCENT),
             Column("threshold_days", _("Stalled after (days)"), DAYS),
         ],
         data["stages"],
         note=_("A snapshot of now: the date range does not apply. Thresholds: Admin → Routing → Stall "
                "thresholds (the seed's benchmarks by default)."),
     )
+
+
+def local_datetime(value) -> str:
+    """A moment as every page shows it: the local time in the active language's short format (one format per
+    language, as the `date` filter with SHORT_DATETIME_FORMAT writes it)."""
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
 
 
 def lead_url(lead_id: int) -> str:
@@ -90,7 +96,7 @@ def lead_rows(leads, *, now=None) -> list[dict]:
             "stage_value": lead.stage,
             "owner": (lead.owner.get_full_name() or lead.owner.get_username()) if lead.owner_id else "",
             "source": lead.get_source_display(), "campaign": lead.campaign.name if lead.campaign_id else "",
-            "since": timezone.localtime(lead.stage_entered_at).strftime("%Y-%m-%d %H:%M"),
+            "since": local_datetime(lead.stage_entered_at),
             "days": round((now - lead.stage_entered_at).total_seconds() / 86400, 1),
             "over_days": round(over_by.total_seconds() / 86400, 1) if over_by is not None else None,
             "url": lead_url(lead.pk),
@@ -127,12 +133,12 @@ def _speed_columns(first: str) -> list[Column]:
     return [
         Column("label", first), Column("leads", _("Leads handed over"), COUNT),
         Column("touched", _("Touched"), COUNT),
-        Column("capture_median_minutes", _("Capture → touch, median (min)"), MINUTES),
-        Column("capture_p90_minutes", _("Capture → touch, p90 (min)"), MINUTES),
+        Column("capture_median_minutes", _("Capture → touch, median"), MINUTES),
+        Column("capture_p90_minutes", _("Capture → touch, p90"), MINUTES),
         Column("capture_within_share", _("Within 5 min of capture"), PERCENT, flag="capture_flag"),
         Column("assigned", _("Assigned"), COUNT),
-        Column("assignment_median_minutes", _("Assignment → touch, median (min)"), MINUTES),
-        Column("assignment_p90_minutes", _("Assignment → touch, p90 (min)"), MINUTES),
+        Column("assignment_median_minutes", _("Assignment → touch, median"), MINUTES),
+        Column("assignment_p90_minutes", _("Assignment → touch, p90"), MINUTES),
         Column("assignment_within_share", _("Within 5 min of assignment"), PERCENT, flag="assignment_flag"),
     ]
 
@@ -178,9 +184,10 @@ def acceptance_tables(data: dict) -> list[Table]:
 
 def _roi_columns(first: str) -> list[Column]:
     return [
-        Column("label", first), Column("leads", _("Leads"), COUNT), Column("mqls", _("MQLs"), COUNT),
-        Column("sqls", _("SQLs"), COUNT), Column("opportunities", _("Opportunities"), COUNT),
-        Column("customers", _("Won"), COUNT), Column("revenue", _("Won revenue"), MONEY),
+        Column("label", first), Column("leads", _("Leads"), COUNT, link="leads_link"),
+        Column("mqls", _("MQLs"), COUNT, link="mqls_link"), Column("sqls", _("SQLs"), COUNT, link="sqls_link"),
+        Column("opportunities", _("Opportunities"), COUNT, link="opportunities_link"),
+        Column("customers", _("Won"), COUNT, link="customers_link"), Column("revenue", _("Won revenue"), MONEY),
         Column("cost", _("Cost"), MONEY), Column("cost_per_lead", _("Cost per lead"), MONEY),
         Column("cost_per_mql", _("Cost per MQL"), MONEY), Column("cost_per_sql", _("Cost per SQL (CPQL)"), MONEY),
         Column("cac", _("CAC"), MONEY), Column("roi", _("ROI"), PERCENT),

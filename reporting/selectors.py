@@ -55,10 +55,9 @@ from routing.models import Rep, StallThreshold, Team
 OWNER_CHANGES = [name.value for name in vocabulary.OWNER_CHANGES]
 ASSIGNMENTS = [name.value for name in vocabulary.ASSIGNMENTS]
 FUNNEL_STAGES = FUNNEL
-# How far along the main path a stage is; lost leads were opportunities.
-RANK = {
-    Stage.KNOWN: 0, Stage.MQL: 1, Stage.SAL: 2, Stage.SQL: 3, Stage.OPPORTUNITY: 4, Stage.LOST: 4, Stage.CUSTOMER: 5,
-}
+# How far along the main path a stage is; lost leads were opportunities (one home: `core.vocabulary`, which the
+# lead list's `reached` filter reads too).
+RANK = vocabulary.FUNNEL_RANK
 HANDED_OVER = [s for s, r in RANK.items() if r >= 1]  # stages that mean sales got the lead
 REASON_KINDS = [name.value for name in vocabulary.REASON_TRANSITIONS]
 TOP_REASONS = 15

@@ -20,6 +20,7 @@ class Column:
     label: str
     kind: str = "text"  # text, count, percent, days, minutes, money, band
     flag: str = ""  # row key whose non-empty value marks this cell
+    link: str = ""  # row key holding the URL of the lead list behind this cell's count (pages only)
 
 
 @dataclass
@@ -38,7 +39,7 @@ class Table:
         for row in self.rows:
             out.append({"is_total": bool(row.get("is_total")), "cells": [
                 {"value": _band(row, c) if c.kind == "band" else row.get(c.key), "kind": c.kind,
-                 "flag": row.get(c.flag, "") if c.flag else ""}
+                 "flag": row.get(c.flag, "") if c.flag else "", "link": row.get(c.link, "") if c.link else ""}
                 for c in self.columns
             ]})
         return out

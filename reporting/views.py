@@ -73,7 +73,8 @@ def _report(request, *, name: str, template: str, build, form_class=ReportFilter
 # --- pages ----------------------------------------------------------------------------------------------
 
 
-def _lead_list_link(f, *, own_only: bool, stage: str = "", stalled: bool = False, created: bool = True) -> str:
+def _lead_list_link(f, *, own_only: bool, stage: str = "", stalled: bool = False, created: bool = True,
+                    reached: str = "", source: str = "") -> str:
     """The lead list filtered to exactly the leads behind a figure, or "" where the list cannot say the same
     (an SDR's own figures, a team or rep filter: the list filters by current owner only)."""
     if own_only or f.team_id or f.rep_id or f.by_owner:
@@ -81,8 +82,10 @@ def _lead_list_link(f, *, own_only: bool, stage: str = "", stalled: bool = False
     query = {}
     if created:
         query.update(created_after=f.start.isoformat(), created_before=f.end.isoformat())
-    if f.source:
-        query["source"] = f.source
+    if source or f.source:
+        if source and f.source and source != f.source:
+            return ""
+        query["source"] = source or f.source
     if f.campaign_id:
         slug = Campaign.objects.filter(pk=f.campaign_id).values_list("slug", flat=True).first()
         if slug is None:
@@ -92,7 +95,38 @@ def _lead_list_link(f, *, own_only: bool, stage: str = "", stalled: bool = False
         query["stage"] = stage
     if stalled:
         query["stalled"] = "true"
+    if reached:
+        query["reached"] = reached
     return f"{reverse('leads:list')}?{urlencode(query)}"
+
+
+def _link_funnel(data: dict, f, own_only: bool) -> None:
+    """Each cohort count of the funnel links to the leads it counts (created in the range, reached the stage)."""
+    if data.get("view", "cohort") != "cohort":
+        return  # the flow counts stage entries in the range, which the list cannot select
+    for row in data["stages"]:
+        if row["stage"] != "visitors":
+            row["link"] = _lead_list_link(f, own_only=own_only, reached="" if row["stage"] == "known" else row["stage"])
+
+
+def _link_stalls(data: dict, f, own_only: bool) -> None:
+    """Each stage's leads now and its stalled leads link to the lead list of exactly those leads."""
+    for row in data["stages"]:
+        row["in_stage_link"] = _lead_list_link(f, own_only=own_only, stage=row["stage"], created=False)
+        row["stalled_link"] = _lead_list_link(f, own_only=own_only, stage=row["stage"], stalled=True, created=False)
+
+
+def _link_sources(data: dict, f, own_only: bool) -> None:
+    """The first-touch counts per source link to their leads (the last-touch attribution is not a lead field)."""
+    if data.get("attribution", "first") != "first":
+        return
+    rows = [(row, row.get("key") or "") for row in data["by_source"]] + [(data["total"], "")]
+    for row, source in rows:
+        if row is not data["total"] and not source:
+            continue
+        for column, reached in (("leads", ""), ("mqls", "mql"), ("sqls", "sql"), ("opportunities", "opportunity")):
+            row[f"{column}_link"] = _lead_list_link(f, own_only=own_only, source=source, reached=reached)
+        row["customers_link"] = _lead_list_link(f, own_only=own_only, source=source, stage="customer")
 
 
 @login_required
@@ -112,24 +146,37 @@ def dashboard(request):
             {"label": _("Leads created"), "value": counts["known"], "kind": "count",
              "link": _lead_list_link(f, own_only=form.own_only),
              "definition": _("Leads created in the range (a cohort: later events of these leads count too).")},
-            {"label": _("Became MQL"), "value": counts["mql"], "kind": "count"},
-            {"label": _("Became SQL"), "value": counts["sql"], "kind": "count"},
+            {"label": _("Became MQL"), "value": counts["mql"], "kind": "count",
+             "link": _lead_list_link(f, own_only=form.own_only, reached="mql"),
+             "definition": _("Leads created in the range that became MQLs, then or later (a cohort).")},
+            {"label": _("Became SQL"), "value": counts["sql"], "kind": "count",
+             "link": _lead_list_link(f, own_only=form.own_only, reached="sql"),
+             "definition": _("Leads created in the range that became SQLs, then or later (a cohort).")},
             {"label": _("Won"), "value": counts["customer"], "kind": "count",
              "link": _lead_list_link(f, own_only=form.own_only, stage="customer"),
              "definition": _("Leads created in the range that are customers now; the e-mail's \"deals won\" "
                              "counts the wins that happened in its period instead.")},
-            {"label": _("Won revenue"), "value": sources["total"]["revenue"], "kind": "money"},
+            {"label": _("Won revenue"), "value": sources["total"]["revenue"], "kind": "money",
+             "definition": _("The deal values of the leads created in the range that are customers now.")},
             {"label": _("Median time, assignment → first touch"),
-             "value": speed["overall"]["assignment_median_minutes"], "kind": "minutes"},
+             "value": speed["overall"]["assignment_median_minutes"], "kind": "minutes",
+             "definition": _("Of the leads created in the range and assigned to a rep: the median time from the "
+                             "assignment to the first call, e-mail, LinkedIn message or meeting.")},
             {"label": _("Touched within 5 min of assignment"),
              "value": speed["overall"]["assignment_within_share"], "kind": "percent",
-             "flag": speed["overall"]["assignment_flag"]},
-            {"label": _("MQL acceptance rate"), "value": acceptance["rate"], "kind": "percent"},
+             "flag": speed["overall"]["assignment_flag"],
+             "definition": _("Share of the assigned leads created in the range that got their first touch within "
+                             "5 minutes of the assignment (below 50 % is bad).")},
+            {"label": _("MQL acceptance rate"), "value": acceptance["rate"], "kind": "percent",
+             "definition": _("Accepted out of accepted and rejected MQLs, for the decisions made in the range "
+                             "(events in the range, not a cohort).")},
             {"label": _("Stalled leads now"), "value": stalled_total, "kind": "count",
              "flag": "warn" if stalled_total else "",
              "link": _lead_list_link(f, own_only=form.own_only, stalled=True, created=False),
              "definition": _("Open leads longer in their stage than its stall threshold, right now.")},
         ]
+        _link_funnel(funnel, f, form.own_only)
+        _link_sources(sources, f, form.own_only)
         funnel_tables = reports.funnel_tables(funnel)
         source_table = reports.sources_tables(sources)[0]
         tables = [*funnel_tables, source_table, reports.speed_tables(speed)[2], *reports.sla_tables(sla)[:1]]
@@ -148,6 +195,7 @@ def funnel(request):
     def build(f, form, request):
         view = form.cleaned_data.get("view") or "cohort"
         data = selectors.funnel(f, view=view)
+        _link_funnel(data, f, form.own_only)
         return {
             "view": view, "hidden": {"view": view}, "tables": reports.funnel_tables(data),
             "charts": {"funnel": reports.funnel_chart(data)},
@@ -176,6 +224,7 @@ def stalls(request):
         # Staff see every lead; anyone else only the leads they may open (an SDR's scope is already theirs).
         within = None if roles.is_staff_role(request.user) else lead_selectors.visible_leads(request.user)
         stalled = selectors.stalled_leads(f, now=now, bands=bands, within=within, stall_data=data)
+        _link_stalls(data, f, form.own_only)
         rate_table = reports.stall_table(data)
         if request.GET.get("format") == "csv":
             rows = reports.lead_rows(list(stalled[:CSV_LIMIT]), now=now)
@@ -216,6 +265,7 @@ def sources(request):
     def build(f, form, request):
         attribution = form.cleaned_data.get("attribution") or "first"
         data = selectors.sources(f, attribution=attribution)
+        _link_sources(data, f, form.own_only)
         return {
             "attribution": attribution, "hidden": {"attribution": attribution}, "costs_shown": data["costs_shown"],
             "tables": reports.sources_tables(data), "charts": {"sources": reports.sources_chart(data)},

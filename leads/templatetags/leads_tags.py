@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.vocabulary import ActivityKind, Channel
 from leads import embed
 from leads.forms import OWNER_CHANGE_LABELS, TRANSITION_LABELS
 
@@ -79,3 +80,25 @@ def widget(bound_field, **attrs):
 @register.filter
 def lookup(mapping: dict, key):
     return mapping.get(key) if mapping else None
+
+
+def _name(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+@register.filter
+def activity_label(activity) -> str:
+    """What the timeline says of an activity: a capture's touchpoint names how the lead came in ("Imported
+    from fair.csv", "Entered by Anna Berg") instead of "Form submitted"; anything else its kind."""
+    data = activity.data if isinstance(activity.data, dict) else {}
+    if activity.kind == ActivityKind.FORM_SUBMIT and data.get("submission"):
+        channel = data.get("channel")
+        if channel == Channel.IMPORT:
+            if data.get("file"):
+                return _("Imported from %(file)s") % {"file": data["file"]}
+            return _("Imported from a file")
+        if channel == Channel.MANUAL:
+            if activity.created_by_id:
+                return _("Entered by %(user)s") % {"user": _name(activity.created_by)}
+            return _("Entered by hand")
+    return activity.get_kind_display()

@@ -1,6 +1,6 @@
 """Formatting of report cells: counts, percentages, days, minutes, money."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 from django.conf import settings
@@ -17,13 +17,17 @@ SUFFIX = {"percent": "\u00a0%"}
 def cell(value, kind="text"):
     """A table cell as text: '–' for no value, numbers grouped by the active language, durations in minutes,
     hours or days as fits ("18 min", "4.5 h", "12.3 days"), money with its currency (the first of
-    SALES_CURRENCIES)."""
+    SALES_CURRENCIES; whole units from 1,000 on)."""
     if value is None or value == "":
         return "–" if kind in DECIMALS else ""
     if kind == "minutes" and isinstance(value, int | float | Decimal):
         return duration(value)
     if kind == "money" and isinstance(value, int | float | Decimal):
-        return f"{number_format(value, 0 if value == int(value) else 2, force_grouping=True)}\u00a0{currency()}"
+        # cents only where they matter (under 1,000): at a glance, and the ROI columns fit the page; CSV and API
+        # keep the exact amounts
+        cents = 2 if value != int(value) and abs(value) < 1000 else 0
+        amount = Decimal(str(value)).quantize(Decimal(1) if cents == 0 else Decimal("0.01"), ROUND_HALF_UP)
+        return f"{number_format(amount, cents, force_grouping=True)}\u00a0{currency()}"
     if kind in DECIMALS and isinstance(value, int | float | Decimal):
         return number_format(value, DECIMALS[kind], force_grouping=True) + SUFFIX.get(kind, "")
     return value

@@ -84,9 +84,14 @@ def test_import_reports_counts_and_problems(client, marketing):
     LeadFactory(email="known@firma.de", email_normalized="known@firma.de")
     CampaignFactory(slug="fair-2026")
     content = "email,first_name,company\nnew@firma.de,Nina,Firma\nknown@firma.de,,\nbroken,Bert,\n"
-    response = as_user(client, marketing).post(
+    client = as_user(client, marketing)
+    uploaded = client.post(
         reverse("capture:import"), {"file": _csv(content), "source": "event", "campaign": "fair-2026"}
     )
+    assert uploaded.status_code == 302
+    assert not Lead.objects.filter(email_normalized="new@firma.de").exists()  # nothing before the mapping step
+    mapping = {"column_0": "email", "column_1": "first_name", "column_2": "company"}
+    response = client.post(uploaded["Location"], mapping, follow=True)
     assert response.status_code == 200
     page = text(response)
     assert 'data-testid="total">3<' in page
@@ -94,15 +99,16 @@ def test_import_reports_counts_and_problems(client, marketing):
     assert 'data-testid="merged">1<' in page
     assert 'data-testid="rejected">1<' in page
     assert "<td class=\"num\">4</td>" in page  # the bad row's line number
+    assert "<code>broken</code>" in page  # and its bad value
     assert Lead.objects.filter(email_normalized="new@firma.de", source="event").exists()
 
 
 def test_import_of_an_unreadable_file_shows_the_reason(client, marketing):
     response = as_user(client, marketing).post(
-        reverse("capture:import"), {"file": _csv("first_name,company\nNina,Firma\n"), "source": "event"}
+        reverse("capture:import"), {"file": _csv("PK\x03\x04\x00\x00 workbook"), "source": "event"}
     )
     assert response.status_code == 400
-    assert 'aria-invalid="true"' in text(response)
+    assert 'aria-invalid="true"' in text(response) and "Excel workbook" in text(response)
     assert not Lead.objects.exists()
 
 

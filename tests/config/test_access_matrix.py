@@ -108,6 +108,10 @@ RULES = {
     "reporting:email_preview": Rule(REPORTS),
     "capture:create": Rule(STAFF),
     "capture:import": Rule(STAFF),
+    # an upload's steps: the uploader only (tests/capture/test_import_mapping.py); the sample token is junk
+    "capture:import_mapping": Rule(STAFF, found=False),
+    "capture:import_report": Rule(STAFF, found=False),
+    "capture:import_rejected": Rule(STAFF, found=False),
     "capture:hosted_form": Rule(ANYONE),
     "privacy:consent_proof": Rule(SEES_LEAD),
     "privacy:consent_record": Rule(SEES_LEAD, "POST"),

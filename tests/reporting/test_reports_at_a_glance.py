@@ -35,6 +35,7 @@ def test_money_carries_its_currency(settings):
     settings.SALES_CURRENCIES = ["EUR", "USD"]
     assert cell(Decimal("48000"), "money") == "48,000\u00a0EUR"
     assert cell(Decimal("12.5"), "money") == "12.50\u00a0EUR"
+    assert cell(Decimal("16302.61"), "money") == "16,303\u00a0EUR"  # whole units from 1,000 on: the table fits
 
 
 def cards(page: str) -> dict[str, tuple[str, str]]:
@@ -93,3 +94,91 @@ def test_above_the_band_reads_better_and_below_reads_worse():
     assert 'class="num flag flag-above"' in page and 'class="num flag flag-below"' in page
     css = (Path(__file__).resolve().parents[2] / "reporting" / "static" / "reporting" / "reports.css").read_text()
     assert "td.flag.flag-above { color: #067647; }" in css
+
+
+def table_links(page: str, table: str) -> list[tuple[str, str]]:
+    """(count, link) of every linked count in a report table."""
+    section = page.split(f'id="table-{table}"', 1)[1].split("</section>", 1)[0]
+    return [(number, html.unescape(href)) for href, number in
+            re.findall(r'<a href="([^"]+)" data-count-link>([^<]+)</a>', section)]
+
+
+@pytest.fixture
+def history(db):
+    """Leads created in the last days that went along the funnel, with their stage changes, and older ones."""
+    from leads.models import LeadTransition
+
+    now = timezone.now()
+    paths = [
+        ("web_form", [Stage.MQL]), ("web_form", [Stage.MQL, Stage.SAL, Stage.SQL]),
+        ("event", [Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER]),
+        ("event", [Stage.MQL, Stage.RECYCLED]), ("paid_search", [Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY,
+                                                                  Stage.LOST]),
+        ("paid_search", []),
+    ]
+    for days, (source, stages) in enumerate(paths, start=2):
+        lead = LeadFactory(stage=stages[-1] if stages else Stage.KNOWN, source=source,
+                           created_at=now - dt.timedelta(days=days), stage_entered_at=now - dt.timedelta(days=40))
+        previous = Stage.KNOWN
+        for step, stage in enumerate(stages):
+            LeadTransition.objects.create(lead=lead, name="mark_mql" if stage == Stage.MQL else "accept",
+                                          source=previous, target=stage,
+                                          at=now - dt.timedelta(days=days) + dt.timedelta(hours=step + 1))
+            previous = stage
+    LeadFactory(stage=Stage.CUSTOMER, source="event", created_at=now - dt.timedelta(days=200))  # before the range
+
+
+def test_every_kpi_card_links_to_a_list_of_exactly_the_leads_it_counts(client, manager, history):
+    client = as_user(client, manager)
+    linked = cards(text(client.get(reverse("reporting:dashboard"))))
+    assert {"Leads created", "Became MQL", "Became SQL", "Won", "Stalled leads now"} <= set(linked)
+    assert (linked["Became MQL"][0], linked["Became SQL"][0], linked["Won"][0]) == ("5", "3", "1")
+    for label, (number, link) in linked.items():
+        assert list_count(client, link) == int(number.replace(",", "")), label
+
+
+def test_each_count_of_the_funnel_stalls_and_sources_tables_links_to_its_leads(client, manager, history):
+    client = as_user(client, manager)
+    checked = 0
+    for url, table in ((reverse("reporting:funnel"), "funnel"), (reverse("reporting:stalls"), "stall_rate"),
+                       (reverse("reporting:sources"), "by_source"), (reverse("reporting:dashboard"), "by_source")):
+        links = table_links(text(client.get(url)), table)
+        assert links, table
+        for number, link in links:
+            assert list_count(client, link) == int(number.replace(",", "")), (table, link)
+            checked += 1
+    assert checked > 20
+
+
+def test_the_last_touch_view_and_the_flow_view_link_no_counts(client, manager, history):
+    client = as_user(client, manager)
+    assert table_links(text(client.get(reverse("reporting:sources") + "?attribution=last")), "by_source") == []
+    assert table_links(text(client.get(reverse("reporting:funnel") + "?view=flow")), "funnel") == []
+
+
+def test_the_lead_list_filters_leads_that_reached_a_stage_at_some_time(client, manager, history):
+    page = text(as_user(client, manager).get(reverse("leads:list") + "?reached=sql"))
+    assert re.search(r'class="muted result-count">.*?4 leads', page, re.S)  # the old customer too: no range
+    assert 'data-filter="reached"' in page and "Reached (at some time): SQL" in page
+    assert 'name="reached" value="sql"' in page  # kept when the filter form is sent again
+    response = as_user(client, manager).get(reverse("leads:list") + "?reached=customerx")
+    assert response.status_code in (200, 400) and 'data-testid="filter-errors"' in text(response)
+
+
+def test_the_rep_filter_names_people_and_stalled_leads_use_the_page_date_format(client, manager, sdr):
+    sdr.first_name, sdr.last_name = "Sarah", "Richter"
+    sdr.save()
+    from routing.models import Rep, Team
+
+    Rep.objects.create(user=sdr, team=Team.objects.create(name="Inside", slug="inside", manager=manager), capacity=5)
+    lead = LeadFactory(stage=Stage.MQL, owner=sdr, stage_entered_at=timezone.now() - dt.timedelta(days=40))
+    client = as_user(client, manager)
+    page = text(client.get(reverse("reporting:stalls")))
+    assert '<option value="sdr1">Sarah Richter</option>' in page
+    from django.utils import formats
+
+    shown = formats.date_format(timezone.localtime(lead.stage_entered_at), "SHORT_DATETIME_FORMAT")
+    assert f"<td>{shown}</td>" in page
+    german = text(client.get(reverse("reporting:stalls"), HTTP_ACCEPT_LANGUAGE="de"))
+    assert timezone.localtime(lead.stage_entered_at).strftime("%d.%m.%Y") in german
+    assert timezone.localtime(lead.stage_entered_at).strftime("%Y-%m-%d") not in german

@@ -1,8 +1,9 @@
 """`manage.py import_leads FILE --source event --campaign SLUG [--as USERNAME]`: import a CSV lead list.
 
-Every row gets what the capture service would give it, written in batches (see `leads.imports`,
-`leads.bulk`). Prints one line per problem (row, column, message) and a summary of counts. Exits non-zero
-when the file cannot be read or an option is wrong; rejected rows are reported, not fatal.
+Every row gets what the capture service would give it, written in batches (see `capture.imports`,
+`capture.bulk`). Prints one line per problem (row, column, message, the bad value) and a summary of
+counts. Exits non-zero when the file cannot be read or an option is wrong; rejected rows are reported,
+not fatal.
 """
 
 from pathlib import Path
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("file", help="Path to the CSV file; its first line names the columns.")
         parser.add_argument(
             "--source", default=Channel.EVENT.value,
-            help=f"Source channel of the leads (default: event). One of: {', '.join(Channel.values)}.",
+            help=f"Source channel of the leads (default: event). One of: {', '.join(imports.FILE_SOURCES)}.",
         )
         parser.add_argument("--campaign", default=None, help="Slug of the campaign the leads belong to.")
         parser.add_argument(
@@ -48,7 +49,8 @@ class Command(BaseCommand):
 
         for problem in report.problems:
             column = problem.field or "-"
-            self.stdout.write(f"row {problem.row}\t{column}\t{problem.message}")
+            value = f"\t{problem.value}" if problem.value else ""
+            self.stdout.write(f"row {problem.row}\t{column}\t{problem.message}{value}")
         summary = (
             f"{report.total} rows: {report.created} created, {report.merged} merged, "
             f"{report.rejected} rejected."
