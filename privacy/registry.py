@@ -4,6 +4,7 @@ Export reads it, erasure anonymises it, docs/privacy.md is generated from it and
 complete: a field added to a model that holds personal data belongs here (`register` for apps above).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.contrib.admin.models import LogEntry
@@ -30,6 +31,9 @@ class Table:
     purpose: str = ""
     retention: str = ""
     recipients: str = field(default="Marketing, sales and administrators of this installation")
+    # How an app above privacy anonymises its rows of the person: erase(lead, now), inside the erasure's
+    # transaction. The tables listed here in privacy are anonymised by `privacy.rights` itself.
+    erase: Callable | None = field(default=None, compare=False)
 
     @property
     def label(self) -> str:
