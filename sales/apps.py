@@ -14,8 +14,10 @@ class SalesConfig(AppConfig):
 
         privacy.register_tables()  # contacts, opportunities, accounts: erasure and export cover them
 
-        # The hand-off hears of qualify / open_opportunity through the transactional outbox.
-        events.register_consumer("sales.handoff", handoff.consume, types=[EventType.LEAD_STAGE_CHANGED])
+        # The hand-off hears of qualify / open_opportunity and of meetings through the transactional outbox.
+        events.register_consumer(
+            "sales.handoff", handoff.consume, types=[EventType.LEAD_STAGE_CHANGED, EventType.ACTIVITY_LOGGED]
+        )
 
         extensions.register_section(
             extensions.Section(
