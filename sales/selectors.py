@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
-from core.vocabulary import Role
+from core.vocabulary import Role, SalesOutcome
 from leads import roles
-from leads.models import Account
+from leads.models import Account, Lead
 from routing.models import Rep, Team
 from sales import backfill, forecast
 from sales.models import Opportunity, Pipeline, SalesStage
@@ -48,6 +49,20 @@ def visible_accounts(user) -> QuerySet[Account]:
         return accounts
     seen = visible_opportunities(user).filter(account__isnull=False).values("account_id")
     return accounts.filter(Q(owner=user) | Q(leads__owner=user) | Q(pk__in=seen)).distinct()
+
+
+def account_list(user, *, query: str = "") -> QuerySet[Account]:
+    """The visible accounts by name with their lead count and open opportunities, for the
+    accounts page: one query per page (the counts are subqueries, not joins that multiply)."""
+    accounts = visible_accounts(user)
+    if query:
+        accounts = accounts.filter(Q(name__icontains=query) | Q(domain__icontains=query))
+    leads = Lead.objects.filter(account=OuterRef("pk")).order_by().values("account").annotate(n=Count("pk"))
+    open_ = Opportunity.objects.filter(account=OuterRef("pk"), outcome=SalesOutcome.OPEN).order_by().values("account")
+    return accounts.annotate(
+        lead_count=Coalesce(Subquery(leads.values("n")), 0),
+        open_count=Coalesce(Subquery(open_.annotate(n=Count("pk")).values("n")), 0),
+    ).order_by("name", "pk")
 
 
 def get_visible_account(user, account_id) -> Account | None:
