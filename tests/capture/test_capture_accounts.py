@@ -108,7 +108,8 @@ def test_a_csv_import_matches_and_creates_accounts_like_capture(marketing):
             {"email": "b@importfirma.de"},
             {"email": "c@web.de", "company": "Quixo Firma"},
         ],
-        channel="csv_import", by=marketing,
+        channel="csv_import",
+        by=marketing,
     )
     assert [r.status for r in results] == [201, 201, 201]
     leads = {lead.email: lead for lead in Lead.objects.select_related("account")}

@@ -26,8 +26,15 @@ def report_for(user):
 def deal(owner, value, currency, stage_name, outcome=SalesOutcome.OPEN, closed_at=None):
     pipeline = selectors.default_pipeline()
     return Opportunity.objects.create(
-        name="Deal", lead=LeadFactory(), pipeline=pipeline, stage=pipeline.stages.get(name=stage_name),
-        value=Decimal(value), currency=currency, owner=owner, outcome=outcome, closed_at=closed_at,
+        name="Deal",
+        lead=LeadFactory(),
+        pipeline=pipeline,
+        stage=pipeline.stages.get(name=stage_name),
+        value=Decimal(value),
+        currency=currency,
+        owner=owner,
+        outcome=outcome,
+        closed_at=closed_at,
     )
 
 
@@ -48,11 +55,17 @@ def test_the_figures_are_per_currency_and_only_of_the_visible_opportunities(deal
     today = timezone.localdate()
     rows = {row["currency"]: row for row in selectors.pipeline_by_currency(deals, start=today, end=today)}
     assert rows["EUR"] == {
-        "currency": "EUR", "open_count": 2, "open_value": Decimal("12500.00"), "weighted": Decimal("2500.00"),
-        "won_count": 1, "won_value": Decimal("4000.00"),
+        "currency": "EUR",
+        "open_count": 2,
+        "open_value": Decimal("12500.00"),
+        "weighted": Decimal("2500.00"),
+        "won_count": 1,
+        "won_value": Decimal("4000.00"),
     }
     assert (rows["CHF"]["open_value"], rows["CHF"]["weighted"], rows["CHF"]["won_count"]) == (
-        Decimal("8000.00"), Decimal("6400.00"), 0
+        Decimal("8000.00"),
+        Decimal("6400.00"),
+        0,
     )
 
 
