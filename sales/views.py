@@ -19,7 +19,7 @@ from core.vocabulary import SalesOutcome
 from leads import roles
 from leads.models import LeadTransition
 from leads.pagination import CappedPaginator
-from sales import forecast, selectors, services
+from sales import selectors, services
 from sales.models import AccountMerge, OpportunityStageChange
 
 
@@ -172,7 +172,7 @@ def undo_merge(request, pk, merge_id):
 
 @login_required
 def pipeline_page(request):
-    report = forecast.summary(selectors.pipeline_rows(request.user), today=timezone.localdate())
+    report = selectors.pipeline_summary(request.user, today=timezone.localdate())
     if request.GET.get("format") == "csv":
         rows = [(m["month"], m["unweighted"], m["weighted"]) for m in report["forecast"]]
         response = HttpResponse(content_type="text/csv; charset=utf-8")
