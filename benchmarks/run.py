@@ -33,6 +33,7 @@ BENCHMARKS = [
     ("csv_import", "benchmarks.csv_import"),
     ("predictive", "benchmarks.predictive"),
     ("webhooks", "benchmarks.webhooks"),
+    ("pipeline", "benchmarks.pipeline"),
 ]
 QUICK_LEADS = 20_000
 

@@ -12,7 +12,8 @@ payload, in order: 201 created, 200 merged (body: id, created, stage, score, own
      two imports never deadlock;
    - one query for active suppressions: an erased person is rejected on `consent`, as capture does
      without fresh consent (bulk rows never carry consent);
-   - one query for the leads that already exist, one for the accounts of the new leads' domains;
+   - one query for the leads that already exist, up to four for the accounts of the new leads
+     (matched or created from the domain, else matched by company name: `leads.accounts`);
    - one `COPY` of the new leads (built as capture builds them from the first row of their address; later
      rows of the same address fill what is still empty), one `UPDATE ... FROM (VALUES ...)` that merges
      into the existing leads as capture does (fill empty fields only, never overwrite, the touch only moves
@@ -48,9 +49,9 @@ from capture import rules, submissions
 from capture.submissions import CaptureResult
 from core.errors import Invalid
 from core.vocabulary import ActivityKind, EventType
-from leads import lifecycle, scores
+from leads import accounts, lifecycle, scores
 from leads.fields import FILL_EMPTY_NUMBERS, FILL_EMPTY_TEXT, first_values
-from leads.models import Account, Activity, Lead, Submission
+from leads.models import Activity, Lead, Submission
 from leads.validation import clean_capture
 from outbox import events as outbox_events
 from privacy import suppression
@@ -82,10 +83,6 @@ _LEAD = {name: _column(Lead, name) for name in (
 # The leads of a batch's addresses: one array parameter (the ORM's `__in` would send 5,000 placeholders).
 _EXISTING_SQL = sql.SQL("SELECT {address}, {id} FROM {lead} WHERE {address} = ANY(%s)").format(
     address=_LEAD["email_normalized"], id=_LEAD["id"], lead=_table(Lead),
-)
-# The accounts of the new leads' domains: one array parameter, as above.
-_ACCOUNTS_SQL = sql.SQL("SELECT {domain}, {id} FROM {account} WHERE {domain} = ANY(%s)").format(
-    domain=_column(Account, "domain"), id=_column(Account, "id"), account=_table(Account),
 )
 # The active suppressions among the batch's hashes: two array parameters, as above.
 _SUPPRESSED_SQL = sql.SQL(
@@ -391,19 +388,23 @@ def _create_leads(groups: list[list[_Row]], channel: str, now, spec) -> dict[str
     for group in groups:
         clean = group[0].clean
         domains.append(rules.company_domain(website=clean["website"], email=clean["email"]))
-    wanted = {domain for domain in domains if domain}
-    accounts = dict(_fetch(_ACCOUNTS_SQL, [sorted(wanted)]))
+    # Matched or created as the single capture does, from the first row (`leads.accounts`, fixed statements).
+    account_ids, made = accounts.resolve([
+        accounts.Wanted(domain=domain, company=group[0].clean["company"])
+        for group, domain in zip(groups, domains, strict=True)
+    ])
     rows, stamp = [], now.isoformat()  # rendered once for COPY
     estimate = _score_estimator(spec, now)
-    for group, domain in zip(groups, domains, strict=True):
+    for group, domain, account_id in zip(groups, domains, account_ids, strict=True):
         first, values, source = group[0].clean, _first_values(group), _source(group[0], channel)
         rows.append((
             first["email"], first["email_normalized"], source, _campaign_id(group[0]), domain,
-            accounts.get(domain), stamp, stamp, stamp, stamp, stamp,
+            account_id, stamp, stamp, stamp, stamp, stamp,
             *(values.get(name, "") for name in FILL_EMPTY_TEXT), *(values.get(name) for name in FILL_EMPTY_NUMBERS),
             *estimate(first, values, source),
         ))
     ids = _copy_insert(Lead, _LEAD_COLUMNS, rows)
+    accounts.claim_made([pk for pk, account_id in zip(ids, account_ids, strict=True) if account_id in made])
     return {group[0].clean["email_normalized"]: pk for group, pk in zip(groups, ids, strict=True)}
 
 

@@ -34,9 +34,9 @@ from core import parsers
 from core.errors import Invalid
 from core.http import IDEMPOTENCY_KEY, clean_header
 from core.vocabulary import ActivityKind, Channel, EventType
-from leads import activities
+from leads import accounts, activities
 from leads.fields import FILL_EMPTY, fill_empty, is_empty
-from leads.models import Account, Activity, Campaign, CaptureForm, JobRun, Lead, Submission, Visitor
+from leads.models import Activity, Campaign, CaptureForm, JobRun, Lead, Submission, Visitor
 from leads.validation import clean_capture
 from outbox import events as outbox_events
 from privacy import consent, suppression
@@ -281,14 +281,17 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
     created = lead is None
     if created:
         domain = rules.company_domain(website=clean["website"], email=clean["email"])
+        account_id, account_made = accounts.account_id_for(domain=domain, company=clean["company"])
         lead = Lead(
             email=clean["email"], email_normalized=clean["email_normalized"], source=source, campaign=campaign,
             capture_form=form, company_domain=domain, first_touch_at=touched_at, last_touch_at=touched_at,
             stage_entered_at=touched_at, created_at=now,
-            account=Account.objects.filter(domain=domain).first() if domain else None,
+            account_id=account_id,
             **{name: clean[name] for name in FILL_EMPTY if not is_empty(clean[name])},
         )
         lead.save()
+        if account_made:
+            accounts.claim_made([lead.pk])
         filled = []
     else:
         filled = fill_empty(lead, clean)

@@ -349,3 +349,6 @@ PERMISSIONS_POLICY = (
 
 # Sales (sales app): the currencies an opportunity may be in; the first is the default and the reports'.
 SALES_CURRENCIES = env.text_list("SALES_CURRENCIES", "EUR,USD,GBP,CHF")
+# A lead without a corporate domain joins the account whose name matches its company at least this well
+# (rapidfuzz token_sort_ratio, 0-100; leads.accounts).
+ACCOUNT_NAME_MATCH_SCORE = env.integer("ACCOUNT_NAME_MATCH_SCORE", 90, minimum=50)

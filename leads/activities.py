@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from core import dates
 from core.errors import Invalid, NotPermitted
 from core.parsers import bad_text
-from core.vocabulary import CONTACT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role
+from core.vocabulary import CONTACT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role, SalesOutcome
 from definitions import rules
 from leads import clocks, lifecycle, roles, scores
 from leads.models import Activity, Lead
@@ -66,8 +66,14 @@ def parse_activity(raw: dict) -> dict:
 
 
 def may_log_activity(user, lead: Lead) -> bool:
-    """Staff roles on any lead; an SDR on own leads."""
-    return roles.is_staff_role(user) or (roles.is_sdr(user) and lead.owner_id == user.pk)
+    """Staff roles on any lead; an SDR on own leads; an account executive on the leads of their open
+    opportunities (the SDR keeps the lead; the AE logs the first meeting). `opportunities` is the sales app's
+    relation to the lead, read through the ORM (no import of the layer above)."""
+    if roles.is_staff_role(user) or (roles.is_sdr(user) and lead.owner_id == user.pk):
+        return True
+    return roles.is_sdr(user) and Lead.objects.filter(
+        pk=lead.pk, opportunities__owner=user, opportunities__outcome=SalesOutcome.OPEN
+    ).exists()
 
 
 @transaction.atomic

@@ -4,7 +4,8 @@ clock never disagrees with the event that started or stopped it.
 Routing owns the policies, calendars and the pure decisions (`routing.sla_policy`, `routing.calendar`); this
 module applies them to the clocks of one lead:
 
-- `on_transition` and `on_owner_change` (called by `leads.lifecycle`), `on_contact_attempt` (called by
+- `on_transition` and `on_owner_change` (called by `leads.lifecycle`), `on_ae_assigned` (called by the sales
+  hand-off: the AE's first-meeting clock), `on_contact_attempt` (called by
   `leads.activities.log_activity`, which then applies the recycling rule, `leads.sla.recycling`);
 - the policies: few, read once per sweep (`load_policies`), and for starting clocks a per-process copy checked
   against a fingerprint of the configuration tables (`current_policies`);
@@ -72,6 +73,17 @@ def on_owner_change(lead: Lead, *, now: dt.datetime) -> None:
         start(lead, policy, now=now, owner_id=lead.owner_id, running=running)
 
 
+def on_ae_assigned(lead: Lead, *, ae_id: int, now: dt.datetime) -> SlaClock | None:
+    """The hand-off gave the lead's opportunity to an account executive (`sales.handoff`, lead locked): start
+    the AE's clocks (policies that start on `ae_assigned`; they stop at the first meeting logged). The lead's
+    owner stays the SDR; the clock's owner is the AE. Returns the clock due first, or None."""
+    started = [
+        clock for policy in current_policies().starting(starts_on=sla_policy.AE_ASSIGNED, stage=lead.stage)
+        if (clock := start(lead, policy, now=now, owner_id=ae_id)) is not None
+    ]
+    return min(started, key=lambda clock: clock.due_at, default=None)
+
+
 def on_contact_attempt(*, lead_id: int, activity: Activity, now: dt.datetime) -> Lead | None:
     """A call, e-mail, LinkedIn message or meeting was logged (inside `activities.log_activity`, lead locked):
     note the first contact and stop the clocks that wait for it. Returns the lead as it is now (for the
@@ -84,7 +96,7 @@ def on_contact_attempt(*, lead_id: int, activity: Activity, now: dt.datetime) ->
             first_contact_at=activity.occurred_at, updated_at=timezone.now()
         )
     running = _running(lead)
-    stops = sla_policy.stops_for_contact_attempt([_running_spec(clock) for clock in running])
+    stops = sla_policy.stops_for_contact_attempt([_running_spec(clock) for clock in running], kind=activity.kind)
     by_id = {clock.pk: clock for clock in running}
     for decision in stops:
         clock = by_id[decision.clock_id]
@@ -108,7 +120,8 @@ class PolicySet:
         """Active policies started by this event in this stage (owner-assigned ones without a stage too)."""
         if starts_on == sla_policy.OWNER_ASSIGNED and stage in CLOSED_STAGES:
             return []
-        stages = {stage, ""} if starts_on == sla_policy.OWNER_ASSIGNED and any_stage else {stage}
+        owner_kind = starts_on in (sla_policy.OWNER_ASSIGNED, sla_policy.AE_ASSIGNED)
+        stages = {stage, ""} if owner_kind and any_stage else {stage}
         return [
             policy for _pk, policy in sorted(self.policies.items())
             if policy.is_active and policy.starts_on == starts_on and policy.stage in stages

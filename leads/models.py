@@ -65,6 +65,14 @@ class Account(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("owner"), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="accounts",
     )
+    made_at_capture = models.BooleanField(
+        _("made at capture"), default=False,
+        help_text=_("Created from a captured lead's company domain (leads.accounts); erased with its last person."),
+    )
+    made_for = models.ForeignKey(
+        "Lead", verbose_name=_("made for"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="accounts_made", help_text=_("The captured lead it was made for (a lead merge moves it)."),
+    )
 
     class Meta:
         ordering = ["name"]

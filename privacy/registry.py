@@ -33,7 +33,11 @@ class Table:
     recipients: str = field(default="Marketing, sales and administrators of this installation")
     # A table without a path to the lead (a short-lived upload): `find(lead)` gives the rows naming the person;
     # they are deleted on erasure and, holding other people's data too, not exported.
-    find: Callable | None = None
+    find: Callable | None = field(default=None, compare=False)
+
+    # How an app above privacy anonymises its rows of the person: erase(lead, now), inside the erasure's
+    # transaction. The tables listed here in privacy are anonymised by `privacy.rights` itself.
+    erase: Callable | None = field(default=None, compare=False)
 
     @property
     def exported(self) -> bool:

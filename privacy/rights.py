@@ -170,6 +170,9 @@ def _anonymise(lead: Lead, now) -> None:
     LeadTransition.objects.filter(lead=lead).exclude(reason="").update(reason=ERASED)
     with_snapshots = [TransitionName.QUALIFY, TransitionName.MERGE, TransitionName.UNMERGE]
     LeadTransition.objects.filter(lead=lead, name__in=with_snapshots).update(data={"erased": True})
+    for table in REGISTRY:  # the tables of apps above privacy (sales: contacts, opportunities, accounts)
+        if table.erase is not None:
+            table.erase(lead, now)
 
 
 def object_to_marketing(*, lead_id: int, by=None, reason: str = "", via: str = "page") -> list[str]:

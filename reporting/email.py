@@ -29,6 +29,7 @@ from leads import selectors as leads_selectors
 from reporting import charts, filters, reports, selectors
 from reporting.models import Frequency, ReportRun, ReportSubscription, Scope
 from reporting.tables import Column, Table, csv_text
+from sales import selectors as sales_selectors
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,14 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
             breach_rows, empty=_("No SLA breach in the period."),
         ),
     ]
+    pipeline = sales_selectors.pipeline_by_currency(user, start=period.start, end=period.end)
+    tables.append(Table(
+        "pipeline", _("Pipeline: open, weighted forecast, won in the period"),
+        [Column("currency", _("Currency")), Column("open_count", _("Open"), "count"),
+         Column("open_value", _("Open value")), Column("weighted", _("Weighted forecast")),
+         Column("won_count", _("Won in the period"), "count"), Column("won_value", _("Won value"))],
+        pipeline, empty=_("No open or won opportunity you can see."),
+    ))
     team_alerts = _team_alert_rows(user, now=now)
     if roles.is_manager(user):
         tables.append(Table(
@@ -189,7 +198,8 @@ def build(user, *, frequency: str, scope: str, period: Period, now: dt.datetime 
         "figures": figures, "funnel": flow, "conversions": cohort["conversions"],
         "funnel_max": max([s["count"] or 0 for s in funnel_stages] + [1]),
         "stalls": stall_data["stages"], "stalled": stalled, "waiting": waiting,
-        "breaches": breach_rows,
+        "breaches": breach_rows, "pipeline": pipeline,
+        "pipeline_url": f"{settings.SITE_URL}{reverse('sales:pipeline')}",
         "is_manager": roles.is_manager(user), "team_alerts": team_alerts,
         "team_board_url": f"{settings.SITE_URL}{reverse('leads:team')}#breaches",
         "site_url": settings.SITE_URL,

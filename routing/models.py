@@ -374,6 +374,7 @@ OPEN_STAGE_CHOICES = [(stage.value, stage.label) for stage in OPEN_STAGES]
 class SlaStart(models.TextChoices):
     STAGE_ENTERED = sla_policy.STAGE_ENTERED, _("the lead enters the stage")
     OWNER_ASSIGNED = sla_policy.OWNER_ASSIGNED, _("the lead gets an owner (in the stage, or in any stage)")
+    AE_ASSIGNED = sla_policy.AE_ASSIGNED, _("the hand-off gives the opportunity to an account executive")
 
 
 class SlaStop(models.TextChoices):
@@ -381,6 +382,7 @@ class SlaStop(models.TextChoices):
     CONTACT_ATTEMPT = sla_policy.CONTACT_ATTEMPT, _(
         "the first logged contact attempt (call, e-mail, LinkedIn, meeting)"
     )
+    FIRST_MEETING = sla_policy.FIRST_MEETING, _("the first meeting logged after the start (the AE's first meeting)")
 
 
 class SlaCountsFrom(models.TextChoices):

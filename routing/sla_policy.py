@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from core.vocabulary import CLOSED_STAGES, Stage, TransitionName
+from core.vocabulary import CLOSED_STAGES, ActivityKind, Stage, TransitionName
 from routing import calendar
 
 # --- vocabulary -----------------------------------------------------------------------------------------
@@ -21,12 +21,17 @@ from routing import calendar
 # What starts a clock
 STAGE_ENTERED = "stage_entered"  # the lead enters the policy's stage
 OWNER_ASSIGNED = "owner_assigned"  # the lead gets an owner (route, assign, claim, reassign) in the stage
-STARTS = (STAGE_ENTERED, OWNER_ASSIGNED)
+AE_ASSIGNED = "ae_assigned"  # the hand-off gives the lead's opportunity to an account executive (sales)
+STARTS = (STAGE_ENTERED, OWNER_ASSIGNED, AE_ASSIGNED)
 
 # What stops it (met)
 STAGE_EXIT = "stage_exit"  # any transition out of the stage the clock started in
 CONTACT_ATTEMPT = "contact_attempt"  # the first logged call, e-mail, LinkedIn message or meeting
-STOPS = (STAGE_EXIT, CONTACT_ATTEMPT)
+FIRST_MEETING = "first_meeting"  # the first meeting logged on the lead after the clock started
+STOPS = (STAGE_EXIT, CONTACT_ATTEMPT, FIRST_MEETING)
+# The clocks whose owner is not the lead's (the AE's first meeting: the SDR keeps the lead): their
+# escalation steps warn the owner the clock started for, and only warn or tell a manager.
+CLOCK_OWNER_STARTS = frozenset({AE_ASSIGNED})
 
 # What the duration counts from
 FROM_EVENT = "event"
@@ -166,8 +171,19 @@ def stops_for_owner_change(clocks: Iterable[RunningClock], *, new_owner_id: int 
     ]
 
 
-def stops_for_contact_attempt(clocks: Iterable[RunningClock]) -> list[Stop]:
-    return [Stop(clock.id, True, CONTACT_ATTEMPT) for clock in clocks if clock.stops_on == CONTACT_ATTEMPT]
+def stops_for_contact_attempt(clocks: Iterable[RunningClock], *, kind: str = "") -> list[Stop]:
+    """The clocks a logged contact attempt of `kind` meets: every contact-attempt clock, and the
+    first-meeting clocks when it is a meeting."""
+    return [
+        Stop(clock.id, True, clock.stops_on)
+        for clock in clocks
+        if clock.stops_on == CONTACT_ATTEMPT or (clock.stops_on == FIRST_MEETING and kind == ActivityKind.MEETING)
+    ]
+
+
+def warned_owner(*, starts_on: str, lead_owner_id: int | None, clock_owner_id: int | None) -> int | None:
+    """Whom an escalation step counts as the owner: the clock's for an AE clock, else the lead's (now)."""
+    return clock_owner_id if starts_on in CLOCK_OWNER_STARTS else lead_owner_id
 
 
 # --- escalation -----------------------------------------------------------------------------------------
@@ -247,6 +263,10 @@ def policy_problems(
         problems["steps"] = "Only an MQL can be released to the pool: set the stage to MQL or remove the step."
     if RECYCLE in actions and stage not in RECYCLE_TRANSITION:
         problems["steps"] = "Only MQL, SAL, SQL and opportunity policies can recycle: set one or remove the step."
+    if (starts_on == AE_ASSIGNED) != (stops_on == FIRST_MEETING):
+        problems["stops_on"] = "The AE's clock (started by the hand-off) stops at the first meeting, and only it does."
+    if starts_on == AE_ASSIGNED and set(actions) - {WARN_OWNER, NOTIFY_MANAGER}:
+        problems["steps"] = "The AE's first-meeting clock can warn the AE or tell a manager, nothing else."
     if REASSIGN in actions and stage == Stage.KNOWN:
         problems["steps"] = "Known leads are not routed: a reassigning step needs MQL, SAL, SQL or opportunity."
     return problems

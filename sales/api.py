@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from core.api import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, json_object
 from core.errors import Invalid
 from core.parsers import SafeJSONParser
-from sales import forecast, selectors, services
+from sales import selectors, services
 from sales import serializers as s
 
 LIMIT = 200
@@ -89,5 +89,5 @@ class PipelineReportView(APIView):
         summary="Open pipeline, weighted forecast, win rate, velocity", responses={200: s.PipelineReportSerializer}
     )
     def get(self, request):
-        report = forecast.summary(selectors.pipeline_rows(request.user), today=timezone.localdate())
+        report = selectors.pipeline_summary(request.user, today=timezone.localdate())
         return Response(s.PipelineReportSerializer(report).data)

@@ -10,10 +10,14 @@ class SalesConfig(AppConfig):
         from core.vocabulary import EventType
         from leads import extensions
         from outbox import events
-        from sales import handoff, lead_page
+        from sales import handoff, lead_page, privacy
 
-        # The hand-off hears of qualify / open_opportunity through the transactional outbox.
-        events.register_consumer("sales.handoff", handoff.consume, types=[EventType.LEAD_STAGE_CHANGED])
+        privacy.register_tables()  # contacts, opportunities, accounts: erasure and export cover them
+
+        # The hand-off hears of qualify / open_opportunity and of meetings through the transactional outbox.
+        events.register_consumer(
+            "sales.handoff", handoff.consume, types=[EventType.LEAD_STAGE_CHANGED, EventType.ACTIVITY_LOGGED]
+        )
 
         extensions.register_section(
             extensions.Section(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 ZERO = Decimal(0)
@@ -32,54 +32,112 @@ def _money(value) -> Decimal:
     return Decimal(value).quantize(Decimal("0.01"))
 
 
-def summary(rows: list[Row], *, today: dt.date) -> dict:
-    open_rows = [r for r in rows if r.outcome == "open"]
-    won = [r for r in rows if r.outcome == "won"]
-    closed = [r for r in rows if r.outcome in ("won", "lost")]
-    by_stage: dict[str, dict] = defaultdict(lambda: {"count": 0, "value": ZERO})
-    by_owner: dict[str, dict] = defaultdict(lambda: {"count": 0, "value": ZERO})
-    months: dict[str, dict] = defaultdict(lambda: {"unweighted": ZERO, "weighted": ZERO})
-    for r in open_rows:
+GROUPS = ("source", "campaign", "team", "rep")
+
+
+@dataclass
+class Counts:
+    """What the figures of one set of opportunities are made of: sums and counts, so SQL can give them too."""
+
+    open: int = 0
+    open_value: Decimal = ZERO
+    won: int = 0
+    won_value: Decimal = ZERO
+    closed: int = 0  # won or lost
+    cycle_days: int = 0  # sum over the won ones (with a close time) of closed - created, in days
+
+
+@dataclass
+class Aggregates:
+    """Everything `summary_of` needs. Built from rows here (`aggregate`, the reference) or by SQL aggregates
+    (`sales.selectors.pipeline_aggregates`); a test compares the two."""
+
+    totals: Counts = field(default_factory=Counts)
+    slipped: int = 0
+    overdue: int = 0
+    by_stage: dict = field(default_factory=dict)  # stage -> [count, value] of open ones
+    by_owner: dict = field(default_factory=dict)  # owner -> [count, value] of open ones
+    months: dict = field(default_factory=dict)  # "YYYY-MM" -> [unweighted, weighted] of open ones
+    groups: dict = field(default_factory=lambda: {g: {} for g in GROUPS})  # group -> key -> Counts
+
+
+def add(counts: Counts, r: Row) -> None:
+    value = r.value or ZERO
+    if r.outcome == "open":
+        counts.open += 1
+        counts.open_value += value
+    elif r.outcome in ("won", "lost"):
+        counts.closed += 1
+        if r.outcome == "won":
+            counts.won += 1
+            counts.won_value += value
+            if r.closed:
+                counts.cycle_days += (r.closed - r.created).days
+
+
+def aggregate(rows: list[Row], *, today: dt.date) -> Aggregates:
+    result = Aggregates()
+    for r in rows:
+        add(result.totals, r)
+        for group in GROUPS:
+            add(result.groups[group].setdefault(str(r.groups.get(group) or "-"), Counts()), r)
+        if r.outcome != "open":
+            continue
         value = r.value or ZERO
-        by_stage[r.stage]["count"] += 1
-        by_stage[r.stage]["value"] += value
-        by_owner[r.owner]["count"] += 1
-        by_owner[r.owner]["value"] += value
+        for table, key in ((result.by_stage, r.stage), (result.by_owner, r.owner)):
+            entry = table.setdefault(key, [0, ZERO])
+            entry[0] += 1
+            entry[1] += value
         if r.close_date:
-            month = r.close_date.strftime("%Y-%m")
-            months[month]["unweighted"] += value
-            months[month]["weighted"] += value * r.probability / 100
-    win_rate = len(won) / len(closed) if closed else 0.0
-    average_deal = sum((r.value or ZERO for r in won), ZERO) / len(won) if won else ZERO
-    cycle = sum((r.closed - r.created).days for r in won if r.closed) / len(won) if won else 0.0
+            month = result.months.setdefault(r.close_date.strftime("%Y-%m"), [ZERO, ZERO])
+            month[0] += value
+            month[1] += value * r.probability / 100
+            result.overdue += r.close_date < today
+            result.slipped += bool(r.first_close_date and r.close_date > r.first_close_date)
+    return result
+
+
+def summary(rows: list[Row], *, today: dt.date) -> dict:
+    """The pipeline report of plain rows (the reference for the SQL path)."""
+    return summary_of(aggregate(rows, today=today))
+
+
+def summary_of(data: Aggregates) -> dict:
+    totals = data.totals
+    win_rate = totals.won / totals.closed if totals.closed else 0.0
+    average_deal = totals.won_value / totals.won if totals.won else ZERO
+    cycle = totals.cycle_days / totals.won if totals.won else 0.0
     return {
-        "open": {"count": len(open_rows), "value": _money(sum((r.value or ZERO for r in open_rows), ZERO))},
-        "by_stage": {k: {"count": v["count"], "value": _money(v["value"])} for k, v in by_stage.items()},
-        "by_owner": {k: {"count": v["count"], "value": _money(v["value"])} for k, v in sorted(by_owner.items())},
+        "open": {"count": totals.open, "value": _money(totals.open_value)},
+        "by_stage": {k: {"count": c, "value": _money(v)} for k, (c, v) in data.by_stage.items()},
+        "by_owner": {k: {"count": c, "value": _money(v)} for k, (c, v) in sorted(data.by_owner.items())},
         "forecast": [
-            {"month": m, "unweighted": _money(v["unweighted"]), "weighted": _money(v["weighted"])}
-            for m, v in sorted(months.items())
+            {"month": m, "unweighted": _money(u), "weighted": _money(w)} for m, (u, w) in sorted(data.months.items())
         ],
         "win_rate": round(win_rate, 4),
         "average_deal": _money(average_deal),
         "cycle_days": round(cycle, 1),
-        "velocity": {group: velocity(rows, group) for group in ("source", "campaign", "team", "rep")},
-        "slipped": sum(
-            1 for r in open_rows if r.first_close_date and r.close_date and r.close_date > r.first_close_date
-        ),
-        "overdue": sum(1 for r in open_rows if r.close_date and r.close_date < today),
+        "velocity": {
+            group: {key: counts_velocity(c) for key, c in sorted(data.groups[group].items())} for group in GROUPS
+        },
+        "slipped": data.slipped,
+        "overdue": data.overdue,
     }
 
 
-def velocity_of(rows: list[Row]) -> Decimal:
-    open_count = sum(1 for r in rows if r.outcome == "open")
-    won = [r for r in rows if r.outcome == "won"]
-    closed = sum(1 for r in rows if r.outcome in ("won", "lost"))
-    if not won or not closed:
+def counts_velocity(c: Counts) -> Decimal:
+    if not c.won or not c.closed:
         return ZERO
-    average = sum((r.value or ZERO for r in won), ZERO) / len(won)
-    cycle = sum((r.closed - r.created).days for r in won if r.closed) / len(won)
-    return _money(Decimal(open_count) * average * Decimal(len(won)) / Decimal(closed) / Decimal(max(cycle, 1)))
+    average = c.won_value / c.won
+    cycle = c.cycle_days / c.won
+    return _money(Decimal(c.open) * average * Decimal(c.won) / Decimal(c.closed) / Decimal(max(cycle, 1)))
+
+
+def velocity_of(rows: list[Row]) -> Decimal:
+    counts = Counts()
+    for r in rows:
+        add(counts, r)
+    return counts_velocity(counts)
 
 
 def velocity(rows: list[Row], group: str) -> dict[str, Decimal]:

@@ -19,9 +19,9 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.vocabulary import NotificationKind, SalesOutcome
-from leads import lifecycle
-from leads.models import Lead
+from core.vocabulary import ActivityKind, EventType, NotificationKind, SalesOutcome
+from leads import clocks, lifecycle
+from leads.models import Activity, Lead
 from routing import policy as routing_policy
 from routing import rotation as routing_rotation
 from routing import selectors as routing_selectors
@@ -105,6 +105,13 @@ def hand_off(*, lead_id: int, now: dt.datetime | None = None) -> Opportunity | N
             now + dt.timedelta(hours=team.first_meeting_sla_hours) if team and team.first_meeting_sla_hours else None
         ),
     )
+    if owner is not None:
+        # The AE's first-meeting clock (SLA policies that start on `ae_assigned`, on their business calendar):
+        # its due replaces the team's plain hours; a meeting logged on the lead stops it, the sweep escalates.
+        clock = clocks.on_ae_assigned(lead, ae_id=owner.pk, now=now)
+        if clock is not None:
+            opportunity.first_meeting_due_at = clock.due_at
+            opportunity.save(update_fields=["first_meeting_due_at"])
     services._log(
         opportunity,
         name="assign",
@@ -168,11 +175,26 @@ def first_meeting_overdue(now: dt.datetime | None = None):
     )
 
 
-def consume(events) -> None:
-    """The outbox consumer (registered in SalesConfig.ready): hand off on qualify / open_opportunity.
+def note_meeting(*, lead_id: int, activity_id: int) -> int:
+    """A meeting was logged on the lead: it is the first meeting of its open opportunities that had none.
+    Idempotent (only empty `first_meeting_at` is set). Returns how many opportunities it met."""
+    activity = Activity.objects.filter(pk=activity_id, lead_id=lead_id, kind=ActivityKind.MEETING).first()
+    if activity is None:
+        return 0
+    return Opportunity.objects.filter(
+        lead_id=lead_id, outcome=SalesOutcome.OPEN, first_meeting_at__isnull=True, created_at__lte=activity.occurred_at
+    ).update(first_meeting_at=activity.occurred_at)
 
-    At least once and in id order: `hand_off` is idempotent per lead, `ensure_contact` too."""
+
+def consume(events) -> None:
+    """The outbox consumer (registered in SalesConfig.ready): hand off on qualify / open_opportunity; note
+    the first meeting of an opportunity when a meeting is logged on its lead.
+
+    At least once and in id order: `hand_off` is idempotent per lead, `ensure_contact` and `note_meeting` too."""
     for event in events:
-        transition = (event.payload or {}).get("transition")
+        payload = event.payload or {}
+        transition = payload.get("transition")
         if event.lead_id and transition in ("qualify", "open_opportunity"):
             on_transition(lead_id=event.lead_id, transition=transition)
+        elif event.lead_id and event.type == EventType.ACTIVITY_LOGGED and payload.get("kind") == ActivityKind.MEETING:
+            note_meeting(lead_id=event.lead_id, activity_id=payload.get("activity"))

@@ -4,6 +4,7 @@ Visibility through `selectors` (another's opportunity or account by guessed id i
 `services`; a refused or conflicting card move re-renders the card as it is now, with the reason.
 """
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
@@ -17,7 +18,8 @@ from core.errors import Conflict, Invalid, Refused
 from core.vocabulary import SalesOutcome
 from leads import roles
 from leads.models import LeadTransition
-from sales import forecast, selectors, services
+from leads.pagination import CappedPaginator
+from sales import selectors, services
 from sales.models import AccountMerge, OpportunityStageChange
 
 
@@ -83,6 +85,17 @@ def opportunity_page(request, pk):
             "stakeholders": opportunity.stakeholders.select_related("contact__lead"),
         },
     )
+
+
+@login_required
+def accounts_page(request):
+    """The accounts the user sees, by name, with their leads and open opportunities; `?q=` finds by name or
+    domain. A fixed number of queries whatever the page size."""
+    query = request.GET.get("q", "").strip()[:100]
+    page = CappedPaginator(selectors.account_list(request.user, query=query), settings.LEADS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "sales/accounts.html", {"page": page, "query": query})
 
 
 @login_required
@@ -159,7 +172,7 @@ def undo_merge(request, pk, merge_id):
 
 @login_required
 def pipeline_page(request):
-    report = forecast.summary(selectors.pipeline_rows(request.user), today=timezone.localdate())
+    report = selectors.pipeline_summary(request.user, today=timezone.localdate())
     if request.GET.get("format") == "csv":
         rows = [(m["month"], m["unweighted"], m["weighted"]) for m in report["forecast"]]
         response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -232,8 +232,11 @@ def run_step(step: sla_policy.StepSpec, *, clock: SlaClock, lead: Lead, policy: 
     if action is None:
         return _("unknown action %(action)s: nothing done") % {"action": step.action}
     if action.effect is None:
-        notice = Notices(Recipients(), [lead.owner_id]).of(
-            step.action, owner_id=lead.owner_id, lead_name=lead.display_name, policy_name=policy.name,
+        owner_id = sla_policy.warned_owner(
+            starts_on=policy.starts_on, lead_owner_id=lead.owner_id, clock_owner_id=clock.owner_id
+        )
+        notice = Notices(Recipients(), [owner_id]).of(
+            step.action, owner_id=owner_id, lead_name=lead.display_name, policy_name=policy.name,
             due_at=clock.due_at,
         )
         users = get_user_model().objects.in_bulk(notice["users"])

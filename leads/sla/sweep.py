@@ -107,7 +107,7 @@ def _names(prefix: str, model, *fields: str) -> dict[str, sql.Identifier]:
 
 _NAMES = (
     _names("clock", SlaClock, "id", "lead", "policy", "due_at", "step", "breached", "stopped_at", "met_at",
-           "stop_reason", "next_step_at")
+           "stop_reason", "next_step_at", "owner")
     | _names("lead", Lead, "id", "owner", "first_name", "last_name", "email")
     | _names("escalation", SlaEscalation, "clock", "step", "action", "at", "outcome")
     | _names("notification", Notification, "id", "user", "lead", "key", "kind", "message", "created_at")
@@ -130,7 +130,7 @@ _STILL_DUE_SQL = sql.SQL("""
 # of the row.
 _LOCK_SQL = sql.SQL("""
     SELECT c.{clock_id}, c.{clock_lead}, c.{clock_policy}, c.{clock_due_at}::text, c.{clock_step}, c.{clock_breached},
-           l.{lead_owner}, l.{lead_first_name}, l.{lead_last_name}, l.{lead_email}
+           l.{lead_owner}, l.{lead_first_name}, l.{lead_last_name}, l.{lead_email}, c.{clock_owner}
     FROM {clock} c JOIN {lead} l ON l.{lead_id} = c.{clock_lead}
     WHERE c.{clock_id} = ANY(%s::bigint[]) AND c.{clock_stopped_at} IS NULL AND c.{clock_next_step_at} <= %s
     FOR NO KEY UPDATE OF c, l SKIP LOCKED
@@ -247,7 +247,12 @@ class _SweepRun:
         if self._policies is None or any(row.policy_id not in self._policies.policies for row in rows):
             self._policies = clocks.load_policies()  # once per run (again only for a policy created since)
         policies = self._policies
-        notices = escalation.Notices(self.recipients, {row.owner_id for row in rows})
+        owners = {
+            row.id: sla_policy.warned_owner(starts_on=policies.policies[row.policy_id].starts_on,
+                                            lead_owner_id=row.owner_id, clock_owner_id=row.clock_owner_id)
+            for row in rows
+        }
+        notices = escalation.Notices(self.recipients, set(owners.values()))
         advances, stops = [], []
         set_based = escalation.SET_BASED_ACTIONS
         for row in rows:
@@ -268,7 +273,7 @@ class _SweepRun:
                 next_at = sla_policy.step_time(spec, due_at=row.due_at, number=step.number + 1)
                 advances.append({
                     "id": row.id, "done": row.step, "step": step.number, "next_at": next_at, "lead_id": row.lead_id,
-                    "action": step.action, **notices.of(step.action, owner_id=row.owner_id, policy_name=policy.name,
+                    "action": step.action, **notices.of(step.action, owner_id=owners[row.id], policy_name=policy.name,
                                                         lead_name=Lead.display_name.fget(row), due_at=row.due_at),
                 })
             else:
@@ -313,6 +318,7 @@ class _DueClock(NamedTuple):
     first_name: str
     last_name: str
     email: str
+    clock_owner_id: int | None  # the owner it started for (an AE clock warns them: sla_policy.warned_owner)
 
 
 @dataclass

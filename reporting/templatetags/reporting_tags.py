@@ -33,6 +33,15 @@ def cell(value, kind="text"):
     return value
 
 
+@register.filter
+def money(value, currency_code=""):
+    """An amount with its own currency ("12.500 CHF"); the first configured currency when none is given."""
+    if value is None or value == "":
+        return "–"
+    amount = number_format(value, 0 if value == int(value) else 2, force_grouping=True)
+    return f"{amount}\u00a0{currency_code or currency()}"
+
+
 def currency() -> str:
     return (settings.SALES_CURRENCIES or ["EUR"])[0]
 

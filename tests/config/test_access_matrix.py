@@ -151,6 +151,7 @@ RULES = {
     "sales:pipeline": Rule(SIGNED_IN),
     "sales:opportunity": Rule(WORKS_LEAD, pk="opportunity"),
     "sales:move": Rule(WORKS_LEAD, "POST", pk="opportunity"),  # an empty move is a 409 with the reason
+    "sales:accounts": Rule(SIGNED_IN),  # each sees the accounts they may (tests/sales/test_pages.py)
     "sales:account": Rule(SEES_LEAD, pk="account"),
     "sales:merge": Rule(MANAGERS, "POST", pk="account"),  # no account posted: a 400
     "sales:undo_merge": Rule(MANAGERS, "POST", found=False, pk="account"),  # the sample id is no merge

@@ -58,3 +58,35 @@ def test_bad_merge_input_is_a_form_error_not_a_500(client, manager):
     client.force_login(manager)
     assert client.post(f"/sales/accounts/{kept.pk}/merge/", {"merge": "x"}).status_code == 400
     assert Account.objects.count() == 1
+
+
+def test_the_accounts_page_lists_only_what_the_user_sees_in_fixed_queries(
+    client, sdr, other_sdr, marketing, django_assert_max_num_queries
+):
+    closing_team("ae1")
+    opportunity = handoff.hand_off(lead_id=sql_lead(sdr).pk)
+    for i in range(5):
+        LeadFactory(email=f"x{i}@other{i}.de", account=Account.objects.create(domain=f"other{i}.de", name=f"Other {i}"))
+    client.force_login(marketing)
+    with django_assert_max_num_queries(8):
+        everything = client.get("/sales/accounts/").content.decode()
+    assert "Acme" in everything and "Other 4" in everything
+    assert "Other 3" in client.get("/sales/accounts/?q=other3").content.decode()
+    assert "Acme" not in client.get("/sales/accounts/?q=other3").content.decode()
+    client.force_login(opportunity.owner)  # the AE: the account of their opportunity
+    page = client.get("/sales/accounts/").content.decode()
+    assert "Acme" in page and "Other 1" not in page
+    client.force_login(other_sdr)
+    assert "Acme" not in client.get("/sales/accounts/").content.decode()
+
+
+def test_the_nav_links_to_the_sales_pages_for_the_roles_that_use_them(client, sdr, marketing, manager):
+    client.force_login(sdr)
+    page = client.get("/sales/accounts/").content.decode()
+    assert all(link in page for link in ('href="/sales/opportunities/"', 'href="/sales/pipeline/"'))
+    assert 'href="/sales/accounts/"' in page
+    client.force_login(manager)
+    assert 'href="/sales/pipeline/"' in client.get("/sales/accounts/").content.decode()
+    client.force_login(marketing)  # marketing sees accounts, but no opportunities of its own
+    page = client.get("/sales/accounts/").content.decode()
+    assert 'href="/sales/accounts/"' in page and 'href="/sales/opportunities/"' not in page
