@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "privacy",
     "capture",
     "sales",
+    "engagement",
     "integrations",
     "scoring",
     "routing",
@@ -349,3 +350,11 @@ PERMISSIONS_POLICY = (
 
 # Sales (sales app): the currencies an opportunity may be in; the first is the default and the reports'.
 SALES_CURRENCIES = env.text_list("SALES_CURRENCIES", "EUR,USD,GBP,CHF")
+
+# Engagement (engagement app): marketing e-mails of nurture programmes (docs/engagement.md).
+ENGAGEMENT_RATE_PER_MINUTE = env.integer("ENGAGEMENT_RATE_PER_MINUTE", 600, minimum=1)  # messages per minute
+# back-off after an SMTP error, one number per retry; failed after the last
+ENGAGEMENT_RETRY_MINUTES = env.integer_list("ENGAGEMENT_RETRY_MINUTES", "5,30,120", minimum=1)
+ENGAGEMENT_TRACKING = env.boolean("ENGAGEMENT_TRACKING", True)  # own click redirects and open pixel
+ENGAGEMENT_PUBLIC_RATE = env.rate("ENGAGEMENT_PUBLIC_RATE", "60/minute")  # tracking/unsubscribe hits per client IP
+ENGAGEMENT_MESSAGE_ID_DOMAIN = SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"

@@ -10,6 +10,7 @@ import json
 import re
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.core import signing
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -35,7 +36,7 @@ from leads.models import (
 from outbox import events as outbox_events
 from privacy import consent
 from privacy.models import ConsentEvent, OptInRequest, PrivacyRequest, Suppression
-from privacy.registry import ACTIVITY_DATA_KEPT, ERASED, REGISTRY, rows_of
+from privacy.registry import ACTIVITY_DATA_KEPT, ERASED, REGISTRY, rows_of, table_of
 from privacy.suppression import suppression_hash
 
 EXPORT_SALT = "leadwerk.export"
@@ -155,7 +156,9 @@ def _anonymise(lead: Lead, now) -> None:
     for visitor in Visitor.objects.filter(lead=lead).only("pk"):
         Visitor.objects.filter(pk=visitor.pk).update(anonymous_id=f"{ERASED}-{visitor.pk}")
         Activity.objects.filter(visitor=visitor, lead__isnull=True).update(url="", note="", data={})
-    rows_of(REGISTRY[-1], lead).update(object_repr=_("Lead #%(id)s (erased)") % {"id": lead.pk}, change_message="")
+    rows_of(table_of(LogEntry), lead).update(
+        object_repr=_("Lead #%(id)s (erased)") % {"id": lead.pk}, change_message=""
+    )
     # The stage history stays; free-text reasons may name the person, so they go too, and so do the
     # qualification answers copied into `qualify` rows and the lead snapshots kept by merges (which
     # therefore cannot be undone after an erasure).

@@ -1,0 +1,76 @@
+"""Building blocks of the engagement tests: a template with versions, a programme, a consenting lead, an SMTP
+sink (aiosmtpd on a free loopback port)."""
+
+import asyncio
+import socket
+
+import pytest
+
+from engagement.models import EmailTemplate, Programme, Step, TemplateVersion
+from privacy import consent
+from privacy.models import ConsentEvent
+from tests.factories import LeadFactory
+
+BODY_DE = "# Willkommen, {{ first_name | liebe Leserin }}!\n\nSchön, dass **{{ company }}** dabei ist.\n\n" \
+          "[Zum Leitfaden](https://www.example.com/leitfaden?a=1&b=2)\n"
+BODY_EN = "# Welcome, {{ first_name | dear reader }}!\n\n[Read the guide](https://www.example.com/guide)\n"
+
+
+def template(name="Welcome", *, languages=("de", "en")) -> EmailTemplate:
+    template = EmailTemplate.objects.create(name=name)
+    if "de" in languages:
+        TemplateVersion.objects.create(template=template, language="de", subject="Willkommen {{ first_name }}",
+                                       preheader="Ihr Start", body=BODY_DE)
+    if "en" in languages:
+        TemplateVersion.objects.create(template=template, language="en", subject="Welcome {{ first_name }}",
+                                       preheader="Your start", body=BODY_EN)
+    return template
+
+
+def programme(slug="welcome", *, steps=None, **fields) -> Programme:
+    programme = Programme.objects.create(slug=slug, name=slug.title(), exit_stage="mql",
+                                         reply_to="team@example.com", **fields)
+    for position, spec in enumerate(steps if steps is not None else [{"kind": "send_email"}], start=1):
+        spec = dict(spec)
+        if spec["kind"] == "send_email" and "template" not in spec:
+            spec["template"] = template(f"{slug} {position}")
+        Step.objects.create(programme=programme, position=position, **spec)
+    return programme
+
+
+def consenting_lead(*, double_opt_in=False, confirm=True, **fields):
+    lead = LeadFactory(**fields)
+    consent.give(lead=lead, purposes=["marketing_email"], method=ConsentEvent.Method.WEB_FORM,
+                 double_opt_in=double_opt_in)
+    if double_opt_in and confirm:
+        consent.record(lead=lead, purpose="marketing_email", kind=ConsentEvent.Kind.CONFIRMED,
+                       method=ConsentEvent.Method.EMAIL_LINK)
+    return lead
+
+
+class Sink:
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(settings):
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port(), loop=asyncio.new_event_loop())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", controller.port, False
+    yield sink
+    controller.stop()
