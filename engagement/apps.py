@@ -15,6 +15,7 @@ class EngagementConfig(AppConfig):
         # Erasure takes the person out of every enrolment and message (heard through the outbox).
         events.register_consumer("engagement.erasure", privacy_hooks.consume, types=[EventType.LEAD_ERASED])
         privacy_hooks.register_tables()
+        extensions.register_timeline("engagement", lead_page.timeline)
         extensions.register_section(
             extensions.Section(
                 name="engagement", template="engagement/lead_section.html", context=lead_page.section, order=55

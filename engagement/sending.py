@@ -179,10 +179,12 @@ def claim(message_id: int, *, now: dt.datetime) -> tuple[Message, EmailMultiAlte
             _skip(message, "template has no version")
             return None
         message.status, message.attempts = Message.Status.SENDING, message.attempts + 1
-        message.language, message.subject = version.language, version.subject[:200]
+        message.language = version.language
         message.message_id = message.message_id or make_msgid(domain=settings.ENGAGEMENT_MESSAGE_ID_DOMAIN)
+        mail = build(message, lead, version)
+        message.subject = mail.subject[:200]
         message.save(update_fields=["status", "attempts", "language", "subject", "message_id"])
-        return message, build(message, lead, version)
+        return message, mail
 
 
 def deliver(message: Message, mail: EmailMultiAlternatives, *, connection=None, now: dt.datetime) -> str:

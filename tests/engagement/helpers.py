@@ -28,8 +28,8 @@ def template(name="Welcome", *, languages=("de", "en")) -> EmailTemplate:
 
 
 def programme(slug="welcome", *, steps=None, **fields) -> Programme:
-    programme = Programme.objects.create(slug=slug, name=slug.title(), exit_stage="mql",
-                                         reply_to="team@example.com", **fields)
+    fields = {"exit_stage": "mql", "reply_to": "team@example.com", **fields}
+    programme = Programme.objects.create(slug=slug, name=slug.title(), **fields)
     for position, spec in enumerate(steps if steps is not None else [{"kind": "send_email"}], start=1):
         spec = dict(spec)
         if spec["kind"] == "send_email" and "template" not in spec:
