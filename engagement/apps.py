@@ -16,6 +16,11 @@ class EngagementConfig(AppConfig):
         events.register_consumer("engagement.erasure", privacy_hooks.consume, types=[EventType.LEAD_ERASED])
         privacy_hooks.register_tables()
         extensions.register_timeline("engagement", lead_page.timeline)
+        extensions.register_queue_section(
+            extensions.Section(
+                name="cadence_tasks", template="engagement/queue_tasks.html", context=lead_page.queue_tasks, order=50
+            )
+        )
         extensions.register_section(
             extensions.Section(
                 name="engagement", template="engagement/lead_section.html", context=lead_page.section, order=55

@@ -3,7 +3,7 @@ manual enrolment form, and every message (sent, opened, clicked, skipped and why
 
 from django.db.models import Prefetch
 
-from engagement import services
+from engagement import selectors, services
 from engagement.models import Enrolment, Message, Programme, TrackingEvent
 from leads import extensions
 
@@ -36,3 +36,8 @@ def timeline(lead) -> list[extensions.TimelineEntry]:
         )
         for message in messages
     ]
+
+
+def queue_tasks(user, today) -> dict:
+    """My queue: the cadence tasks (call, e-mail, LinkedIn with the script) due today or overdue."""
+    return {"tasks": list(selectors.tasks_due_today(user, today=today)[:50]), "today": today}

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
@@ -206,7 +207,11 @@ def end_enrolment(request, lead_id: int, pk: int):
 def task_done(request, pk: int):
     if not services.complete_task(task_id=pk, by=request.user):
         raise Http404(_("No such task."))
-    return redirect(request.POST.get("next") if request.POST.get("next", "").startswith("/") else "leads:queue")
+    target = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    return redirect(target if safe and target else "leads:queue")
 
 
 # --- public: what a recipient's mail client reaches ------------------------------------------------------------

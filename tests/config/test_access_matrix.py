@@ -224,7 +224,8 @@ def world(db):
         "opportunity_pk": opportunity.pk, "account_pk": lead.account_id, "merge_id": 999999,
         "lead_id": lead.pk, "pk": lead.pk, "name": "recycle", "username": "sdr1", "notification_id": note.pk,
         "transition_id": 999999, "key": form.key, "token": "junk-token", "fmt": "json", "uidb64": "MQ",
-        "slug": "welcome", "object_id": str(lead.pk), "app_label": "leads", "content_type_id": "1", "model_name": "lead",
+        "slug": "welcome",
+        "object_id": str(lead.pk), "app_label": "leads", "content_type_id": "1", "model_name": "lead",
     }
     return users, values
 

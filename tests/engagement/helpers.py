@@ -1,10 +1,5 @@
-"""Building blocks of the engagement tests: a template with versions, a programme, a consenting lead, an SMTP
-sink (aiosmtpd on a free loopback port)."""
-
-import asyncio
-import socket
-
-import pytest
+"""Building blocks of the engagement tests: a template with versions, a programme, a consenting lead (the SMTP
+sink is in conftest.py)."""
 
 from engagement.models import EmailTemplate, Programme, Step, TemplateVersion
 from privacy import consent
@@ -46,31 +41,3 @@ def consenting_lead(*, double_opt_in=False, confirm=True, **fields):
         consent.record(lead=lead, purpose="marketing_email", kind=ConsentEvent.Kind.CONFIRMED,
                        method=ConsentEvent.Method.EMAIL_LINK)
     return lead
-
-
-class Sink:
-    def __init__(self):
-        self.envelopes = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append(envelope)
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp(settings):
-    from aiosmtpd.controller import Controller
-
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port(), loop=asyncio.new_event_loop())
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", controller.port, False
-    yield sink
-    controller.stop()

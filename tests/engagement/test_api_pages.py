@@ -193,3 +193,20 @@ def test_a_cadence_task_appears_for_the_owner_today(sdr):
     services.enrol(programme=prog, lead_id=lead.pk, by=sdr)
     tasks = list(selectors.tasks_due_today(sdr))
     assert [t.channel for t in tasks] == ["call"] and tasks[0].script == "Hallo!"
+
+
+@pytest.mark.django_db
+def test_my_queue_shows_the_cadence_task_and_done_ticks_it_off(client, sdr, other_sdr):
+    lead = LeadFactory(owner=sdr, stage=Stage.SAL, first_name="Konrad")
+    prog = programme("cadence", steps=[{"kind": "task", "task_channel": "call", "task_script": "Nach Budget fragen"},
+                                       {"kind": "wait", "wait_days": 3}], exit_stage="sql")
+    services.enrol(programme=prog, lead_id=lead.pk, by=sdr)
+    client.force_login(sdr)
+    page = client.get("/queue/").content.decode()
+    assert "Cadence tasks due today" in page and "Nach Budget fragen" in page
+    task = lead.cadence_tasks.get()
+    client.force_login(other_sdr)
+    assert client.post(f"/engagement/tasks/{task.pk}/done/").status_code == 404  # not theirs
+    client.force_login(sdr)
+    client.post(f"/engagement/tasks/{task.pk}/done/", {"next": "//evil.example/"})
+    assert "Nach Budget fragen" not in client.get("/queue/").content.decode()

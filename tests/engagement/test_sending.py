@@ -18,7 +18,7 @@ from engagement.models import Enrolment, Message
 from leads.models import Lead
 from privacy import consent
 from privacy.models import ConsentEvent
-from tests.engagement.helpers import consenting_lead, programme, smtp  # noqa: F401  (fixture)
+from tests.engagement.helpers import consenting_lead, programme
 from tests.factories import LeadFactory
 
 
