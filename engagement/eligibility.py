@@ -1,9 +1,11 @@
 """May this lead be mailed now? The one place that says so: the enrolment (a programme that mails) and the
 send tick, in the transaction that claims the message with the lead's row locked, both ask `problem`.
 
-E-mail marketing follows the consent log (privacy.consent): the purpose `marketing_email` given, and
-confirmed where the form asked for double opt-in (the log says `pending` until then). Never mailed: an
-erased lead, an address on the suppression list, an address that bounced hard.
+E-mail marketing follows the consent log (privacy.consent) and privacy's one rule for it
+(`consent.is_contactable`, the record of processing in docs/privacy.md): the purpose `marketing_email`
+given and its double opt-in confirmed (the log says `pending` until then; consent given without a double
+opt-in is not enough for marketing e-mail). Never mailed: an erased lead, an address on the suppression
+list, an address that bounced hard.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ def problem(lead: Lead) -> str:
     current = consent.statuses(lead.pk)[ConsentPurpose.MARKETING_EMAIL]
     if current == ConsentStatus.WITHDRAWN:
         return WITHDRAWN
-    if current == ConsentStatus.PENDING:
+    if current in (ConsentStatus.PENDING, ConsentStatus.GIVEN):
         return UNCONFIRMED
-    if current not in (ConsentStatus.GIVEN, ConsentStatus.CONFIRMED):
+    if not consent.is_contactable(current):
         return NO_CONSENT
     return ""
 

@@ -7,6 +7,7 @@ from engagement.models import Enrolment, Message, Programme, Step
 
 class StepSerializer(serializers.ModelSerializer):
     template = serializers.CharField(source="template.name", default=None, read_only=True)
+    kind = serializers.CharField(read_only=True, help_text="send_email, wait, condition, task or end")
 
     class Meta:
         model = Step
@@ -17,6 +18,7 @@ class StepSerializer(serializers.ModelSerializer):
 class ProgrammeSerializer(serializers.ModelSerializer):
     steps = StepSerializer(many=True, read_only=True)
     active_enrolments = serializers.IntegerField(read_only=True)
+    exit_stage = serializers.CharField(read_only=True, help_text="the stage that ends an enrolment (empty: none)")
 
     class Meta:
         model = Programme

@@ -119,7 +119,7 @@ def test_one_click_unsubscribe_withdraws_consent_and_ends_enrolments(client, dja
         services.enrol(programme=prog, lead_id=lead.pk)
     url = mail.outbox[0].extra_headers["List-Unsubscribe"].strip("<>").replace("http://127.0.0.1:8000", "")
     assert client.get(url).status_code == 200  # a scanner's GET changes nothing
-    assert consent.statuses(lead.pk)["marketing_email"] == ConsentStatus.GIVEN
+    assert consent.statuses(lead.pk)["marketing_email"] == ConsentStatus.CONFIRMED
     answer = client.post(url, {"List-Unsubscribe": "One-Click"})
     assert answer.status_code == 200
     assert consent.statuses(lead.pk)["marketing_email"] == ConsentStatus.WITHDRAWN

@@ -70,11 +70,14 @@ def test_enrolment_without_consent_is_refused_and_nothing_written():
 
 
 @pytest.mark.django_db
-def test_an_unconfirmed_double_opt_in_is_not_consent():
+@pytest.mark.parametrize("double_opt_in", [True, False])
+def test_consent_without_a_confirmed_double_opt_in_is_not_enough(double_opt_in):
     prog = programme("welcome")
-    lead = consenting_lead(double_opt_in=True, confirm=False)
-    with pytest.raises(Conflict):
+    lead = consenting_lead(double_opt_in=double_opt_in, confirm=False)
+    with pytest.raises(Conflict) as refused:
         services.enrol(programme=prog, lead_id=lead.pk)
+    assert refused.value.message == "no consent for marketing e-mail"
+    assert not Enrolment.objects.exists()
 
 
 @pytest.mark.django_db
