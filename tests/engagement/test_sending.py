@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from core.errors import Conflict
 from engagement import engine, sending, services
-from engagement.models import Enrolment, Message
+from engagement.models import Enrolment, Message, Programme
 from leads.models import Lead
 from privacy import consent
 from privacy.models import ConsentEvent
@@ -204,3 +204,19 @@ def test_the_rate_cap_limits_one_tick(settings):
     sending.send_due(now=now)
     assert len(mail.outbox) == 2
     assert Message.objects.filter(status=Message.Status.QUEUED).count() == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_has_three_programmes_with_history_and_welcome_sends_at_once(settings):
+    from engagement import demo
+
+    demo.seed(timezone.now(), {})
+    demo.seed(timezone.now(), {})  # idempotent
+    assert set(Programme.objects.values_list("slug", flat=True)) == {"welcome", "re-engagement", "sdr-cadence"}
+    welcome = Programme.objects.get(slug="welcome")
+    assert welcome.steps.get(position=1).kind == "send_email"
+    assert welcome.steps.count() == 7
+    lead = consenting_lead(language="de")
+    services.enrol(programme=welcome, lead_id=lead.pk)
+    sending.send_due()
+    assert mail.outbox[0].subject.startswith("Willkommen bei Leadwerk, Erika")
