@@ -1,5 +1,6 @@
 """Leadwerk settings: one file, read from the environment (see .env.example and the README)."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "capture",
     "sales",
     "engagement",
+    "anymail",
     "integrations",
     "scoring",
     "routing",
@@ -357,4 +359,9 @@ ENGAGEMENT_RATE_PER_MINUTE = env.integer("ENGAGEMENT_RATE_PER_MINUTE", 600, mini
 ENGAGEMENT_RETRY_MINUTES = env.integer_list("ENGAGEMENT_RETRY_MINUTES", "5,30,120", minimum=1)
 ENGAGEMENT_TRACKING = env.boolean("ENGAGEMENT_TRACKING", True)  # own click redirects and open pixel
 ENGAGEMENT_PUBLIC_RATE = env.rate("ENGAGEMENT_PUBLIC_RATE", "60/minute")  # tracking/unsubscribe hits per client IP
+# django-anymail (EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend): every ANYMAIL_<NAME> variable becomes
+# ANYMAIL["<NAME>"] (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN); ANYMAIL_WEBHOOK_SECRET ("user:password") turns the
+# tracking webhooks under /anymail/<esp>/tracking/ on.
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+ANYMAIL["WEBHOOK_SECRET"] = env.text("ANYMAIL_WEBHOOK_SECRET", "")
 ENGAGEMENT_MESSAGE_ID_DOMAIN = SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"

@@ -183,6 +183,10 @@ class Message(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     message_id = models.CharField(_("Message-ID"), max_length=255, blank=True)
+    esp_message_id = models.CharField(
+        _("service provider's message id"), max_length=255, blank=True, db_index=True,
+        help_text=_("The id an e-mail service provider (django-anymail) gave the message; its webhooks name it."),
+    )
 
     class Meta:
         verbose_name = _("message")

@@ -206,8 +206,11 @@ def deliver(message: Message, mail: EmailMultiAlternatives, *, connection=None, 
             due_at=now + dt.timedelta(minutes=retries[message.attempts - 1]),
         )
         return Message.Status.QUEUED
+    status = getattr(mail, "anymail_status", None)  # set by django-anymail's backends
+    esp_id = getattr(status, "message_id", None)
     Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
-        status=Message.Status.SENT, sent_at=timezone.now(), reason=""
+        status=Message.Status.SENT, sent_at=timezone.now(), reason="",
+        esp_message_id="" if esp_id is None else str(esp_id)[:255],
     )
     return Message.Status.SENT
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from engagement import views
+from engagement import esp, views
 
 app_name = "engagement"
 
@@ -20,4 +20,8 @@ urlpatterns = [
     path("e/c/<str:token>/", views.click, name="click"),
     path("e/o/<str:token>/", views.pixel, name="open"),
     path("e/u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    *[
+        path(f"anymail/{name}/tracking/", esp.webhook(name), name=f"esp_{name}")
+        for name in esp.VIEWS
+    ],
 ]

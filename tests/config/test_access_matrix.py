@@ -168,6 +168,9 @@ RULES = {
     "engagement:click": Rule(ANYONE, found=False),  # signed tokens (tests/engagement)
     "engagement:open": Rule(ANYONE, found=False),
     "engagement:unsubscribe": Rule(ANYONE, found=False),
+    # E-mail service providers' tracking webhooks: basic auth checked by anymail; 404 without a secret
+    **{f"engagement:esp_{esp}": Rule(ANYONE, "POST", found=False)
+       for esp in ("postmark", "sendgrid", "brevo", "mailjet")},
     "engagement-api:programmes": Rule(SIGNED_IN),  # only staff and SDRs see programmes (tests/engagement)
     "engagement-api:enrolments": Rule(SIGNED_IN, "POST"),  # no lead posted: a 400
     "engagement-api:lead_messages": Rule(SEES_LEAD),
