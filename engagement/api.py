@@ -4,14 +4,14 @@
 from django.db.models import Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import INVALID, NOT_VISIBLE, UNAUTHENTICATED, json_object
 from core.errors import Invalid
 from core.parsers import SafeJSONParser
-from engagement import selectors, services
+from engagement import report, selectors, services
 from engagement import serializers as s
 from engagement.models import Enrolment, Programme, TrackingEvent
 from leads.selectors import get_visible_lead
@@ -70,3 +70,23 @@ class LeadMessagesView(APIView):
         return Response(s.MessageSerializer(messages, many=True).data)
 
 
+
+
+class ProgrammeReportView(APIView):
+    @extend_schema(
+        summary="A programme's figures by step and variant, and its A/B tests (two-proportion z-test)",
+        parameters=[OpenApiParameter("confidence", float, description="0.5-0.999, default 0.95")],
+        responses={200: s.ProgrammeReportSerializer, 400: INVALID, 401: UNAUTHENTICATED, 404: NOT_VISIBLE},
+    )
+    def get(self, request, slug):
+        programme = Programme.objects.filter(slug=slug).first()
+        if programme is None or not services.may_edit(request.user):
+            raise Http404(_("No such programme."))
+        raw = request.query_params.get("confidence", "0.95")
+        try:
+            confidence = float(raw)
+        except ValueError:
+            confidence = -1.0
+        if not 0.5 <= confidence <= 0.999:
+            raise Invalid({"confidence": [_("Give a confidence level from 0.5 to 0.999.")]})
+        return Response(report.programme_report(programme, confidence=confidence))

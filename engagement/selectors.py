@@ -20,16 +20,17 @@ def programme_rows():
 
 
 def programme_figures(programme: Programme) -> list[dict]:
-    """Per step and variant: queued, sent, skipped, failed, bounced, opened, clicked (distinct messages)."""
+    """Per step and variant: messages, sent, skipped, failed, bounced, opened, clicked (distinct messages: the
+    join with the events repeats a message once per event)."""
     rows = (
         Message.objects.filter(enrolment__programme=programme)
         .values("step__position", "variant")
         .annotate(
-            messages=Count("id"),
-            sent=Count("id", filter=Q(status__in=[Message.Status.SENT, Message.Status.BOUNCED])),
-            skipped=Count("id", filter=Q(status=Message.Status.SKIPPED)),
-            failed=Count("id", filter=Q(status=Message.Status.FAILED)),
-            bounced=Count("id", filter=Q(status=Message.Status.BOUNCED)),
+            messages=Count("id", distinct=True),
+            sent=Count("id", filter=Q(status__in=[Message.Status.SENT, Message.Status.BOUNCED]), distinct=True),
+            skipped=Count("id", filter=Q(status=Message.Status.SKIPPED), distinct=True),
+            failed=Count("id", filter=Q(status=Message.Status.FAILED), distinct=True),
+            bounced=Count("id", filter=Q(status=Message.Status.BOUNCED), distinct=True),
             opened=Count("id", filter=Q(events__kind=TrackingEvent.Kind.OPENED), distinct=True),
             clicked=Count("id", filter=Q(events__kind=TrackingEvent.Kind.CLICKED), distinct=True),
         )

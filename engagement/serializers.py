@@ -54,3 +54,38 @@ class MessageSerializer(serializers.ModelSerializer):
 class RefusalSerializer(serializers.Serializer):
     detail = serializers.CharField()
     reason = serializers.CharField()
+
+
+class StepFiguresSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    variant = serializers.CharField()
+    messages = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    bounced = serializers.IntegerField()
+    opened = serializers.IntegerField()
+    clicked = serializers.IntegerField()
+
+
+class AbTestSerializer(serializers.Serializer):
+    step = serializers.IntegerField()
+    metric = serializers.CharField()
+    confidence = serializers.FloatField()
+    rate_a = serializers.FloatField(required=False)
+    rate_b = serializers.FloatField(required=False)
+    z = serializers.FloatField(required=False)
+    p_value = serializers.FloatField(allow_null=True)
+    winner = serializers.CharField(help_text="a, b or empty: no significant difference at this confidence")
+
+
+class ProgrammeReportSerializer(serializers.Serializer):
+    programme = serializers.CharField()
+    enrolled = serializers.IntegerField()
+    active = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    exited = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField()
+    reached_exit_stage = serializers.IntegerField()
+    steps = StepFiguresSerializer(many=True)
+    ab_tests = AbTestSerializer(many=True)

@@ -174,6 +174,7 @@ RULES = {
     "engagement-api:programmes": Rule(SIGNED_IN),  # only staff and SDRs see programmes (tests/engagement)
     "engagement-api:enrolments": Rule(SIGNED_IN, "POST"),  # no lead posted: a 400
     "engagement-api:lead_messages": Rule(SEES_LEAD),
+    "engagement-api:report": Rule(STAFF),
 }
 ADMIN = Rule(frozenset({"admin"}))
 
