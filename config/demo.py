@@ -30,6 +30,7 @@ from capture.submissions import METHODS, payload_hash
 from core.errors import Conflict, Invalid
 from core.vocabulary import ActivityKind as K
 from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
+from engagement import demo as engagement_demo
 from leads import clocks, scores
 from leads import demo as leads_demo
 from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
@@ -1209,6 +1210,7 @@ def load(*, seed: int = 42, leads: int = 600) -> dict:
         clocks.backfill_speed_to_lead()
         counts["clocks"] = clocks.backfill_clocks(now=plan.now)
         sales_demo.seed(plan.now, users)
+        engagement_demo.seed(plan.now, users)
     leads_demo.seed(plan.now, users)
     stages: dict[str, int] = {}
     for lead_plan in plan.leads:

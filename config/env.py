@@ -131,6 +131,18 @@ def text_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in text(name, default).split(",") if item.strip()]
 
 
+def integer_list(name: str, default: str, *, minimum: int | None = None) -> list[int]:
+    """A comma-separated list of whole numbers (e.g. retry back-offs); every item checked like `integer`."""
+    numbers = []
+    for item in text_list(name, default):
+        if not item.isdigit() or (minimum is not None and int(item) < minimum):
+            raise ImproperlyConfigured(
+                f"The environment variable {name} must list whole numbers of at least {minimum or 0}, not {item!r}."
+            )
+        numbers.append(int(item))
+    return numbers
+
+
 def load_dotenv(path) -> None:
     """Read KEY=VALUE lines from a .env file into the environment; real environment variables win."""
     try:

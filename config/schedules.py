@@ -5,6 +5,7 @@ removes the schedules of ours that no app declares any more (a renamed or moved 
 """
 
 from capture import tasks as capture_tasks
+from engagement import tasks as engagement_tasks
 from integrations import tasks as integrations_tasks
 from leads import tasks as leads_tasks
 from outbox import tasks as outbox_tasks
@@ -12,7 +13,9 @@ from privacy import tasks as privacy_tasks
 from reporting import tasks as reporting_tasks
 
 # Schedule names start with the app that owns them; these prefixes are ours.
-OWN_PREFIXES = ("capture.", "leads.", "privacy.", "reporting.", "scoring.", "routing.", "outbox.", "integrations.")
+OWN_PREFIXES = (
+    "capture.", "leads.", "privacy.", "reporting.", "scoring.", "routing.", "outbox.", "integrations.", "engagement."
+)
 
 
 def declared() -> list[dict]:
@@ -20,6 +23,7 @@ def declared() -> list[dict]:
         *capture_tasks.SCHEDULES,
         *leads_tasks.SCHEDULES,
         *privacy_tasks.SCHEDULES,
+        *engagement_tasks.SCHEDULES,
         *outbox_tasks.SCHEDULES,
         *integrations_tasks.SCHEDULES,
         *reporting_tasks.schedules(),

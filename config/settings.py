@@ -1,5 +1,6 @@
 """Leadwerk settings: one file, read from the environment (see .env.example and the README)."""
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
     "privacy",
     "capture",
     "sales",
+    "engagement",
+    "anymail",
     "integrations",
     "scoring",
     "routing",
@@ -352,3 +355,16 @@ SALES_CURRENCIES = env.text_list("SALES_CURRENCIES", "EUR,USD,GBP,CHF")
 # A lead without a corporate domain joins the account whose name matches its company at least this well
 # (rapidfuzz token_sort_ratio, 0-100; leads.accounts).
 ACCOUNT_NAME_MATCH_SCORE = env.integer("ACCOUNT_NAME_MATCH_SCORE", 90, minimum=50)
+
+# Engagement (engagement app): marketing e-mails of nurture programmes (docs/engagement.md).
+ENGAGEMENT_RATE_PER_MINUTE = env.integer("ENGAGEMENT_RATE_PER_MINUTE", 600, minimum=1)  # messages per minute
+# back-off after an SMTP error, one number per retry; failed after the last
+ENGAGEMENT_RETRY_MINUTES = env.integer_list("ENGAGEMENT_RETRY_MINUTES", "5,30,120", minimum=1)
+ENGAGEMENT_TRACKING = env.boolean("ENGAGEMENT_TRACKING", True)  # own click redirects and open pixel
+ENGAGEMENT_PUBLIC_RATE = env.rate("ENGAGEMENT_PUBLIC_RATE", "60/minute")  # tracking/unsubscribe hits per client IP
+# django-anymail (EMAIL_BACKEND=anymail.backends.<esp>.EmailBackend): every ANYMAIL_<NAME> variable becomes
+# ANYMAIL["<NAME>"] (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN); ANYMAIL_WEBHOOK_SECRET ("user:password") turns the
+# tracking webhooks under /anymail/<esp>/tracking/ on.
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+ANYMAIL["WEBHOOK_SECRET"] = env.text("ANYMAIL_WEBHOOK_SECRET", "")
+ENGAGEMENT_MESSAGE_ID_DOMAIN = SITE_URL.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"

@@ -20,12 +20,14 @@ urlpatterns = [
     path("api/v1/", include("privacy.api_urls")),
     path("api/v1/", include("outbox.api_urls")),
     path("api/v1/", include("integrations.api_urls")),
+    path("api/v1/", include("engagement.api_urls")),
     path("api/", include("leads.api.urls")),
     path("attention/", views.attention_page, name="attention"),
     path("reports/", include("reporting.urls")),
     path("sales/", include("sales.urls")),
     path("", include("capture.urls")),
     path("", include("privacy.urls")),
+    path("", include("engagement.urls")),
     path("", include("integrations.urls")),  # before leads': /leads/export.csv
     path("", include("leads.urls")),
 ]

@@ -32,11 +32,25 @@ class TimelineEntry:
 
 
 _sections: dict[str, Section] = {}
+_queue_sections: dict[str, Section] = {}
 _timeline_sources: dict[str, Callable[[Any], Iterable[TimelineEntry]]] = {}
 
 
 def register_section(section: Section) -> None:
     _sections[section.name] = section
+
+
+def register_queue_section(section: Section) -> None:
+    """A block on "My queue": `context(user, today)` returns what `template` reads as `section` (e.g. the
+    cadence tasks due today)."""
+    _queue_sections[section.name] = section
+
+
+def queue_sections_for(user, today) -> list[dict]:
+    return [
+        {"name": section.name, "template": section.template, "section": section.context(user, today)}
+        for section in sorted(_queue_sections.values(), key=lambda section: (section.order, section.name))
+    ]
 
 
 def register_timeline(name: str, source: Callable[[Any], Iterable[TimelineEntry]]) -> None:

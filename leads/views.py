@@ -197,6 +197,7 @@ def queue(request):
         "now": now,
         "today": today,
         "pool_count": selectors.pool(request.user).count() if roles.can_claim(request.user) else None,
+        "queue_sections": extensions.queue_sections_for(request.user, today),
     }
     return render(request, "leads/queue.html", context)
 

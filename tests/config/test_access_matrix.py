@@ -18,6 +18,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from core.vocabulary import Role, Stage
+from engagement.models import Programme
 from integrations.models import Delivery, DeliveryStatus, Subscription
 from leads.models import Account, CaptureForm, Notification
 from routing.models import Rep, Team
@@ -159,6 +160,26 @@ RULES = {
     "sales-api:opportunities": Rule(SIGNED_IN),
     "sales-api:opportunity": Rule(WORKS_LEAD, pk="opportunity"),
     "sales-api:pipeline": Rule(SIGNED_IN),
+    "engagement:programmes": Rule(STAFF),
+    "engagement:programme": Rule(STAFF),  # the sample programme `welcome`
+    "engagement:delete_step": Rule(STAFF, "POST", found=False),
+    "engagement:templates": Rule(STAFF),
+    "engagement:template": Rule(STAFF, found=False),  # the sample id is no template
+    "engagement:preview": Rule(STAFF, found=False),
+    "engagement:test_send": Rule(STAFF, "POST", found=False),
+    "engagement:enrol": Rule(SEES_LEAD, "POST"),  # no programme posted: back to the lead with the error
+    "engagement:end_enrolment": Rule(SEES_LEAD, "POST", found=False),
+    "engagement:task_done": Rule(SIGNED_IN, "POST", found=False),
+    "engagement:click": Rule(ANYONE, found=False),  # signed tokens (tests/engagement)
+    "engagement:open": Rule(ANYONE, found=False),
+    "engagement:unsubscribe": Rule(ANYONE, found=False),
+    # E-mail service providers' tracking webhooks: basic auth checked by anymail; 404 without a secret
+    **{f"engagement:esp_{esp}": Rule(ANYONE, "POST", found=False)
+       for esp in ("postmark", "sendgrid", "brevo", "mailjet")},
+    "engagement-api:programmes": Rule(SIGNED_IN),  # only staff and SDRs see programmes (tests/engagement)
+    "engagement-api:enrolments": Rule(SIGNED_IN, "POST"),  # no lead posted: a 400
+    "engagement-api:lead_messages": Rule(SEES_LEAD),
+    "engagement-api:report": Rule(STAFF),
 }
 ADMIN = Rule(frozenset({"admin"}))
 
@@ -201,6 +222,7 @@ def world(db):
         name="Deal", account=lead.account, lead=lead, pipeline=pipeline, stage=sales_selectors.stages_of(pipeline)[0],
         currency="EUR", sourced_by=users["sdr"], team=team,
     )
+    Programme.objects.create(slug="welcome", name="Welcome")
     webhook = Subscription.objects.create(url="https://hooks.example.com/in", event_types=["lead.created"])
     delivery = Delivery.objects.create(
         subscription=webhook, event_position=1, event_type="lead.created", event_at=timezone.now(),
@@ -211,6 +233,7 @@ def world(db):
         "opportunity_pk": opportunity.pk, "account_pk": lead.account_id, "merge_id": 999999,
         "lead_id": lead.pk, "pk": lead.pk, "name": "recycle", "username": "sdr1", "notification_id": note.pk,
         "transition_id": 999999, "key": form.key, "token": "junk-token", "fmt": "json", "uidb64": "MQ",
+        "slug": "welcome",
         "object_id": str(lead.pk), "app_label": "leads", "content_type_id": "1", "model_name": "lead",
     }
     return users, values

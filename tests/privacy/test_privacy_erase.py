@@ -68,7 +68,24 @@ def captured_person(client, marketing, django_capture_on_commit_callbacks) -> Le
     # A list naming the person waits in the Import page's mapping step (the upload holds the file).
     imports.upload(data=b"email;Vorname;Telefon\nZebulon.Quixotewski@quixo-firma.de;Zebulon;+49 89 7654321\n",
                    file_name="messe.csv", by=marketing, source="event", campaign_slug=None)
+    engaged(lead)
     return Lead.objects.get(pk=lead.pk)
+
+
+def engaged(lead) -> None:
+    """The person in a nurture programme: an enrolment, a sent message, a click, a cadence task naming them."""
+    from engagement.models import CadenceTask, EmailTemplate, Enrolment, Message, Programme, Step, TrackingEvent
+
+    template = EmailTemplate.objects.create(name="Erase test")
+    programme = Programme.objects.create(slug="erase-test", name="Erase test")
+    send = Step.objects.create(programme=programme, position=1, kind="send_email", template=template)
+    task = Step.objects.create(programme=programme, position=2, kind="task", task_channel="call")
+    enrolment = Enrolment.objects.create(programme=programme, lead=lead, exit_reason="Zebulon asked")
+    message = Message.objects.create(enrolment=enrolment, step=send, template=template, status="sent",
+                                     subject="Willkommen Zebulon Quixotewski", reason="Zebulon")
+    TrackingEvent.objects.create(message=message, kind="clicked", url="https://www.example.com/?who=zebulon")
+    CadenceTask.objects.create(enrolment=enrolment, step=task, lead=lead, channel="call",
+                               script="Zebulon Quixotewski anrufen", due_on=lead.created_at.date())
 
 
 @pytest.mark.django_db(transaction=True)

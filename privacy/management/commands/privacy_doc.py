@@ -35,6 +35,10 @@ def render() -> str:
         f"Confirmation links work {settings.DOI_EXPIRY_DAYS} days and once; one reminder after "
         f"{settings.DOI_REMINDER_DAYS} days; unconfirmed requests are purged after {settings.DOI_PURGE_DAYS} days.",
         "Every e-mail to a lead carries `List-Unsubscribe` and `List-Unsubscribe-Post` (one click).",
+        "Nurture programmes (engagement app, docs/engagement.md) send marketing e-mail for the purpose",
+        "`marketing_email` only: the consent log is checked at the moment of sending (given and double opt-in",
+        "confirmed), suppressed, erased and hard-bounced addresses are never mailed, and opens and clicks are",
+        "recorded as the lead's activities for scoring.",
         "",
         "## Categories of personal data, recipients and retention",
         "",
