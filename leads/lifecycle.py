@@ -20,8 +20,9 @@ from core import dates
 from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
 from core.parsers import bad_text
 from core.tasks import enqueue_on_commit
-from core.vocabulary import ActivityKind, EventType, NotificationKind, Outcome, Role, Stage
+from core.vocabulary import REASON_TRANSITIONS, ActivityKind, EventType, NotificationKind, Outcome, Role, Stage
 from definitions import rules
+from definitions.models import REASON_OTHER
 from leads import clocks, guards, performance, roles
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.validation import email_domain, website_domain
@@ -151,6 +152,11 @@ def parse_inputs(name: str, raw: dict | None) -> dict:
                 errors[key] = [_("Enter a number below 1,000,000,000,000.")]
                 continue
             parsed[key] = number.quantize(Decimal("0.01"))
+        elif key == "reason_code":
+            if not isinstance(value, str) or bad_text(value) or len(value) > 40:
+                errors[key] = [_("Unknown reason code for this transition.")]
+                continue
+            parsed[key] = value.strip()
         elif key in ("close_date", "contract_signed_on"):
             day = parse_day(value)
             if day is None:
@@ -179,6 +185,36 @@ def parse_inputs(name: str, raw: dict | None) -> dict:
 def parse_day(value) -> dt.date | None:
     """A date from a date object or a YYYY-MM-DD string; None when it is neither."""
     return dates.parse_day(value)
+
+
+def with_reason_code(name: str, values: dict) -> dict:
+    """The reason code of a transition that takes a reason, checked against the transition's list: a free
+    text without a code counts as "other" (the API before reason codes, free-text reasons of old); an
+    unknown or no longer offered code raises Invalid naming it."""
+    if name not in REASON_TRANSITIONS:
+        return values
+    code = values.get("reason_code") or ""
+    if not code and values.get("reason"):
+        code = REASON_OTHER
+    if code and rules.reason(name, code) is None:
+        raise Invalid({"reason_code": [
+            _("“%(code)s” is not a reason code for %(transition)s.") % {"code": code, "transition": name}
+        ]})
+    return {**values, "reason_code": code} if code else values
+
+
+def system_reason_code(name: str, preferred: str) -> str:
+    """The code the system gives its own setbacks (the recycling rule, SLA escalations): `preferred` while
+    it is offered, else "other" (with the system's words as the text)."""
+    return preferred if rules.reason(name, preferred) is not None else REASON_OTHER
+
+
+def reason_text(name: str, values: dict) -> str:
+    """What the lead and its history keep as the reason in words: the free text as written, or the code's
+    label when there is none (the code itself is kept in the transition's data, `reason_code`)."""
+    text = (values.get("reason") or "").strip()
+    code = values.get("reason_code") or ""
+    return text or (rules.reason_label(name, code) if code else "")
 
 
 def _audit_data(inputs: dict) -> dict:
@@ -227,7 +263,7 @@ def _fire_locked(
     """`fire` on a lead the caller has locked and read in this transaction. Refusals raise before any write."""
     if not permission_checked and not roles.may_fire(by, lead, name):
         raise NotPermitted(_("You may not %(transition)s this lead.") % {"transition": name.replace("_", " ")})
-    values = parsed if parsed is not None else parse_inputs(name, inputs)
+    values = with_reason_code(name, parsed if parsed is not None else parse_inputs(name, inputs))
     sources, target = TRANSITIONS[name]
     if lead.stage not in sources:
         raise TransitionRefused(
@@ -243,6 +279,8 @@ def _fire_locked(
     if name == "accept" and lead.owner_id is None and by is not None:
         _change_owner(lead, new_owner=by, by=by, name="claim", now=now)
     source = lead.stage
+    if name in REASON_TRANSITIONS:
+        values = {**values, "reason": reason_text(name, values)}
     getattr(lead, name)(**values)
     lead.stage_entered_at = now
     if name == "mark_mql":  # speed to lead counts from here, again after a recycled lead re-engages
