@@ -28,6 +28,7 @@ TRANSITION_LABELS = {
     "lose": _("Lost"),
     "recycle": _("Recycle"),
     "disqualify": _("Disqualify"),
+    "reopen": _("Reopen"),
 }
 # Transitions that end or set back the work on a lead: shown as secondary buttons.
 SETBACK_TRANSITIONS = {"reject", "lose", "recycle", "disqualify"}

@@ -26,6 +26,7 @@ class Facts:
     mql_threshold: int
     has_hot_intent: bool = False
     has_connected_conversation: bool = False
+    has_activity_since_close: bool = False
     actor_id: int | None = None
     actor_is_manager: bool = False
     actor_is_sdr: bool = False
@@ -136,6 +137,16 @@ def disqualify(lead, inputs: dict, facts: Facts) -> list[Unmet]:
     return _reason(inputs)
 
 
+def reopen(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    """Back into the funnel: the lead did something after it was closed, and someone says why."""
+    unmet = []
+    if not facts.has_activity_since_close:
+        unmet.append(Unmet("no_new_activity", _("The lead has shown no activity since it was closed.")))
+    if not str(inputs.get("reason") or "").strip():
+        unmet.append(Unmet("reason_missing", _("Give a reason.")))
+    return unmet
+
+
 GUARDS = {
     "mark_mql": mark_mql,
     "accept": accept,
@@ -146,6 +157,7 @@ GUARDS = {
     "lose": lose,
     "recycle": recycle,
     "disqualify": disqualify,
+    "reopen": reopen,
 }
 
 # The inputs each transition takes (everything else in a request body is refused).
@@ -159,6 +171,7 @@ INPUTS = {
     "lose": ("reason_code", "reason"),
     "recycle": ("reason_code", "reason"),
     "disqualify": ("reason_code", "reason"),
+    "reopen": ("reason",),
 }
 
 
@@ -175,4 +188,6 @@ IN_WORDS = {
     "lose": _l("a reason code from the list (with a few words for “other”)"),
     "recycle": _l("a reason code from the list (with a few words for “other”)"),
     "disqualify": _l("a reason code from the list (with a few words for “other”)"),
+    "reopen": _l("an activity after the lead was closed, and a reason (the system reopens it by itself on a new "
+        "hot-intent activity, then hands it off as an MQL)"),
 }

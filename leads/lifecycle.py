@@ -116,6 +116,11 @@ def _facts(lead: Lead, name: str, by, *, threshold: int | None = None, hot_inten
             if name == "qualify"
             else False
         ),
+        has_activity_since_close=(
+            Activity.objects.filter(lead_id=lead.pk, occurred_at__gt=lead.stage_entered_at).exists()
+            if name == "reopen"
+            else False
+        ),
         actor_id=by.pk if by else None,
         actor_is_manager=roles.is_manager(by) if by else True,
         actor_is_sdr=roles.is_sdr(by) if by else False,
@@ -322,6 +327,25 @@ def try_mark_mql(
     with transaction.atomic(savepoint=False):  # no savepoint: a refusal raises before anything is written
         try:
             _fire_locked(lead, name="mark_mql", by=None, parsed={}, threshold=threshold, hot_intent=hot_intent)
+        except TransitionRefused:
+            return False
+    return True
+
+
+def try_reopen(*, lead: Lead, activity: Activity) -> bool:
+    """A lost or disqualified lead shows hot intent again (`definitions.rules.hot_intent`: a demo or contact
+    request, by default): the system reopens it (back to known), with the activity as the reason. The
+    caller holds the lead's row lock and `lead` is current; the MQL hand-off is the caller's next step."""
+    if lead.stage not in TRANSITIONS["reopen"][0] or activity.kind not in rules.hot_intent().kinds:
+        return False
+    if activity.occurred_at <= lead.stage_entered_at:
+        return False  # an activity from before the close does not reopen it
+    reason = _("%(kind)s after the lead was %(stage)s") % {
+        "kind": activity.get_kind_display(), "stage": lead.get_stage_display().lower(),
+    }
+    with transaction.atomic(savepoint=False):  # no savepoint: a refusal raises before anything is written
+        try:
+            _fire_locked(lead, name="reopen", by=None, parsed={"reason": reason})
         except TransitionRefused:
             return False
     return True

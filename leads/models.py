@@ -367,6 +367,13 @@ class Lead(models.Model):
     def disqualify(self, *, reason: str, **inputs):
         self.stage_reason = reason
 
+    @transition(field=stage, source=[Stage.LOST, Stage.DISQUALIFIED], target=Stage.KNOWN)
+    def reopen(self, *, reason: str, **inputs):
+        self.stage_reason = reason
+        self.owner = None  # the MQL hand-off that follows routes it afresh
+        self.assigned_at = None
+        self.contact_attempts = 0
+
 
 class LeadPrediction(models.Model):
     """The lead's predicted conversion probability (`leads.predictive`): a narrow row of its own, like `LeadScore`,

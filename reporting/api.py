@@ -64,6 +64,10 @@ class ReportFunnelSerializer(serializers.Serializer):
     view = serializers.ChoiceField(choices=["cohort", "flow"])
     stages = ReportFunnelStageSerializer(many=True)
     conversions = ReportConversionSerializer(many=True)
+    reentries = serializers.IntegerField(
+        allow_null=True, help_text="Flow: leads reopened from lost or disqualified in the range (counted in known); "
+                                   "cohort: null.",
+    )
 
 
 class ReportStageTimeSerializer(serializers.Serializer):

@@ -340,17 +340,19 @@ def _furthest_join(f: Filters) -> sql.Composed:
 
 
 def _flow_counts(f: Filters) -> dict[str, int]:
-    """Entries into each stage in the range (transitions; captures for known leads)."""
+    """Entries into each stage in the range (transitions; captures, and re-entries from lost or disqualified
+    by `reopen`, for known leads). The key "reentries" holds the reopens alone."""
     rows = (
         LeadTransition.objects.filter(
             _lead_filter(f, "lead_id"), at__gte=f.start_at, at__lt=f.end_at,
-            target__in=[str(s) for s in FUNNEL_STAGES[1:]],
+            target__in=[str(s) for s in FUNNEL_STAGES],
         )
         .exclude(name__in=OWNER_CHANGES).values("target").annotate(n=Count("*")).order_by()
     )
     counts = {str(stage): 0 for stage in FUNNEL_STAGES}
     counts.update({row["target"]: row["n"] for row in rows})
-    counts[Stage.KNOWN] = leads_in_scope(f, created_in_range=True).count()
+    counts["reentries"] = counts[Stage.KNOWN]  # only reopen leads into known
+    counts[Stage.KNOWN] = leads_in_scope(f, created_in_range=True).count() + counts["reentries"]
     return counts
 
 
@@ -385,7 +387,7 @@ def funnel(f: Filters, *, view: str = "cohort", bands: dict | None = None, reach
             "band_max": band.conversion_max if band else None,
             "flag": band.conversion_flag(rate) if band else "",
         })
-    return {"view": view, "stages": stages, "conversions": conversions}
+    return {"view": view, "stages": stages, "conversions": conversions, "reentries": counts.get("reentries")}
 
 
 # --- velocity -------------------------------------------------------------------------------------------

@@ -149,7 +149,7 @@ def funnel(request):
         view = form.cleaned_data.get("view") or "cohort"
         data = selectors.funnel(f, view=view)
         return {
-            "view": view, "hidden": {"view": view}, "tables": reports.funnel_tables(data),
+            "view": view, "hidden": {"view": view}, "tables": reports.funnel_tables(data), "funnel": data,
             "charts": {"funnel": reports.funnel_chart(data)},
         }
 

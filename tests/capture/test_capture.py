@@ -188,11 +188,21 @@ def test_a_visitor_identifying_itself_brings_its_earlier_activity():
     assert set(result.lead.activities.values_list("kind", flat=True)) == {"pricing_view", "form_submit"}
 
 
-def test_a_disqualified_lead_gets_the_touchpoint_but_stays_disqualified():
+def test_a_disqualified_lead_gets_the_touchpoint_but_stays_disqualified_without_hot_intent():
     lead = LeadFactory(email="gone@firma.de", stage=Stage.DISQUALIFIED)
-    result = submit({"email": "gone@firma.de", "activity": {"kind": "demo_request"}})
+    result = submit({"email": "gone@firma.de", "activity": {"kind": "download"}})
     assert (result.status, result.body["stage"]) == (200, "disqualified")
     assert lead.activities.count() == 1
+
+
+def test_a_disqualified_lead_asking_for_a_demo_is_reopened_and_handed_off():
+    # was: "stays disqualified" (only an alert); issue 14 item 2 reopens it as the system
+    lead = LeadFactory(email="gone@firma.de", stage=Stage.DISQUALIFIED)
+    result = submit({"email": "gone@firma.de", "activity": {"kind": "demo_request"}})
+    assert (result.status, result.body["stage"]) == (200, "mql")
+    assert list(lead.transitions.exclude(name__in=["assign"]).values_list("name", "source", "target", "actor")) == [
+        ("reopen", "disqualified", "known", None), ("mark_mql", "known", "mql", None),
+    ]
 
 
 def test_an_activity_time_in_the_future_is_refused():

@@ -108,6 +108,17 @@ def test_flow_funnel_counts_stage_entries_in_the_range(history):
     }
 
 
+def test_flow_funnel_counts_a_reopened_lead_as_an_entry_into_known(history):
+    g = new_lead(created=at(-60), stage=Stage.MQL)  # created before March: not among the five
+    walk(g, ("disqualify", Stage.DISQUALIFIED, at(-50)), actor=None)
+    LeadTransition.objects.create(lead=g, name="reopen", source=Stage.DISQUALIFIED, target=Stage.KNOWN, at=at(3))
+    LeadTransition.objects.create(lead=g, name="mark_mql", source=Stage.KNOWN, target=Stage.MQL, at=at(3))
+    funnel = selectors.funnel(march(), view="flow")
+    assert counts(funnel)["known"] == 6 and counts(funnel)["mql"] == 7
+    assert funnel["reentries"] == 1
+    assert selectors.funnel(march())["reentries"] is None  # the cohort view has none
+
+
 def test_conversion_is_marked_outside_the_benchmark_band_and_admin_bands_win(history):
     StageBenchmark.objects.create(stage=Stage.OPPORTUNITY, conversion_min=40, conversion_max=60)
     found = rates(selectors.funnel(march()))
