@@ -332,6 +332,21 @@ def try_mark_mql(
     return True
 
 
+def hand_off_crossed(lead_ids, *, now: dt.datetime | None = None) -> int:
+    """After a bulk rescore (a model activation, the nightly decay run): the leads whose score now crosses
+    the MQL threshold are handed off as a live activity would do it: mark_mql as the system, one lead at a
+    time (its row lock, guards, audit row, SLA clocks, routing, notifications on commit). Leads that moved
+    on meanwhile are refused by the guard and skipped. Returns how many were handed off."""
+    handed = 0
+    for lead_id in lead_ids:
+        try:
+            fire(lead_id=lead_id, name="mark_mql", by=None, parsed={})
+        except (TransitionRefused, LeadNotFound):
+            continue
+        handed += 1
+    return handed
+
+
 def try_reopen(*, lead: Lead, activity: Activity) -> bool:
     """A lost or disqualified lead shows hot intent again (`definitions.rules.hot_intent`: a demo or contact
     request, by default): the system reopens it (back to known), with the activity as the reason. The
