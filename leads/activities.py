@@ -97,14 +97,17 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
 
 
 def after_activity(
-    *, activity: Activity, lead: Lead | None = None, lead_id: int | None = None, only_activity: bool = False
+    *, activity: Activity, lead: Lead | None = None, lead_id: int | None = None, only_activity: bool = False,
+    stitched: bool = False,
 ) -> None:
     """A lead got a new activity: rescore now, hand off to sales when it qualifies, alert on hot intent.
 
     `lead`: the lead as the caller's transaction locked (`select_for_update`) and wrote it, used as it is
     (capture passes it: no re-reading); or `lead_id`, and it is locked and read here. `only_activity`:
     `activity` is the lead's whole activity log (a lead just created), so scoring and the hot-intent checks
-    take their facts from it instead of reading the log.
+    take their facts from it instead of reading the log. `stitched`: the visitor's earlier anonymous
+    activity was just linked to the lead (identification), so its history counts for hot intent now, as if
+    it had arrived while known (three pricing views in a week make an MQL and alert at once).
     """
     with transaction.atomic(savepoint=False):
         if lead is None:
@@ -118,6 +121,7 @@ def after_activity(
             lead.score >= threshold
             or activity.kind in rules.hot_intent().kinds
             or activity.kind == ActivityKind.PRICING_VIEW
+            or stitched
         ):  # otherwise mark_mql's guard cannot pass: skip its queries (imports of cold lists)
             lifecycle.try_mark_mql(
                 lead=lead, locked=True, threshold=threshold,
@@ -127,6 +131,15 @@ def after_activity(
             alert_expansion(lead=lead, activity=activity)
         else:
             alert_hot_intent(lead=lead, activity=activity, only_activity=only_activity)
+            if stitched:
+                _alert_stitched_pricing_views(lead=lead)
+
+
+def _alert_stitched_pricing_views(*, lead: Lead) -> int:
+    """At identification: the stitched history's latest pricing view, when the views up to it make hot
+    intent, is alerted as if it had just arrived (once: the alert is keyed by that activity)."""
+    latest = lead.activities.filter(kind=ActivityKind.PRICING_VIEW).order_by("-occurred_at", "-id").first()
+    return alert_hot_intent(lead=lead, activity=latest) if latest is not None else 0
 
 
 def _known_hot_intent(lead: Lead, activity: Activity, log: list[ActivityFact] | None) -> bool | None:

@@ -205,6 +205,31 @@ def test_a_disqualified_lead_asking_for_a_demo_is_reopened_and_handed_off():
     ]
 
 
+def _anonymous_pricing_views(anonymous_id, days_ago):
+    visitor = Visitor.objects.create(anonymous_id=anonymous_id)
+    for days in days_ago:
+        Activity.objects.create(visitor=visitor, kind="pricing_view", url="https://x.de/preise",
+                                occurred_at=timezone.now() - dt.timedelta(days=days))
+
+
+def test_stitched_pricing_views_count_for_hot_intent_at_identification(manager):
+    from core.vocabulary import NotificationKind
+    from leads.models import Notification
+
+    _anonymous_pricing_views("visitor-hot-0001", [6, 3, 1])  # three in a week, all before the form
+    result = submit({"email": "hot@firma.de", "visitor_id": "visitor-hot-0001"})
+    assert result.body["stage"] == "mql"
+    assert LeadTransition.objects.filter(lead=result.lead, name="mark_mql", actor=None).count() == 1
+    assert Notification.objects.filter(lead=result.lead, kind=NotificationKind.HOT_INTENT).exists()
+
+
+def test_stitched_pricing_views_spread_over_more_than_a_week_are_no_hot_intent():
+    _anonymous_pricing_views("visitor-cool-001", [20, 10, 1])
+    result = submit({"email": "cool@firma.de", "visitor_id": "visitor-cool-001"})
+    assert result.body["stage"] == "known"
+    assert not LeadTransition.objects.filter(lead=result.lead).exists()
+
+
 def test_an_activity_time_in_the_future_is_refused():
     future = (timezone.now() + dt.timedelta(hours=2)).isoformat()
     result = submit({"email": "f@firma.de", "activity": {"kind": "download", "occurred_at": future}})
