@@ -28,7 +28,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from psycopg import sql
 
-from core.vocabulary import ASSIGNMENTS, CLOSED_STAGES, CONTACT_KINDS, WORKED_STAGES, TransitionName
+from core.vocabulary import ASSIGNMENTS, CLOSED_STAGES, CONTACT_KINDS, WORKED_STAGES, Stage, TransitionName
 from leads.models import Activity, Lead, LeadTransition, SlaClock
 from routing import calendar as routing_calendar
 from routing import sla_policy
@@ -67,9 +67,18 @@ def on_owner_change(lead: Lead, *, now: dt.datetime) -> None:
     )
     _apply_stops(running, decisions, now=now)
     if lead.owner_id is None:
+        if lead.stage == Stage.MQL:  # released back to the pool
+            on_pool_entered(lead, now=now)
         return
     for policy in current_policies().starting(starts_on=sla_policy.OWNER_ASSIGNED, stage=lead.stage):
         start(lead, policy, now=now, owner_id=lead.owner_id, running=running)
+
+
+def on_pool_entered(lead: Lead, *, now: dt.datetime) -> None:
+    """An MQL waits unowned in the pool (routing found nobody, or it was released): the pool policies'
+    clocks start; getting an owner meets them (`sla_policy.stops_for_owner_change`)."""
+    for policy in current_policies().starting(starts_on=sla_policy.POOL_ENTERED, stage=lead.stage):
+        start(lead, policy, now=now, owner_id=None)
 
 
 def on_contact_attempt(*, lead_id: int, activity: Activity, now: dt.datetime) -> Lead | None:

@@ -616,6 +616,7 @@ def route(lead: Lead, *, now: dt.datetime) -> routing_policy.Decision:
         return decision
     lead.assignment = decision.as_trace()
     lead.save(update_fields=["assignment", "updated_at"])
+    clocks.on_pool_entered(lead, now=now)
     _tell_manager_about_pool(lead, decision, now=now)
     return decision
 

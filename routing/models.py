@@ -374,6 +374,7 @@ OPEN_STAGE_CHOICES = [(stage.value, stage.label) for stage in OPEN_STAGES]
 class SlaStart(models.TextChoices):
     STAGE_ENTERED = sla_policy.STAGE_ENTERED, _("the lead enters the stage")
     OWNER_ASSIGNED = sla_policy.OWNER_ASSIGNED, _("the lead gets an owner (in the stage, or in any stage)")
+    POOL_ENTERED = sla_policy.POOL_ENTERED, _("an MQL waits unowned in the pool (met when it gets an owner)")
 
 
 class SlaStop(models.TextChoices):
