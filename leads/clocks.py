@@ -273,6 +273,9 @@ def backfill_clocks(*, now: dt.datetime | None = None) -> int:
         if lead.owner_id is not None:
             for policy in policies.starting(starts_on=sla_policy.OWNER_ASSIGNED, stage=lead.stage):
                 events.append((policy, max(lead.assigned_at or lead.stage_entered_at, lead.stage_entered_at)))
+        elif lead.stage == Stage.MQL:  # waiting in the pool since it became an MQL
+            events += [(policy, lead.stage_entered_at)
+                       for policy in policies.starting(starts_on=sla_policy.POOL_ENTERED, stage=lead.stage)]
         for policy, began in events:
             clock = start(lead, policy, now=began, owner_id=lead.owner_id)
             if clock is None:
