@@ -133,6 +133,7 @@ class LeadType(models.TextChoices):
     COLD = "cold", _("Cold lead (no engagement yet)")
     ENGAGED = "engaged", _("Known lead, engaged")
     IQL = "iql", _("IQL (content consumed)")
+    MAL = "mal", _("MAL (marketing accepted: fits, not engaged enough yet)")
     MQL = "mql", _("MQL")
     SAL = "sal", _("SAL")
     SQL = "sql", _("SQL")

@@ -28,6 +28,7 @@ from core.vocabulary import (
 )
 from leads import fields as lead_fields
 from leads import search
+from scoring.models import ScoringModel
 
 
 def new_form_key() -> str:
@@ -115,6 +116,8 @@ class CaptureForm(models.Model):
     def origins(self) -> list[str]:
         return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
 
+
+_UNREAD = object()  # Lead.lead_type: the list did not annotate the MAL threshold
 
 # The field history (`leads.edits.history`): one row per change of an editable field, from every writer
 # (the edit, capture filling an empty field, a merge, raw SQL), written by a PostgreSQL trigger. The row holds
@@ -256,12 +259,19 @@ class Lead(models.Model):
 
     @property
     def lead_type(self) -> str:
-        """cold / engaged / iql before MQL (by engagement and content consumed), else from the stage.
-        Lists annotate `consumed_content` (`leads.filters`); a single lead asks the database."""
+        """mal / iql / engaged / cold before MQL (fit at or above the active scoring model's MAL fit threshold;
+        else by content consumed and engagement), else from the stage. Lists annotate `consumed_content` and
+        `mal_threshold` (`leads.selectors.with_lead_type`); a single lead asks the database."""
         if self.stage in (Stage.DISQUALIFIED, Stage.LOST):
             return LeadType.CLOSED
         if self.stage not in (Stage.KNOWN, Stage.RECYCLED):
             return self.stage
+        mal_threshold = getattr(self, "mal_threshold", _UNREAD)
+        if mal_threshold is _UNREAD:
+            mal_threshold = ScoringModel.objects.filter(is_active=True).values_list(
+                "mal_fit_threshold", flat=True).first()
+        if mal_threshold is not None and self.fit_score >= mal_threshold:
+            return LeadType.MAL
         consumed = getattr(self, "consumed_content", None)
         if consumed is None:
             consumed = self.activities.filter(kind__in=CONTENT_KINDS).exists() if self.pk else False
