@@ -39,7 +39,7 @@ def _reason(inputs: dict) -> list[Unmet]:
     without a code counts as "other" (`leads.lifecycle` sets the code before the guard)."""
     code = str(inputs.get("reason_code") or "").strip()
     if not code:
-        return [Unmet("reason_missing", _("Choose a reason."))]
+        return [Unmet("reason_missing", _("Give a reason."))]
     if code == REASON_OTHER and not str(inputs.get("reason") or "").strip():
         return [Unmet("reason_text_missing", _("Say in a few words why (the reason is “other”)."))]
     return []

@@ -369,7 +369,7 @@ def lose(*, opportunity_id, by, reason="", reason_code="", now: dt.datetime | No
         except Invalid as invalid:
             errors.update(invalid.errors)
     if not errors and not values.get("reason_code"):
-        errors["reason_code"] = [_("Choose a reason.")]
+        errors["reason_code"] = [_("Give a reason.")]
     if not errors and values["reason_code"] == "other" and not reason:
         errors["reason"] = [_("Say in a few words why (the reason is “other”).")]
     if errors:
