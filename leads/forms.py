@@ -159,6 +159,8 @@ class TransitionForm(ErrorsFromService, forms.Form):
         super().__init__(*args, **kwargs)
         for field in transition_fields(name, framework):
             self.fields[field] = reason_code_field(name) if field == "reason_code" else _TRANSITION_FIELDS[field]()
+        if "reason" in self.fields and "reason_code" not in self.fields:  # reopen: the words are the reason
+            self.fields["reason"].label, self.fields["reason"].help_text = _("Reason"), ""
 
     @property
     def label(self):

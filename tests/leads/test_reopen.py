@@ -91,3 +91,18 @@ def test_a_customers_new_demo_request_is_an_expansion_signal_for_the_owner(sdr):
     note = Notification.objects.get(lead=lead)
     assert (note.user, note.kind) == (sdr, NotificationKind.EXPANSION)
     assert not Notification.objects.filter(lead=lead, kind=NotificationKind.HOT_INTENT).exists()
+
+
+def test_the_lead_page_offers_reopen_to_marketing_with_a_reason_field(client, marketing):
+    from django.urls import reverse
+
+    from tests.pages import as_user, text
+
+    lead = closed(Stage.LOST)
+    ActivityFactory(lead=lead, kind="download", occurred_at=timezone.now())
+    page = text(as_user(client, marketing).get(reverse("leads:detail", args=[lead.pk])))
+    assert 'name="reopen-reason"' in page
+    response = as_user(client, marketing).post(reverse("leads:transition", args=[lead.pk, "reopen"]),
+                                               {"reopen-reason": "New budget year"})
+    assert response.status_code in (200, 302)
+    assert reload(lead).stage == Stage.KNOWN
