@@ -232,9 +232,10 @@ def _process(submission: Submission) -> CaptureResult:
             return _reject_suppressed(submission)
         if blocked:
             suppression.lift(blocked)  # fresh consent brings the person back
-        lead, created, activity, only_activity = _create_or_merge(submission, clean)
+        lead, created, activity, stitched = _create_or_merge(submission, clean)
         # The lead stays locked and current in memory from here on: scoring, mark_mql and routing work on it.
-        activities.after_activity(lead=lead, activity=activity, only_activity=only_activity)
+        activities.after_activity(lead=lead, activity=activity, only_activity=created and not stitched,
+                                  stitched=bool(stitched))
         status = 201 if created else 200
         body = {
             "id": lead.pk,
@@ -263,7 +264,7 @@ def _campaigns_named(payload) -> dict:
     return {c.slug: c for c in Campaign.objects.filter(slug=slug)}
 
 
-def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, Activity, bool]:
+def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, Activity, int]:
     """The lead (created, or locked and updated), whether it is new, its touchpoint, and whether that
     touchpoint is its only activity (a new lead that took over no anonymous visits)."""
     now = timezone.now()
@@ -323,7 +324,7 @@ def _create_or_merge(submission: Submission, clean: dict) -> tuple[Lead, bool, A
     stitched = _stitch_visitor(lead, clean["visitor_id"], form, now) if clean["visitor_id"] else 0
     if clean["consent"]:
         _record_consent(lead, submission, form, now, page_url=activity.url if activity else "")
-    return lead, created, touchpoint, created and not stitched
+    return lead, created, touchpoint, stitched
 
 
 def _stitch_visitor(lead: Lead, anonymous_id: str, form: CaptureForm | None, now) -> int:

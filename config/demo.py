@@ -436,7 +436,10 @@ def _path(rng: random.Random, stage: str) -> list[str]:
     if stage in main:
         return list(main[stage])
     if stage == Stage.MQL:
-        return ["mark_mql", "reject", "mark_mql"] if rng.random() < 0.12 else ["mark_mql"]
+        chance = rng.random()
+        if chance < 0.12:
+            return ["mark_mql", "reject", "mark_mql"]
+        return ["disqualify", "reopen", "mark_mql"] if chance < 0.16 else ["mark_mql"]  # re-entry: a new request
     if stage == Stage.RECYCLED:
         return _weighted(rng, [
             (["mark_mql", "reject"], 45), ([*to_sal, "recycle"], 30), ([*to_sal, "qualify", "recycle"], 15),
@@ -451,7 +454,7 @@ def _path(rng: random.Random, stage: str) -> list[str]:
 TARGETS = {
     "mark_mql": Stage.MQL, "accept": Stage.SAL, "reject": Stage.RECYCLED, "qualify": Stage.SQL,
     "open_opportunity": Stage.OPPORTUNITY, "win": Stage.CUSTOMER, "lose": Stage.LOST, "recycle": Stage.RECYCLED,
-    "disqualify": Stage.DISQUALIFIED,
+    "disqualify": Stage.DISQUALIFIED, "reopen": Stage.KNOWN,
 }
 
 
@@ -477,6 +480,8 @@ def _gap(rng: random.Random, name: str, previous: str | None, hot_at_capture: bo
         return {"accept": _days(rng, 7, 21, 12), "qualify": _days(rng, 10, 40, 20)}.get(
             previous, _days(rng, 20, 60, 35)
         )
+    if name == "reopen":  # a demo request weeks after the disqualification; the MQL follows at once
+        return _days(rng, 10, 40, 20)
     # disqualify
     return {
         None: _days(rng, 0.3, 20, 3), "mark_mql": _hours(rng, 1, 72, 8), "accept": _days(rng, 1, 10, 3),
@@ -683,6 +688,10 @@ def _lead_plan(rng, *, index, stage, company, person, origin: Origin, account_ow
             signed = timezone.localtime(at).date()
             data = {"contract_signed_on": signed.isoformat()}
             lead["contract_signed_on"] = signed
+        elif name == "reopen":
+            reason = "Demo request after the lead was disqualified"
+            actor = None
+            lead["stage_reason"] = reason
         elif name in ("reject", "recycle", "disqualify", "lose"):
             pool = {"reject": REJECT_REASONS, "recycle": RECYCLE_REASONS, "disqualify": DISQUALIFY_REASONS,
                     "lose": LOSE_REASONS}[name]

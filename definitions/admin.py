@@ -2,10 +2,11 @@
 
 from django import forms
 from django.contrib import admin
+from django.db import transaction
 
 from core.vocabulary import ActivityKind
-from definitions import services
-from definitions.models import DefinitionChange, HotIntentRule, Review, StageDefinition
+from definitions import rules, services
+from definitions.models import DefinitionChange, HotIntentRule, ReasonCode, Review, StageDefinition
 
 
 class _Logged(admin.ModelAdmin):
@@ -79,3 +80,22 @@ class ReviewAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.record_review(obj, by=request.user)
+
+
+@admin.register(ReasonCode)
+class ReasonCodeAdmin(admin.ModelAdmin):
+    list_display = ("transition", "position", "code", "label", "is_active")
+    list_display_links = ("code",)
+    list_filter = ("transition", "is_active")
+    ordering = ("transition", "position", "id")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("transition", "code") if obj is not None else ()  # the code is what history and the API keep
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # deactivate instead: the history and the report keep the code
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        transaction.on_commit(rules.forget)
+        rules.forget()

@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from core.vocabulary import ActivityKind, Stage
+from core.vocabulary import REASON_TRANSITIONS, ActivityKind, Stage
 
 
 class StageOwner(models.TextChoices):
@@ -108,3 +108,36 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d}"
+
+
+REASON_OTHER = "other"  # every transition that takes a reason has it; it needs a free text
+
+
+class ReasonCode(models.Model):
+    """One entry of the list a person picks from when rejecting, recycling, disqualifying or losing a lead
+    (the reasons report groups by it). Codes are kept once used: deactivate a code instead of deleting it."""
+
+    transition = models.CharField(
+        _("transition"), max_length=32,
+        choices=[(t.value, t.label) for t in REASON_TRANSITIONS],
+    )
+    code = models.SlugField(
+        _("code"), max_length=40,
+        help_text=_("Lower-case letters, digits and underscores; what the API sends. Never renamed once used."),
+    )
+    label = models.CharField(_("label"), max_length=100)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(
+        _("offered"), default=True, help_text=_("Unticked: kept for the report, no longer offered or accepted."),
+    )
+
+    class Meta:
+        ordering = ["transition", "position", "id"]
+        verbose_name = _("reason code")
+        verbose_name_plural = _("reason codes")
+        constraints = [
+            models.UniqueConstraint(fields=["transition", "code"], name="reason_code_unique_per_transition"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transition}: {self.label}"

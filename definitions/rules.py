@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from core.vocabulary import HOT_INTENT_KINDS
-from definitions.models import HotIntentRule, StageDefinition
+from definitions.models import REASON_OTHER, HotIntentRule, ReasonCode, StageDefinition
 
 TTL = 30.0
 
@@ -64,3 +64,49 @@ def stage_labels() -> dict[str, str]:
 
 def label_of(stage: str, default: str) -> str:
     return stage_labels().get(stage) or default
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    label: str
+    is_active: bool = True
+
+    @property
+    def needs_text(self) -> bool:
+        return self.code == REASON_OTHER
+
+
+OTHER_LABEL = "Other"
+
+
+def _reason_codes() -> dict[str, dict[str, Reason]]:
+    def load() -> dict[str, dict[str, Reason]]:
+        found: dict[str, dict[str, Reason]] = {}
+        for transition, code, label, is_active in ReasonCode.objects.values_list(
+            "transition", "code", "label", "is_active"
+        ):
+            found.setdefault(transition, {})[code] = Reason(code=code, label=label, is_active=is_active)
+        return found
+
+    return _cached("reason_codes", load)
+
+
+def reason_codes(transition: str, *, offered_only: bool = True) -> list[Reason]:
+    """The reason list of a transition in its order, "other" last; `offered_only=False` adds the codes no
+    longer offered (for reports of the past). "Other" is always there, even if an admin deleted its row."""
+    codes = [r for r in _reason_codes().get(transition, {}).values() if r.is_active or not offered_only]
+    if not any(r.code == REASON_OTHER for r in codes):
+        codes.append(Reason(code=REASON_OTHER, label=OTHER_LABEL))
+    return sorted(codes, key=lambda r: r.code == REASON_OTHER)  # stable: the admins' order, "other" last
+
+
+def reason(transition: str, code: str) -> Reason | None:
+    """The offered reason `code` of `transition`, or None when there is no such (offered) code."""
+    return next((r for r in reason_codes(transition) if r.code == code), None)
+
+
+def reason_label(transition: str, code: str) -> str:
+    """The label of any code ever used (offered or not); the code itself when it is gone."""
+    found = next((r for r in reason_codes(transition, offered_only=False) if r.code == code), None)
+    return found.label if found else code

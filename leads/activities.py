@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from core import dates
 from core.errors import Invalid, NotPermitted
 from core.parsers import bad_text
-from core.vocabulary import CONTACT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role, SalesOutcome
+from core.vocabulary import CONTACT_KINDS, ActivityKind, EventType, NotificationKind, Outcome, Role, SalesOutcome, Stage
 from definitions import rules
 from leads import clocks, lifecycle, roles, scores
 from leads.models import Activity, Lead
@@ -103,14 +103,17 @@ def log_activity(*, lead_id: int, by, raw: dict) -> Activity:
 
 
 def after_activity(
-    *, activity: Activity, lead: Lead | None = None, lead_id: int | None = None, only_activity: bool = False
+    *, activity: Activity, lead: Lead | None = None, lead_id: int | None = None, only_activity: bool = False,
+    stitched: bool = False,
 ) -> None:
     """A lead got a new activity: rescore now, hand off to sales when it qualifies, alert on hot intent.
 
     `lead`: the lead as the caller's transaction locked (`select_for_update`) and wrote it, used as it is
     (capture passes it: no re-reading); or `lead_id`, and it is locked and read here. `only_activity`:
     `activity` is the lead's whole activity log (a lead just created), so scoring and the hot-intent checks
-    take their facts from it instead of reading the log.
+    take their facts from it instead of reading the log. `stitched`: the visitor's earlier anonymous
+    activity was just linked to the lead (identification), so its history counts for hot intent now, as if
+    it had arrived while known (three pricing views in a week make an MQL and alert at once).
     """
     with transaction.atomic(savepoint=False):
         if lead is None:
@@ -119,15 +122,30 @@ def after_activity(
         log = [ActivityFact(activity.kind, activity.occurred_at, activity.url)] if only_activity else None
         scores.rescore(lead, spec=spec, activities=log)
         threshold = lifecycle.mql_threshold(spec)
+        reopened = lifecycle.try_reopen(lead=lead, activity=activity)  # back from lost or disqualified
         if lead.stage in lifecycle.TRANSITIONS["mark_mql"][0] and (
             lead.score >= threshold
             or activity.kind in rules.hot_intent().kinds
             or activity.kind == ActivityKind.PRICING_VIEW
+            or stitched
         ):  # otherwise mark_mql's guard cannot pass: skip its queries (imports of cold lists)
             lifecycle.try_mark_mql(
-                lead=lead, locked=True, threshold=threshold, hot_intent=_known_hot_intent(lead, activity, log)
+                lead=lead, locked=True, threshold=threshold,
+                hot_intent=True if reopened else _known_hot_intent(lead, activity, log),
             )
-        alert_hot_intent(lead=lead, activity=activity, only_activity=only_activity)
+        if lead.stage == Stage.CUSTOMER:
+            alert_expansion(lead=lead, activity=activity)
+        else:
+            alert_hot_intent(lead=lead, activity=activity, only_activity=only_activity)
+            if stitched:
+                _alert_stitched_pricing_views(lead=lead)
+
+
+def _alert_stitched_pricing_views(*, lead: Lead) -> int:
+    """At identification: the stitched history's latest pricing view, when the views up to it make hot
+    intent, is alerted as if it had just arrived (once: the alert is keyed by that activity)."""
+    latest = lead.activities.filter(kind=ActivityKind.PRICING_VIEW).order_by("-occurred_at", "-id").first()
+    return alert_hot_intent(lead=lead, activity=latest) if latest is not None else 0
 
 
 def _known_hot_intent(lead: Lead, activity: Activity, log: list[ActivityFact] | None) -> bool | None:
@@ -137,6 +155,26 @@ def _known_hot_intent(lead: Lead, activity: Activity, log: list[ActivityFact] | 
     if activity.kind in rules.hot_intent().kinds and activity.occurred_at >= lead.stage_entered_at:
         return True  # the query would find this very activity
     return None
+
+
+def alert_expansion(*, lead: Lead, activity: Activity) -> int:
+    """A customer asks for a demo or contact again: an expansion signal for the owner (the managers when it
+    has none); the stage stays customer. Once per activity."""
+    if activity.kind not in rules.hot_intent().kinds:
+        return 0
+    if lead.owner_id:
+        watchers = [lead.owner]
+    else:
+        watchers = list(get_user_model().objects.filter(is_active=True, groups__name=Role.MANAGER))
+    text = _("%(lead)s, a customer, sent a %(kind)s: a chance to expand the account.") % {
+        "lead": lead.display_name, "kind": activity.get_kind_display(),
+    }
+    for user in watchers:
+        lifecycle.notify(
+            user=user, lead=lead, kind=NotificationKind.EXPANSION, key=f"expansion:{activity.pk}:{user.pk}",
+            message=text,
+        )
+    return len(watchers)
 
 
 def alert_hot_intent(*, lead: Lead, activity: Activity, only_activity: bool = False) -> int:

@@ -29,7 +29,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 from psycopg import sql
 
-from core.vocabulary import ASSIGNMENTS, CLOSED_STAGES, CONTACT_KINDS, WORKED_STAGES, TransitionName
+from core.vocabulary import ASSIGNMENTS, CLOSED_STAGES, CONTACT_KINDS, WORKED_STAGES, Stage, TransitionName
 from leads.models import Activity, Lead, LeadTransition, SlaClock
 from routing import calendar as routing_calendar
 from routing import sla_policy
@@ -68,6 +68,8 @@ def on_owner_change(lead: Lead, *, now: dt.datetime) -> None:
     )
     _apply_stops(running, decisions, now=now)
     if lead.owner_id is None:
+        if lead.stage == Stage.MQL:  # released back to the pool
+            on_pool_entered(lead, now=now)
         return
     for policy in current_policies().starting(starts_on=sla_policy.OWNER_ASSIGNED, stage=lead.stage):
         start(lead, policy, now=now, owner_id=lead.owner_id, running=running)
@@ -82,6 +84,13 @@ def on_ae_assigned(lead: Lead, *, ae_id: int, now: dt.datetime) -> SlaClock | No
         if (clock := start(lead, policy, now=now, owner_id=ae_id)) is not None
     ]
     return min(started, key=lambda clock: clock.due_at, default=None)
+
+
+def on_pool_entered(lead: Lead, *, now: dt.datetime) -> None:
+    """An MQL waits unowned in the pool (routing found nobody, or it was released): the pool policies'
+    clocks start; getting an owner meets them (`sla_policy.stops_for_owner_change`)."""
+    for policy in current_policies().starting(starts_on=sla_policy.POOL_ENTERED, stage=lead.stage):
+        start(lead, policy, now=now, owner_id=None)
 
 
 def on_contact_attempt(*, lead_id: int, activity: Activity, now: dt.datetime) -> Lead | None:
@@ -277,6 +286,9 @@ def backfill_clocks(*, now: dt.datetime | None = None) -> int:
         if lead.owner_id is not None:
             for policy in policies.starting(starts_on=sla_policy.OWNER_ASSIGNED, stage=lead.stage):
                 events.append((policy, max(lead.assigned_at or lead.stage_entered_at, lead.stage_entered_at)))
+        elif lead.stage == Stage.MQL:  # waiting in the pool since it became an MQL
+            events += [(policy, lead.stage_entered_at)
+                       for policy in policies.starting(starts_on=sla_policy.POOL_ENTERED, stage=lead.stage)]
         for policy, began in events:
             clock = start(lead, policy, now=began, owner_id=lead.owner_id)
             if clock is None:

@@ -122,7 +122,11 @@ class LeadFilter(django_filters.FilterSet):
         return queryset.filter(created_at__lt=_day_start(value + dt.timedelta(days=1)))
 
     def by_lead_type(self, queryset, name, value):
-        before_mql = Q(stage__in=[Stage.KNOWN, Stage.RECYCLED])
+        mal = Q(stage__in=[Stage.KNOWN, Stage.RECYCLED], mal_threshold__isnull=False,
+                fit_score__gte=F("mal_threshold"))
+        if value == LeadType.MAL:
+            return queryset.filter(mal)
+        before_mql = Q(stage__in=[Stage.KNOWN, Stage.RECYCLED]) & ~mal
         if value == LeadType.IQL:
             return queryset.filter(before_mql, consumed_content=True)
         if value == LeadType.ENGAGED:

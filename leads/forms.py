@@ -12,6 +12,7 @@ from django.utils.formats import get_format
 from django.utils.translation import gettext_lazy as _
 
 from core.vocabulary import ActivityKind, Outcome
+from definitions import rules
 from leads import guards
 from leads.fields import EDITABLE_FIELDS
 from leads.models import Campaign
@@ -27,6 +28,7 @@ TRANSITION_LABELS = {
     "lose": _("Lost"),
     "recycle": _("Recycle"),
     "disqualify": _("Disqualify"),
+    "reopen": _("Reopen"),
 }
 # Transitions that end or set back the work on a lead: shown as secondary buttons.
 SETBACK_TRANSITIONS = {"reject", "lose", "recycle", "disqualify"}
@@ -100,7 +102,8 @@ class AmountField(forms.DecimalField):
 # --- transitions ----------------------------------------------------------------------------------------
 
 _TRANSITION_FIELDS = {
-    "reason": lambda: forms.CharField(label=_("Reason"), required=False, widget=text_area()),
+    "reason": lambda: forms.CharField(label=_("In your words"), required=False, widget=text_area(),
+                                      help_text=_("Optional, except for the reason “Other”.")),
     "budget": lambda: forms.CharField(label=_("Budget"), required=False,
                                       help_text=_("Is there a budget, and how much?")),
     "authority": lambda: forms.CharField(label=_("Authority"), required=False,
@@ -136,6 +139,14 @@ def transition_fields(name: str, framework: str = "bant") -> tuple[str, ...]:
     return guards.INPUTS[name]
 
 
+def reason_code_field(name: str) -> forms.ChoiceField:
+    """The transition's reason list as a select (`definitions`: the admins keep it)."""
+    return forms.ChoiceField(
+        label=_("Reason"), required=False,
+        choices=[("", _("(choose a reason)")), *((r.code, r.label) for r in rules.reason_codes(name))],
+    )
+
+
 class TransitionForm(ErrorsFromService, forms.Form):
     """The inputs one transition takes (guards.INPUTS). Presence is a guard, so nothing is required here.
 
@@ -147,7 +158,9 @@ class TransitionForm(ErrorsFromService, forms.Form):
         kwargs.setdefault("prefix", name)
         super().__init__(*args, **kwargs)
         for field in transition_fields(name, framework):
-            self.fields[field] = _TRANSITION_FIELDS[field]()
+            self.fields[field] = reason_code_field(name) if field == "reason_code" else _TRANSITION_FIELDS[field]()
+        if "reason" in self.fields and "reason_code" not in self.fields:  # reopen: the words are the reason
+            self.fields["reason"].label, self.fields["reason"].help_text = _("Reason"), ""
 
     @property
     def label(self):

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from core.errors import Unmet
+from definitions.models import REASON_OTHER
 
 BANT_FIELDS = ("budget", "authority", "need", "timeline")
 MEDDIC_FIELDS = ("metrics", "economic_buyer", "decision_criteria", "decision_process", "identify_pain", "champion")
@@ -25,6 +26,7 @@ class Facts:
     mql_threshold: int
     has_hot_intent: bool = False
     has_connected_conversation: bool = False
+    has_activity_since_close: bool = False
     actor_id: int | None = None
     actor_is_manager: bool = False
     actor_is_sdr: bool = False
@@ -33,8 +35,13 @@ class Facts:
 
 
 def _reason(inputs: dict) -> list[Unmet]:
-    if not str(inputs.get("reason") or "").strip():
+    """A reason code from the transition's list (`definitions`); "other" needs a few words too. A free text
+    without a code counts as "other" (`leads.lifecycle` sets the code before the guard)."""
+    code = str(inputs.get("reason_code") or "").strip()
+    if not code:
         return [Unmet("reason_missing", _("Give a reason."))]
+    if code == REASON_OTHER and not str(inputs.get("reason") or "").strip():
+        return [Unmet("reason_text_missing", _("Say in a few words why (the reason is “other”)."))]
     return []
 
 
@@ -130,6 +137,16 @@ def disqualify(lead, inputs: dict, facts: Facts) -> list[Unmet]:
     return _reason(inputs)
 
 
+def reopen(lead, inputs: dict, facts: Facts) -> list[Unmet]:
+    """Back into the funnel: the lead did something after it was closed, and someone says why."""
+    unmet = []
+    if not facts.has_activity_since_close:
+        unmet.append(Unmet("no_new_activity", _("The lead has shown no activity since it was closed.")))
+    if not str(inputs.get("reason") or "").strip():
+        unmet.append(Unmet("reason_missing", _("Give a reason.")))
+    return unmet
+
+
 GUARDS = {
     "mark_mql": mark_mql,
     "accept": accept,
@@ -140,19 +157,21 @@ GUARDS = {
     "lose": lose,
     "recycle": recycle,
     "disqualify": disqualify,
+    "reopen": reopen,
 }
 
 # The inputs each transition takes (everything else in a request body is refused).
 INPUTS = {
     "mark_mql": (),
     "accept": (),
-    "reject": ("reason",),
+    "reject": ("reason_code", "reason"),
     "qualify": BANT_FIELDS + MEDDIC_FIELDS,
     "open_opportunity": ("deal_value", "close_date"),
     "win": ("contract_signed_on",),
-    "lose": ("reason",),
-    "recycle": ("reason",),
-    "disqualify": ("reason",),
+    "lose": ("reason_code", "reason"),
+    "recycle": ("reason_code", "reason"),
+    "disqualify": ("reason_code", "reason"),
+    "reopen": ("reason",),
 }
 
 
@@ -162,11 +181,13 @@ IN_WORDS = {
         "entering the stage, or 3 pricing-page views within 7 days); a valid e-mail"),
     "accept": _l("the acting SDR owns the lead (an unowned pool lead is claimed in the same step); a manager may "
         "accept for the owner"),
-    "reject": _l("a reason"),
+    "reject": _l("a reason code from the list (with a few words for “other”)"),
     "qualify": _l("BANT answered (budget, authority, need, timeline) and a call or meeting logged as connected"),
     "open_opportunity": _l("deal value > 0 and a forecast close date today or later"),
     "win": _l("the contract signed date"),
-    "lose": _l("a reason"),
-    "recycle": _l("a reason"),
-    "disqualify": _l("a reason"),
+    "lose": _l("a reason code from the list (with a few words for “other”)"),
+    "recycle": _l("a reason code from the list (with a few words for “other”)"),
+    "disqualify": _l("a reason code from the list (with a few words for “other”)"),
+    "reopen": _l("an activity after the lead was closed, and a reason (the system reopens it by itself on a new "
+        "hot-intent activity, then hands it off as an MQL)"),
 }

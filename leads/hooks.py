@@ -35,7 +35,9 @@ def what_if_rows(spec) -> list[tuple[str, object]]:
         (_("Leads evaluated"), counts["leads"]),
         (_("Leads whose temperature would change"), counts["temperature_changes"]),
         (_("Leads at or above this draft's MQL threshold"), counts["would_reach_threshold"]),
-        (_("Leads that would newly cross the MQL threshold"), counts["newly_reaching"]),
+        (_("Leads that would newly cross the MQL threshold (handed off to sales on activation)"),
+         counts["newly_reaching"]),
+        (_("Leads in any stage whose score would newly cross the threshold"), counts["newly_reaching_any_stage"]),
         (_("Leads that would fall below the MQL threshold"), counts["would_fall_below"]),
     ]
 

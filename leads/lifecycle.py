@@ -20,8 +20,9 @@ from core import dates
 from core.errors import Conflict, Invalid, NotFound, NotPermitted, Refused
 from core.parsers import bad_text
 from core.tasks import enqueue_on_commit
-from core.vocabulary import ActivityKind, EventType, NotificationKind, Outcome, Role, Stage
+from core.vocabulary import REASON_TRANSITIONS, ActivityKind, EventType, NotificationKind, Outcome, Role, Stage
 from definitions import rules
+from definitions.models import REASON_OTHER
 from leads import clocks, guards, performance, roles
 from leads.models import Account, Activity, Lead, LeadTransition, Notification
 from leads.validation import email_domain, website_domain
@@ -115,6 +116,11 @@ def _facts(lead: Lead, name: str, by, *, threshold: int | None = None, hot_inten
             if name == "qualify"
             else False
         ),
+        has_activity_since_close=(
+            Activity.objects.filter(lead_id=lead.pk, occurred_at__gt=lead.stage_entered_at).exists()
+            if name == "reopen"
+            else False
+        ),
         actor_id=by.pk if by else None,
         actor_is_manager=roles.is_manager(by) if by else True,
         actor_is_sdr=roles.is_sdr(by) if by else False,
@@ -151,6 +157,11 @@ def parse_inputs(name: str, raw: dict | None) -> dict:
                 errors[key] = [_("Enter a number below 1,000,000,000,000.")]
                 continue
             parsed[key] = number.quantize(Decimal("0.01"))
+        elif key == "reason_code":
+            if not isinstance(value, str) or bad_text(value) or len(value) > 40:
+                errors[key] = [_("Unknown reason code for this transition.")]
+                continue
+            parsed[key] = value.strip()
         elif key in ("close_date", "contract_signed_on"):
             day = parse_day(value)
             if day is None:
@@ -179,6 +190,36 @@ def parse_inputs(name: str, raw: dict | None) -> dict:
 def parse_day(value) -> dt.date | None:
     """A date from a date object or a YYYY-MM-DD string; None when it is neither."""
     return dates.parse_day(value)
+
+
+def with_reason_code(name: str, values: dict) -> dict:
+    """The reason code of a transition that takes a reason, checked against the transition's list: a free
+    text without a code counts as "other" (the API before reason codes, free-text reasons of old); an
+    unknown or no longer offered code raises Invalid naming it."""
+    if name not in REASON_TRANSITIONS:
+        return values
+    code = values.get("reason_code") or ""
+    if not code and values.get("reason"):
+        code = REASON_OTHER
+    if code and rules.reason(name, code) is None:
+        raise Invalid({"reason_code": [
+            _("“%(code)s” is not a reason code for %(transition)s.") % {"code": code, "transition": name}
+        ]})
+    return {**values, "reason_code": code} if code else values
+
+
+def system_reason_code(name: str, preferred: str) -> str:
+    """The code the system gives its own setbacks (the recycling rule, SLA escalations): `preferred` while
+    it is offered, else "other" (with the system's words as the text)."""
+    return preferred if rules.reason(name, preferred) is not None else REASON_OTHER
+
+
+def reason_text(name: str, values: dict) -> str:
+    """What the lead and its history keep as the reason in words: the free text as written, or the code's
+    label when there is none (the code itself is kept in the transition's data, `reason_code`)."""
+    text = (values.get("reason") or "").strip()
+    code = values.get("reason_code") or ""
+    return text or (rules.reason_label(name, code) if code else "")
 
 
 def _audit_data(inputs: dict) -> dict:
@@ -227,7 +268,7 @@ def _fire_locked(
     """`fire` on a lead the caller has locked and read in this transaction. Refusals raise before any write."""
     if not permission_checked and not roles.may_fire(by, lead, name):
         raise NotPermitted(_("You may not %(transition)s this lead.") % {"transition": name.replace("_", " ")})
-    values = parsed if parsed is not None else parse_inputs(name, inputs)
+    values = with_reason_code(name, parsed if parsed is not None else parse_inputs(name, inputs))
     sources, target = TRANSITIONS[name]
     if lead.stage not in sources:
         raise TransitionRefused(
@@ -243,6 +284,8 @@ def _fire_locked(
     if name == "accept" and lead.owner_id is None and by is not None:
         _change_owner(lead, new_owner=by, by=by, name="claim", now=now)
     source = lead.stage
+    if name in REASON_TRANSITIONS:
+        values = {**values, "reason": reason_text(name, values)}
     getattr(lead, name)(**values)
     lead.stage_entered_at = now
     if name == "mark_mql":  # speed to lead counts from here, again after a recycled lead re-engages
@@ -284,6 +327,40 @@ def try_mark_mql(
     with transaction.atomic(savepoint=False):  # no savepoint: a refusal raises before anything is written
         try:
             _fire_locked(lead, name="mark_mql", by=None, parsed={}, threshold=threshold, hot_intent=hot_intent)
+        except TransitionRefused:
+            return False
+    return True
+
+
+def hand_off_crossed(lead_ids, *, now: dt.datetime | None = None) -> int:
+    """After a bulk rescore (a model activation, the nightly decay run): the leads whose score now crosses
+    the MQL threshold are handed off as a live activity would do it: mark_mql as the system, one lead at a
+    time (its row lock, guards, audit row, SLA clocks, routing, notifications on commit). Leads that moved
+    on meanwhile are refused by the guard and skipped. Returns how many were handed off."""
+    handed = 0
+    for lead_id in lead_ids:
+        try:
+            fire(lead_id=lead_id, name="mark_mql", by=None, parsed={})
+        except (TransitionRefused, LeadNotFound):
+            continue
+        handed += 1
+    return handed
+
+
+def try_reopen(*, lead: Lead, activity: Activity) -> bool:
+    """A lost or disqualified lead shows hot intent again (`definitions.rules.hot_intent`: a demo or contact
+    request, by default): the system reopens it (back to known), with the activity as the reason. The
+    caller holds the lead's row lock and `lead` is current; the MQL hand-off is the caller's next step."""
+    if lead.stage not in TRANSITIONS["reopen"][0] or activity.kind not in rules.hot_intent().kinds:
+        return False
+    if activity.occurred_at <= lead.stage_entered_at:
+        return False  # an activity from before the close does not reopen it
+    reason = _("%(kind)s after the lead was %(stage)s") % {
+        "kind": activity.get_kind_display(), "stage": lead.get_stage_display().lower(),
+    }
+    with transaction.atomic(savepoint=False):  # no savepoint: a refusal raises before anything is written
+        try:
+            _fire_locked(lead, name="reopen", by=None, parsed={"reason": reason})
         except TransitionRefused:
             return False
     return True
@@ -539,6 +616,7 @@ def route(lead: Lead, *, now: dt.datetime) -> routing_policy.Decision:
         return decision
     lead.assignment = decision.as_trace()
     lead.save(update_fields=["assignment", "updated_at"])
+    clocks.on_pool_entered(lead, now=now)
     _tell_manager_about_pool(lead, decision, now=now)
     return decision
 

@@ -29,6 +29,7 @@ from core.vocabulary import (
 )
 from leads import fields as lead_fields
 from leads import search
+from scoring.models import ScoringModel
 
 
 def new_form_key() -> str:
@@ -188,6 +189,8 @@ class CaptureFormField(models.Model):
         return self.get_name_display()
 
 
+_UNREAD = object()  # Lead.lead_type: the list did not annotate the MAL threshold
+
 # The field history (`leads.edits.history`): one row per change of an editable field, from every writer
 # (the edit, capture filling an empty field, a merge, raw SQL), written by a PostgreSQL trigger. The row holds
 # the values *before* the change (the row after it, or the lead itself, holds the values after), and the
@@ -328,12 +331,19 @@ class Lead(models.Model):
 
     @property
     def lead_type(self) -> str:
-        """cold / engaged / iql before MQL (by engagement and content consumed), else from the stage.
-        Lists annotate `consumed_content` (`leads.filters`); a single lead asks the database."""
+        """mal / iql / engaged / cold before MQL (fit at or above the active scoring model's MAL fit threshold;
+        else by content consumed and engagement), else from the stage. Lists annotate `consumed_content` and
+        `mal_threshold` (`leads.selectors.with_lead_type`); a single lead asks the database."""
         if self.stage in (Stage.DISQUALIFIED, Stage.LOST):
             return LeadType.CLOSED
         if self.stage not in (Stage.KNOWN, Stage.RECYCLED):
             return self.stage
+        mal_threshold = getattr(self, "mal_threshold", _UNREAD)
+        if mal_threshold is _UNREAD:
+            mal_threshold = ScoringModel.objects.filter(is_active=True).values_list(
+                "mal_fit_threshold", flat=True).first()
+        if mal_threshold is not None and self.fit_score >= mal_threshold:
+            return LeadType.MAL
         consumed = getattr(self, "consumed_content", None)
         if consumed is None:
             consumed = self.activities.filter(kind__in=CONTENT_KINDS).exists() if self.pk else False
@@ -438,6 +448,13 @@ class Lead(models.Model):
     )
     def disqualify(self, *, reason: str, **inputs):
         self.stage_reason = reason
+
+    @transition(field=stage, source=[Stage.LOST, Stage.DISQUALIFIED], target=Stage.KNOWN)
+    def reopen(self, *, reason: str, **inputs):
+        self.stage_reason = reason
+        self.owner = None  # the MQL hand-off that follows routes it afresh
+        self.assigned_at = None
+        self.contact_attempts = 0
 
 
 class LeadPrediction(models.Model):

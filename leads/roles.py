@@ -4,9 +4,10 @@ from core.vocabulary import Role
 
 # Transitions each role may fire on leads it can see. SDRs only on their own leads (see may_fire).
 _ROLE_TRANSITIONS = {
-    Role.MARKETING: {"mark_mql", "disqualify"},
+    Role.MARKETING: {"mark_mql", "disqualify", "reopen"},
     Role.MANAGER: {
         "mark_mql", "accept", "reject", "qualify", "open_opportunity", "win", "lose", "recycle", "disqualify",
+        "reopen",
     },
     Role.SDR: {"accept", "reject", "qualify", "open_opportunity", "win", "lose", "recycle", "disqualify"},
 }

@@ -404,7 +404,8 @@ def id_ranges(*, per_range: int, workers: int = 1) -> tuple[int, Ranges]:
 
 
 def rescore_all(*, spec: policy.ModelSpec | None = None, at: dt.datetime | None = None,
-                batch: int | None = None) -> int:
+                batch: int | None = None, crossed: list[int] | None = None,
+                threshold_before: int | None = None) -> int:
     """Rescore every lead as of `at` (default now) in this process; returns how many leads were rescored.
 
     The foreground path (demo data, `manage.py rescore_leads`, tests); the background task
@@ -418,16 +419,42 @@ def rescore_all(*, spec: policy.ModelSpec | None = None, at: dt.datetime | None 
     at = at or timezone.now()
     done = 0
     for after, last in id_ranges(per_range=2**62)[1]:
-        count, _reached = rescore_range(spec=spec, at=at, after_id=after, last_id=last, batch=batch)
+        count, _reached = rescore_range(spec=spec, at=at, after_id=after, last_id=last, batch=batch,
+                                        crossed=crossed, threshold_before=threshold_before)
         done += count
     return done + rescore_other_versions(spec=spec, at=at)
 
 
+# Stages from which a lead is handed off to sales when its score reaches the threshold (mark_mql's sources).
+HAND_OFF_STAGES = (Stage.KNOWN, Stage.RECYCLED)
+
+
+def crossing(scored, *, threshold_before: int) -> list[int]:
+    """The leads of a scored batch that now cross the MQL threshold: their new score reaches the model's
+    threshold and their score as read was below `threshold_before` (the threshold in force when it was
+    written: the previous model's after an activation, the same model's for the nightly decay run). The one
+    rule both the bulk hand-off after a run and the what-if count use."""
+    return [lead_id for lead_id, result, _changed, read in scored if result.reaches_threshold
+            and read[0] < threshold_before]
+
+
+def hand_off_candidates(lead_ids: Sequence[int]) -> list[int]:
+    """Of `lead_ids`, those mark_mql could take: in a hand-off stage with an e-mail address (its guard)."""
+    if not lead_ids:
+        return []
+    return list(Lead.objects.filter(pk__in=list(lead_ids), stage__in=HAND_OFF_STAGES, email_normalized__contains="@")
+                .order_by("pk").values_list("pk", flat=True))
+
+
 def rescore_range(*, spec: policy.ModelSpec, at: dt.datetime, after_id: int, last_id: int, batch: int | None = None,
-                  budget: float | None = None, on_batch: Callable[[int], object] | None = None) -> tuple[int, int]:
+                  budget: float | None = None, on_batch: Callable[[int], object] | None = None,
+                  crossed: list[int] | None = None, threshold_before: int | None = None) -> tuple[int, int]:
     """Rescore the leads with after_id < id <= last_id in batches, until done or `budget` seconds passed
     (at least one batch per call, so a run always gets on). `on_batch(count)` after each batch (progress).
+    `crossed`: a list that gets the ids of the leads that now cross the threshold (`crossing`, against
+    `threshold_before`, default the model's own), for the hand-off after the batches committed.
     Returns (leads rescored, the id it got to: last_id when done)."""
+    before = spec.mql_threshold if threshold_before is None else threshold_before
     batch = batch or BATCH
     deadline = time.monotonic() + budget if budget is not None else None
     done, domains, busy = 0, {}, []
@@ -438,7 +465,11 @@ def rescore_range(*, spec: policy.ModelSpec, at: dt.datetime, after_id: int, las
             after_id = last_id
             break
         after_id = rows[-1][0] if len(rows) == batch else last_id
-        _written, skipped = _store(_score_rows(rows, activities, spec, at, domains), spec, at)
+        scored = _score_rows(rows, activities, spec, at, domains)
+        _written, skipped = _store(scored, spec, at)
+        if crossed is not None:  # a lead held by another writer keeps its score: that writer hands it off
+            held = set(skipped)
+            crossed += [lead_id for lead_id in crossing(scored, threshold_before=before) if lead_id not in held]
         busy += skipped
         done += len(rows)
         if on_batch is not None:
@@ -461,10 +492,14 @@ def rescore_other_versions(*, spec: policy.ModelSpec, at: dt.datetime) -> int:
 
 
 def what_if(spec: policy.ModelSpec, *, at: dt.datetime | None = None, batch: int = BATCH) -> dict:
-    """How many current leads would change temperature, and cross the MQL threshold, under `spec`."""
+    """How many current leads would change temperature, and cross the MQL threshold, under `spec`.
+
+    `newly_reaching`: the leads activating `spec` would hand off to sales (`crossing` against the active
+    threshold, in a hand-off stage with an e-mail address), exactly those the run after the activation
+    hands off; `newly_reaching_any_stage` counts the crossing in every stage."""
     at = at or timezone.now()
     counts = {"leads": 0, "temperature_changes": 0, "would_reach_threshold": 0, "would_fall_below": 0,
-              "newly_reaching": 0}
+              "newly_reaching": 0, "newly_reaching_any_stage": 0}
     current = active_spec()
     threshold = current.mql_threshold if current else settings.MQL_SCORE_THRESHOLD
     after, domains = 0, {}
@@ -473,13 +508,15 @@ def what_if(spec: policy.ModelSpec, *, at: dt.datetime | None = None, batch: int
         if not rows:
             return counts
         after = rows[-1][0]
-        for _lead_id, result, _changed, (score, _fit, _engagement, temperature) in _score_rows(
-                rows, activities, spec, at, domains):
+        scored = _score_rows(rows, activities, spec, at, domains)
+        for _lead_id, result, _changed, (score, _fit, _engagement, temperature) in scored:
             counts["leads"] += 1
             counts["temperature_changes"] += result.temperature != temperature
             counts["would_reach_threshold"] += result.reaches_threshold
-            counts["newly_reaching"] += result.reaches_threshold and score < threshold
             counts["would_fall_below"] += (not result.reaches_threshold) and score >= threshold
+        crossed = crossing(scored, threshold_before=threshold)
+        counts["newly_reaching_any_stage"] += len(crossed)
+        counts["newly_reaching"] += len(hand_off_candidates(crossed))
 
 
 # Why raw SQL: one pass joins the score rows with the lead, its history and every breakdown item

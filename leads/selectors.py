@@ -16,6 +16,7 @@ from leads.sla import queries as sla_queries
 from routing import capacity as routing_capacity
 from routing import policy as routing_policy
 from routing.models import Rep
+from scoring.models import ScoringModel
 
 
 def visible_leads(user) -> QuerySet[Lead]:
@@ -275,9 +276,11 @@ def _local_day(now: dt.datetime, time_zone: str) -> dt.date:
 
 
 def with_lead_type(queryset: QuerySet[Lead]) -> QuerySet[Lead]:
-    """Annotate `consumed_content` so `Lead.lead_type` needs no query per lead."""
+    """Annotate `consumed_content` and the active scoring model's `mal_threshold` so `Lead.lead_type` needs
+    no query per lead."""
     return queryset.annotate(
-        consumed_content=Exists(Activity.objects.filter(lead=OuterRef("pk"), kind__in=CONTENT_KINDS))
+        consumed_content=Exists(Activity.objects.filter(lead=OuterRef("pk"), kind__in=CONTENT_KINDS)),
+        mal_threshold=Subquery(ScoringModel.objects.filter(is_active=True).values("mal_fit_threshold")[:1]),
     )
 
 

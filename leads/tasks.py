@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django_q.models import Schedule
 
 from core.tasks import enqueue_on_commit, time_budget
-from leads import predictive, scores
+from leads import lifecycle, predictive, scores
 from leads.models import Notification
 from leads.sla import sweep
 from scoring import versioning
@@ -132,6 +132,7 @@ def rescore_all(model_id: int | None = None, *_queued_before_fan_out) -> int:
     model = ScoringModel.objects.filter(pk=model_id).first() if model_id else ScoringModel.active()
     if model is None or not model.is_active:
         return 0
+    threshold_before = threshold_before_run(model, activation=bool(model_id))
     at = timezone.now()
     # At least a batch per range: a task does one batch whatever its budget.
     per_range = max(scores.BATCH, int(rescore_budget() * WORST_LEADS_PER_SECOND))
@@ -139,11 +140,25 @@ def rescore_all(model_id: int | None = None, *_queued_before_fan_out) -> int:
     with transaction.atomic():
         versioning.start_rescore(model.pk, total=total, at=at, parts=len(ranges))
         for part, (after_id, last_id) in enumerate(ranges):
-            enqueue_on_commit("leads.tasks.rescore_range", model.pk, at.isoformat(), after_id, last_id, part)
+            enqueue_on_commit("leads.tasks.rescore_range", model.pk, at.isoformat(), after_id, last_id, part,
+                              threshold_before)
     return len(ranges)
 
 
-def rescore_range(model_id: int, at: str, after_id: int, last_id: int, part: int) -> int:
+def threshold_before_run(model: ScoringModel, *, activation: bool) -> int:
+    """The MQL threshold the leads' current scores were written under: after an activation, the model it
+    retired (`activate` retires it at the activation's moment; the MQL_SCORE_THRESHOLD setting when there
+    was none); for the nightly decay run, the model's own. A lead crosses when its score was below it and
+    now reaches the model's threshold (`scores.crossing`)."""
+    if not activation:
+        return model.mql_threshold
+    previous = (ScoringModel.objects.filter(retired_at=model.activated_at).exclude(pk=model.pk)
+                .values_list("mql_threshold", flat=True).first()) if model.activated_at else None
+    return previous if previous is not None else settings.MQL_SCORE_THRESHOLD
+
+
+def rescore_range(model_id: int, at: str, after_id: int, last_id: int, part: int,
+                  threshold_before: int | None = None) -> int:
     """Rescore the leads with after_id < id <= last_id for the run of `model_id` as of `at` (ISO time);
     returns how many leads this task rescored.
 
@@ -161,12 +176,16 @@ def rescore_range(model_id: int, at: str, after_id: int, last_id: int, part: int
         return 0
     model = ScoringModel.objects.prefetch_related("rules").get(pk=model_id)
     spec = model.to_spec()
+    crossed: list[int] = []
     done, reached = scores.rescore_range(
         spec=spec, at=scored_at, after_id=after_id, last_id=last_id, budget=rescore_budget(),
         on_batch=lambda count: versioning.add_rescored(model_id, count, at=scored_at),
+        crossed=crossed, threshold_before=threshold_before,
     )
+    # No silent leaks: what now crosses the threshold is handed off as a live activity would do it.
+    lifecycle.hand_off_crossed(scores.hand_off_candidates(crossed))
     if reached < last_id:
-        enqueue_on_commit("leads.tasks.rescore_range", model_id, at, reached, last_id, part)
+        enqueue_on_commit("leads.tasks.rescore_range", model_id, at, reached, last_id, part, threshold_before)
         return done
     with transaction.atomic():
         if versioning.finish_part(model_id, at=scored_at, part=part):

@@ -1,7 +1,8 @@
 """Report API: the figures of the report pages as JSON, for the same filters.
 
-`GET /api/v1/reports/funnel/`, `/velocity/`, `/speed-to-lead/`, `/sources/` with `start`, `end` (ISO dates),
-`source`, `campaign` (slug), `team` (slug), `rep` (username); bad values answer 400 naming the field.
+`GET /api/v1/reports/funnel/`, `/velocity/`, `/speed-to-lead/`, `/sources/`, `/reasons/` with `start`, `end`
+(ISO dates), `source`, `campaign` (slug), `team` (slug), `rep` (username); bad values answer 400 naming the
+field.
 Marketing, managers and admins see everything; an SDR gets their own figures whatever `rep` says.
 """
 
@@ -63,6 +64,10 @@ class ReportFunnelSerializer(serializers.Serializer):
     view = serializers.ChoiceField(choices=["cohort", "flow"])
     stages = ReportFunnelStageSerializer(many=True)
     conversions = ReportConversionSerializer(many=True)
+    reentries = serializers.IntegerField(
+        allow_null=True, help_text="Flow: leads reopened from lost or disqualified in the range (counted in known); "
+                                   "cohort: null.",
+    )
 
 
 class ReportStageTimeSerializer(serializers.Serializer):
@@ -119,6 +124,46 @@ class ReportSpeedToLeadSerializer(serializers.Serializer):
     overall = ReportSpeedRowSerializer()
     by_rep = ReportSpeedRowSerializer(many=True)
     by_team = ReportSpeedRowSerializer(many=True)
+
+
+class ReportDeciderSerializer(serializers.Serializer):
+    key = serializers.CharField(allow_null=True, help_text="Username; null: the system.")
+    label = serializers.CharField()
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+
+
+class ReportReasonSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="The reason code (GET /api/v1/reason-codes/); free-text reasons "
+                                           "from before reason codes count as \"other\".")
+    reason = serializers.CharField(help_text="The code's label.")
+    count = serializers.IntegerField()
+    share = serializers.FloatField(allow_null=True, help_text="Of all setbacks of this transition, in %.")
+
+
+class ReportReasonsByTransitionSerializer(serializers.Serializer):
+    reject = ReportReasonSerializer(many=True)
+    recycle = ReportReasonSerializer(many=True)
+    disqualify = ReportReasonSerializer(many=True)
+    lose = ReportReasonSerializer(many=True)
+
+
+class ReportReasonTotalsSerializer(serializers.Serializer):
+    reject = serializers.IntegerField()
+    recycle = serializers.IntegerField()
+    disqualify = serializers.IntegerField()
+    lose = serializers.IntegerField()
+
+
+class ReportReasonsSerializer(serializers.Serializer):
+    filters = ReportFiltersSerializer()
+    accepted = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+    by_rep = ReportDeciderSerializer(many=True)
+    reasons = ReportReasonsByTransitionSerializer(help_text="Per transition, the reason codes by count (top 15).")
+    reason_totals = ReportReasonTotalsSerializer()
 
 
 class ReportRoiRowSerializer(serializers.Serializer):
@@ -256,3 +301,17 @@ class SourcesView(ReportView):
         form, f, echo = self.filters(request)
         attribution = form.cleaned_data.get("attribution") or "first"
         return self.respond({"filters": echo, **selectors.sources(f, attribution=attribution)})
+
+
+class ReasonsView(ReportView):
+    serializer_class = ReportReasonsSerializer
+
+    @extend_schema(
+        summary="Acceptance of MQLs and the reasons for setbacks (reject, recycle, disqualify, lose) by code",
+        operation_id="v1_reports_reasons",
+        parameters=FILTER_PARAMETERS,
+        responses={200: ReportReasonsSerializer, **RESPONSES},
+    )
+    def get(self, request):
+        _form, f, echo = self.filters(request)
+        return self.respond({"filters": echo, **selectors.acceptance(f)})

@@ -11,4 +11,5 @@ urlpatterns = [
     path("velocity/", api.VelocityView.as_view(), name="velocity"),
     path("speed-to-lead/", api.SpeedToLeadView.as_view(), name="speed-to-lead"),
     path("sources/", api.SourcesView.as_view(), name="sources"),
+    path("reasons/", api.ReasonsView.as_view(), name="reasons"),
 ]

@@ -175,7 +175,8 @@ def acceptance_tables(data: dict) -> list[Table]:
     for kind in ("reject", "recycle", "disqualify", "lose"):
         tables.append(Table(
             f"reasons_{kind}", str(REASON_TITLES[kind]),
-            [Column("reason", _("Reason")), Column("count", _("Leads"), COUNT), Column("share", _("Share"), PERCENT)],
+            [Column("reason", _("Reason")), Column("code", _("Code")), Column("count", _("Leads"), COUNT),
+             Column("share", _("Share"), PERCENT)],
             data["reasons"][kind], empty=_("None in the range."),
             extra={"total": data["reason_totals"][kind]},
         ))

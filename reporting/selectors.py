@@ -46,6 +46,8 @@ from psycopg import sql
 
 from core import replica, vocabulary
 from core.vocabulary import CONTACT_KINDS, FUNNEL, Channel, Stage, TransitionName
+from definitions import rules as reason_rules
+from definitions.models import REASON_OTHER
 from leads.models import Activity, Campaign, Lead, LeadTransition, SlaClock, Visitor
 from reporting import benchmarks
 from reporting.filters import Filters, day_start
@@ -337,17 +339,19 @@ def _furthest_join(f: Filters) -> sql.Composed:
 
 
 def _flow_counts(f: Filters) -> dict[str, int]:
-    """Entries into each stage in the range (transitions; captures for known leads)."""
+    """Entries into each stage in the range (transitions; captures, and re-entries from lost or disqualified
+    by `reopen`, for known leads). The key "reentries" holds the reopens alone."""
     rows = (
         LeadTransition.objects.filter(
             _lead_filter(f, "lead_id"), at__gte=f.start_at, at__lt=f.end_at,
-            target__in=[str(s) for s in FUNNEL_STAGES[1:]],
+            target__in=[str(s) for s in FUNNEL_STAGES],
         )
         .exclude(name__in=OWNER_CHANGES).values("target").annotate(n=Count("*")).order_by()
     )
     counts = {str(stage): 0 for stage in FUNNEL_STAGES}
     counts.update({row["target"]: row["n"] for row in rows})
-    counts[Stage.KNOWN] = leads_in_scope(f, created_in_range=True).count()
+    counts["reentries"] = counts[Stage.KNOWN]  # only reopen leads into known
+    counts[Stage.KNOWN] = leads_in_scope(f, created_in_range=True).count() + counts["reentries"]
     return counts
 
 
@@ -382,7 +386,7 @@ def funnel(f: Filters, *, view: str = "cohort", bands: dict | None = None, reach
             "band_max": band.conversion_max if band else None,
             "flag": band.conversion_flag(rate) if band else "",
         })
-    return {"view": view, "stages": stages, "conversions": conversions}
+    return {"view": view, "stages": stages, "conversions": conversions, "reentries": counts.get("reentries")}
 
 
 # --- velocity -------------------------------------------------------------------------------------------
@@ -817,17 +821,20 @@ DECISIONS = [str(TransitionName.ACCEPT), str(TransitionName.REJECT)]
 
 
 def _acceptance_sql(condition: sql.Composable) -> sql.Composed:
-    """The range's decisions and setbacks read once, counted per deciding user and ranked per reason: one
-    statement needs a MATERIALIZED CTE read by two aggregations, which the ORM cannot write. Parameters: start,
+    """The range's decisions and setbacks read once, counted per deciding user and ranked per reason code (a
+    setback without one, a free-text reason of old, counts as "other"): one statement needs a MATERIALIZED
+    CTE read by two aggregations, which the ORM cannot write. Parameters: the data key of the code, the
+    "other" code, start,
     end, decisions and setbacks, the condition's, setbacks, the top count, accept, reject, decisions, the MQL
     stage."""
     return sql.SQL("""
         WITH changes AS MATERIALIZED (
-            SELECT {t_name} AS name, {t_source} AS source, {t_actor} AS actor_id, {t_reason} AS reason FROM {t}
+            SELECT {t_name} AS name, {t_source} AS source, {t_actor} AS actor_id,
+                   COALESCE(NULLIF({t_data} ->> %s, ''), %s) AS code FROM {t}
             WHERE {t_at} >= %s AND {t_at} < %s AND {t_name} = ANY(%s){condition}
         ),
         reasons AS (
-            SELECT name, TRIM(reason) AS text, COUNT(*) AS n FROM changes WHERE name = ANY(%s) GROUP BY 1, 2
+            SELECT name, code AS text, COUNT(*) AS n FROM changes WHERE name = ANY(%s) GROUP BY 1, 2
         ),
         ranked AS (
             SELECT name, text, n, (SUM(n) OVER (PARTITION BY name))::bigint AS total,
@@ -854,7 +861,8 @@ def acceptance(f: Filters) -> dict:
     """
     condition, params = _lead_condition(f, NAMES["t_lead"])
     rows = _rows(_acceptance_sql(condition), [
-        f.start_at, f.end_at, DECISIONS + REASON_KINDS, *params, REASON_KINDS, TOP_REASONS, *DECISIONS, DECISIONS,
+        "reason_code", REASON_OTHER, f.start_at, f.end_at, DECISIONS + REASON_KINDS, *params, REASON_KINDS,
+        TOP_REASONS, *DECISIONS, DECISIONS,
         str(Stage.MQL),
     ])
 
@@ -870,7 +878,8 @@ def acceptance(f: Filters) -> dict:
         else:
             totals[row["name"]] = row["total"]
             reasons[row["name"]].append({
-                "reason": row["text"] or _("(no reason given)"), "count": row["n"],
+                "code": row["text"], "reason": reason_rules.reason_label(row["name"], row["text"]),
+                "count": row["n"],
                 "share": _percent(row["n"], row["total"]),
             })
     accepted = sum(row["accepted"] for row in by_rep)

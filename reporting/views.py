@@ -197,7 +197,7 @@ def funnel(request):
         data = selectors.funnel(f, view=view)
         _link_funnel(data, f, form.own_only)
         return {
-            "view": view, "hidden": {"view": view}, "tables": reports.funnel_tables(data),
+            "view": view, "hidden": {"view": view}, "tables": reports.funnel_tables(data), "funnel": data,
             "charts": {"funnel": reports.funnel_chart(data)},
         }
 

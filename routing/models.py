@@ -375,6 +375,7 @@ class SlaStart(models.TextChoices):
     STAGE_ENTERED = sla_policy.STAGE_ENTERED, _("the lead enters the stage")
     OWNER_ASSIGNED = sla_policy.OWNER_ASSIGNED, _("the lead gets an owner (in the stage, or in any stage)")
     AE_ASSIGNED = sla_policy.AE_ASSIGNED, _("the hand-off gives the opportunity to an account executive")
+    POOL_ENTERED = sla_policy.POOL_ENTERED, _("an MQL waits unowned in the pool (met when it gets an owner)")
 
 
 class SlaStop(models.TextChoices):

@@ -22,7 +22,8 @@ from routing import calendar
 STAGE_ENTERED = "stage_entered"  # the lead enters the policy's stage
 OWNER_ASSIGNED = "owner_assigned"  # the lead gets an owner (route, assign, claim, reassign) in the stage
 AE_ASSIGNED = "ae_assigned"  # the hand-off gives the lead's opportunity to an account executive (sales)
-STARTS = (STAGE_ENTERED, OWNER_ASSIGNED, AE_ASSIGNED)
+POOL_ENTERED = "pool_entered"  # an MQL waits unowned in the pool (routing found nobody, or it was released)
+STARTS = (STAGE_ENTERED, OWNER_ASSIGNED, AE_ASSIGNED, POOL_ENTERED)
 
 # What stops it (met)
 STAGE_EXIT = "stage_exit"  # any transition out of the stage the clock started in
@@ -163,12 +164,16 @@ def stops_for_transition(
 
 
 def stops_for_owner_change(clocks: Iterable[RunningClock], *, new_owner_id: int | None) -> list[Stop]:
-    """An owner-assigned clock belongs to the owner it started for: a new owner (or none) ends it."""
-    return [
+    """An owner-assigned clock belongs to the owner it started for: a new owner (or none) ends it. A pool
+    clock is met when the lead gets an owner (claimed, assigned or routed)."""
+    stops = [
         Stop(clock.id, False, CANCEL_OWNER_REMOVED if new_owner_id is None else CANCEL_OWNER_CHANGED)
         for clock in clocks
         if clock.starts_on == OWNER_ASSIGNED and clock.owner_id != new_owner_id
     ]
+    if new_owner_id is not None:
+        stops += [Stop(clock.id, True, OWNER_ASSIGNED) for clock in clocks if clock.starts_on == POOL_ENTERED]
+    return stops
 
 
 def stops_for_contact_attempt(clocks: Iterable[RunningClock], *, kind: str = "") -> list[Stop]:
@@ -255,6 +260,8 @@ def policy_problems(
     problems: dict[str, str] = {}
     if starts_on == STAGE_ENTERED and not stage:
         problems["stage"] = "Choose the stage whose entry starts the clock."
+    if starts_on == POOL_ENTERED and stage != Stage.MQL:
+        problems["stage"] = "Only MQLs wait in the pool: set the stage to MQL."
     if stage in CLOSED_STAGES:
         problems["stage"] = "Choose a stage a lead works through (known, MQL, SAL, SQL or opportunity)."
     if counts_from == FROM_CLOSE_DATE and (stage != "opportunity" or starts_on != STAGE_ENTERED):

@@ -351,7 +351,9 @@ def win(*, opportunity_id, by, contract_signed_on=None, now: dt.datetime | None 
 
 
 @transaction.atomic
-def lose(*, opportunity_id, by, reason, now: dt.datetime | None = None) -> Opportunity:
+def lose(*, opportunity_id, by, reason="", reason_code="", now: dt.datetime | None = None) -> Opportunity:
+    """Close as lost with a reason code of the "lose" list (a free text alone counts as "other", which needs
+    the text); the lead is lost too when no other opportunity of it is open."""
     now = now or timezone.now()
     opportunity = _lock_visible(opportunity_id, by)
     _may_change(by, opportunity)
@@ -359,16 +361,25 @@ def lose(*, opportunity_id, by, reason, now: dt.datetime | None = None) -> Oppor
         raise Conflict(_("This opportunity is closed."))
     errors: dict[str, list[str]] = {}
     reason = _text(reason, "reason", errors, 2000)
-    if not reason and "reason" not in errors:
-        errors["reason"] = [_("Give a reason.")]
+    code = _text(reason_code, "reason_code", errors, 40)
+    values = {}
+    if not errors:
+        try:
+            values = lifecycle.with_reason_code("lose", {"reason_code": code, "reason": reason})
+        except Invalid as invalid:
+            errors.update(invalid.errors)
+    if not errors and not values.get("reason_code"):
+        errors["reason_code"] = [_("Give a reason.")]
+    if not errors and values["reason_code"] == "other" and not reason:
+        errors["reason"] = [_("Say in a few words why (the reason is “other”).")]
     if errors:
         raise Invalid(errors)
-    opportunity.lost_reason = reason
-    _close(opportunity, outcome=SalesOutcome.LOST, by=by, now=now, reason=reason)
+    opportunity.lost_reason = lifecycle.reason_text("lose", values)
+    _close(opportunity, outcome=SalesOutcome.LOST, by=by, now=now, reason=opportunity.lost_reason)
     lead = opportunity.lead
     others_open = lead.opportunities.filter(outcome=SalesOutcome.OPEN).exclude(pk=opportunity.pk).exists()
     if lead.stage == Stage.OPPORTUNITY and not others_open:
-        lifecycle.fire_for_sales(lead_id=lead.pk, name="lose", by=by, inputs={"reason": reason})
+        lifecycle.fire_for_sales(lead_id=lead.pk, name="lose", by=by, inputs=values)
     return opportunity
 
 

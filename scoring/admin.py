@@ -80,7 +80,7 @@ class ScoringModelAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("name", "version", "status", "based_on", "version_buttons", "notes")}),
-        (_("Hand-off and temperature"), {"fields": ("mql_threshold", "warm_from", "hot_from")}),
+        (_("Hand-off and temperature"), {"fields": ("mql_threshold", "mal_fit_threshold", "warm_from", "hot_from")}),
         (_("Caps"), {"fields": ("total_cap", "fit_cap", "engagement_cap")}),
         (_("What if this draft were active"), {"fields": ("what_if_section",)}),
         (_("Rule review: how leads each rule fired on converted"), {"fields": ("rule_review_section",)}),

@@ -38,6 +38,11 @@ class ScoringModel(models.Model):
     mql_threshold = models.IntegerField(
         _("MQL threshold"), default=50, help_text=_("A lead whose score reaches this becomes an MQL.")
     )
+    mal_fit_threshold = models.PositiveIntegerField(
+        _("MAL fit threshold"), null=True, blank=True, default=20,
+        help_text=_("A known lead whose fit points reach this is a marketing accepted lead (MAL) until it becomes "
+                    "an MQL; empty: no MAL type."),
+    )
     warm_from = models.IntegerField(_("warm from"), default=25, help_text=_("Below this score a lead is cold."))
     hot_from = models.IntegerField(_("hot from"), default=50, help_text=_("From this score on a lead is hot."))
     total_cap = models.PositiveIntegerField(

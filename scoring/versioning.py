@@ -92,6 +92,7 @@ def new_draft_from(model: ScoringModel, *, notes: str = "") -> ScoringModel:
         is_active=False,
         based_on=model,
         mql_threshold=model.mql_threshold,
+        mal_fit_threshold=model.mal_fit_threshold,
         warm_from=model.warm_from,
         hot_from=model.hot_from,
         total_cap=model.total_cap,

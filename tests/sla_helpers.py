@@ -15,6 +15,7 @@ ACCEPT = "MQL accepted within 4 business hours"
 SAL = "SAL qualified or recycled within 10 business days"
 SQL = "SQL to opportunity within 6 weeks"
 STALE = "Stale opportunity: 30 days past its close date"
+POOL = "MQL in the pool picked up within 1 business hour"
 
 
 def berlin(*args) -> dt.datetime:

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from core import vocabulary
 from core.api import DetailSerializer, ErrorsSerializer, RefusedSerializer, UnmetSerializer  # noqa: F401 - the API's shapes
-from core.vocabulary import ActivityKind, LeadType, Outcome, Stage
+from core.vocabulary import REASON_TRANSITIONS, ActivityKind, LeadType, Outcome, Stage
 from leads import lifecycle, predictive, selectors
 from leads.models import Activity, Lead, LeadTransition
 from leads.sla import queries as sla_queries
@@ -226,8 +226,13 @@ class ActivitySerializer(serializers.ModelSerializer):
 class TransitionRequest(serializers.Serializer):
     """The inputs a transition's guard needs; send only those of the transition you fire."""
 
+    reason_code = serializers.CharField(
+        required=False, max_length=40,
+        help_text=_("reject, lose, recycle, disqualify: a code of GET /api/v1/reason-codes/?transition=<name> "
+                    "(required; a reason text alone counts as \"other\")"))
     reason = serializers.CharField(required=False, max_length=2000,
-                                   help_text=_("reject, lose, recycle, disqualify"))
+                                   help_text=_("reject, lose, recycle, disqualify: free text, optional except "
+                                               "for the code \"other\""))
     budget = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
     authority = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
     need = serializers.CharField(required=False, max_length=2000, help_text=_("qualify (BANT)"))
@@ -321,3 +326,10 @@ class ActivityRequest(serializers.Serializer):
     url = serializers.URLField(required=False, allow_blank=True, max_length=2000)
 
 
+
+
+class ReasonCodeSerializer(serializers.Serializer):
+    transition = serializers.ChoiceField(choices=[(t.value, t.label) for t in REASON_TRANSITIONS])
+    code = serializers.CharField(help_text=_("Send it as reason_code when firing the transition."))
+    label = serializers.CharField()
+    needs_text = serializers.BooleanField(help_text=_("True for \"other\": a reason text is required then."))

@@ -30,6 +30,7 @@ urlpatterns = [
     path("v1/leads/<int:pk>/claim/", lead_claim, name="lead-claim"),
     path("v1/leads/<int:pk>/assign/", lead_assign, name="lead-assign"),
     path("v1/leads/<int:pk>/activities/", lead_activities, name="lead-activities"),
+    path("v1/reason-codes/", views.ReasonCodesView.as_view(), name="reason-codes"),
     path("v1/reps/", reps_list, name="rep-list"),
     path("v1/reps/<str:username>/", rep_detail, name="rep-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -14,11 +14,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from core.api import INVALID, NOT_PERMITTED, NOT_VISIBLE, UNAUTHENTICATED, json_object, parse_body
 from core.errors import Invalid, NotPermitted, Stale
 from core.parsers import SafeJSONParser
+from core.vocabulary import REASON_TRANSITIONS
+from definitions import rules as reason_rules
 from leads import activities, edits, history, lifecycle, roles, selectors
 from leads.api import serializers as s
 from leads.api.pagination import LeadCursorPagination
@@ -242,3 +246,40 @@ class LeadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 # --- capture and tracking (public: form keys, CORS, rate limits) -----------------------------------------
 
 
+
+
+# --- reason codes ---------------------------------------------------------------------------------------
+
+
+class MayWorkLeads(BasePermission):
+    message = gettext_lazy("Reason codes are for marketing, managers and SDRs.")
+
+    def has_permission(self, request, view):
+        return roles.is_staff_role(request.user) or roles.is_sdr(request.user)
+
+
+class ReasonCodesView(APIView):
+    permission_classes = [IsAuthenticated, MayWorkLeads]
+
+    @extend_schema(
+        summary="The reason codes a transition takes (reject, recycle, disqualify, lose), in their order",
+        operation_id="v1_reason_codes",
+        parameters=[OpenApiParameter(
+            "transition", OpenApiTypes.STR, enum=[t.value for t in REASON_TRANSITIONS],
+            description="Only this transition's codes; without it, every transition's.",
+        )],
+        responses={200: s.ReasonCodeSerializer(many=True), 400: INVALID, 401: UNAUTHENTICATED, 403: NOT_PERMITTED},
+    )
+    def get(self, request):
+        wanted = request.query_params.get("transition")
+        names = [t.value for t in REASON_TRANSITIONS]
+        if wanted is not None:
+            if wanted not in names:
+                raise Invalid.field("transition", _("One of: %(names)s.") % {"names": ", ".join(names)})
+            names = [wanted]
+        rows = [
+            {"transition": name, "code": r.code, "label": r.label, "needs_text": r.needs_text}
+            for name in names
+            for r in reason_rules.reason_codes(name)
+        ]
+        return Response(s.ReasonCodeSerializer(rows, many=True).data)

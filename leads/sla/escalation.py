@@ -78,7 +78,9 @@ def _recycle(action: Action, *, lead: Lead, step: sla_policy.StepSpec, words: di
         return _("not recycled: a %(stage)s lead cannot be recycled") % {"stage": lead.get_stage_display()}
     reason = step.reason or str(action.message) % words
     try:
-        lifecycle.fire(lead_id=lead.pk, name=name, by=None, parsed={"reason": reason})
+        lifecycle.fire(lead_id=lead.pk, name=name, by=None, parsed={
+            "reason_code": lifecycle.system_reason_code(name, "sla_breach"), "reason": reason,
+        })
     except lifecycle.TransitionRefused as refused:
         return _("not recycled: %(why)s") % {"why": refused.detail}
     return str(action.outcome) % {"reason": reason}

@@ -36,5 +36,7 @@ def apply_rule(*, lead: Lead, now: dt.datetime) -> bool:
     reason = _("No contact after %(attempts)s attempts in %(days)s days") % {
         "attempts": decision.attempts, "days": decision.days
     }
-    lifecycle.fire(lead_id=lead.pk, name=TransitionName.RECYCLE, by=None, parsed={"reason": reason})
+    lifecycle.fire(lead_id=lead.pk, name=TransitionName.RECYCLE, by=None, parsed={
+        "reason_code": lifecycle.system_reason_code(TransitionName.RECYCLE, "no_contact"), "reason": reason,
+    })
     return True

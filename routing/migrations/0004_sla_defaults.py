@@ -39,6 +39,13 @@ POLICIES = (
          (0, "days", "warn_owner", ""),
          (7, "days", "notify_manager", ""),
      )),
+    # The pool: nobody claimed the MQL (issue 14: 32 waited, the oldest 8 weeks). Added to databases made
+    # before it by 0007_pool_sla; listed here so a flushed database (post_migrate) gets it too.
+    ("MQL in the pool picked up within 1 business hour", "mql", "pool_entered", "stage_exit", "event", 1, "hours",
+     BUSINESS_HOURS, (
+         (0, "hours", "notify_manager", ""),
+         (3, "hours", "reassign", ""),
+     )),
 )
 
 # The upper end of each stage's typical time (seed 000): longer than this is a stall.

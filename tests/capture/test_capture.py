@@ -188,11 +188,46 @@ def test_a_visitor_identifying_itself_brings_its_earlier_activity():
     assert set(result.lead.activities.values_list("kind", flat=True)) == {"pricing_view", "form_submit"}
 
 
-def test_a_disqualified_lead_gets_the_touchpoint_but_stays_disqualified():
+def test_a_disqualified_lead_gets_the_touchpoint_but_stays_disqualified_without_hot_intent():
     lead = LeadFactory(email="gone@firma.de", stage=Stage.DISQUALIFIED)
-    result = submit({"email": "gone@firma.de", "activity": {"kind": "demo_request"}})
+    result = submit({"email": "gone@firma.de", "activity": {"kind": "download"}})
     assert (result.status, result.body["stage"]) == (200, "disqualified")
     assert lead.activities.count() == 1
+
+
+def test_a_disqualified_lead_asking_for_a_demo_is_reopened_and_handed_off():
+    # was: "stays disqualified" (only an alert); issue 14 item 2 reopens it as the system
+    lead = LeadFactory(email="gone@firma.de", stage=Stage.DISQUALIFIED)
+    result = submit({"email": "gone@firma.de", "activity": {"kind": "demo_request"}})
+    assert (result.status, result.body["stage"]) == (200, "mql")
+    assert list(lead.transitions.exclude(name__in=["assign"]).values_list("name", "source", "target", "actor")) == [
+        ("reopen", "disqualified", "known", None), ("mark_mql", "known", "mql", None),
+    ]
+
+
+def _anonymous_pricing_views(anonymous_id, days_ago):
+    visitor = Visitor.objects.create(anonymous_id=anonymous_id)
+    for days in days_ago:
+        Activity.objects.create(visitor=visitor, kind="pricing_view", url="https://x.de/preise",
+                                occurred_at=timezone.now() - dt.timedelta(days=days))
+
+
+def test_stitched_pricing_views_count_for_hot_intent_at_identification(manager):
+    from core.vocabulary import NotificationKind
+    from leads.models import Notification
+
+    _anonymous_pricing_views("visitor-hot-0001", [6, 3, 1])  # three in a week, all before the form
+    result = submit({"email": "hot@firma.de", "visitor_id": "visitor-hot-0001"})
+    assert result.body["stage"] == "mql"
+    assert LeadTransition.objects.filter(lead=result.lead, name="mark_mql", actor=None).count() == 1
+    assert Notification.objects.filter(lead=result.lead, kind=NotificationKind.HOT_INTENT).exists()
+
+
+def test_stitched_pricing_views_spread_over_more_than_a_week_are_no_hot_intent():
+    _anonymous_pricing_views("visitor-cool-001", [20, 10, 1])
+    result = submit({"email": "cool@firma.de", "visitor_id": "visitor-cool-001"})
+    assert result.body["stage"] == "known"
+    assert not LeadTransition.objects.filter(lead=result.lead).exists()
 
 
 def test_an_activity_time_in_the_future_is_refused():

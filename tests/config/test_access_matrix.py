@@ -65,6 +65,7 @@ RULES = {
     "reporting-api:velocity": Rule(REPORTS),
     "reporting-api:speed-to-lead": Rule(REPORTS),
     "reporting-api:sources": Rule(REPORTS),
+    "reporting-api:reasons": Rule(REPORTS),
     "capture-api:capture": Rule(STAFF, "POST"),  # or a form key (tests/capture)
     "capture-api:track": Rule(NOBODY, "POST"),  # only with a form key (tests/capture)
     "privacy-api:lead-export": Rule(PRIVACY),
@@ -92,6 +93,7 @@ RULES = {
     "api:lead-assign": Rule(STAFF, "POST"),
     "api:lead-activities": Rule(SEES_LEAD, "POST"),
     "api:rep-list": Rule(MANAGERS),
+    "api:reason-codes": Rule(REPORTS),  # every role that works leads
     "api:rep-detail": Rule(MANAGERS, "PATCH"),
     "api:schema": Rule(ANYONE),
     "api:docs": Rule(ANYONE),

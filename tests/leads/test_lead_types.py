@@ -19,8 +19,9 @@ def typed_leads():
     ActivityFactory(lead=iql, kind="download")
     mql = LeadFactory(last_name="Heiss", stage=Stage.MQL)
     lost = LeadFactory(last_name="Weg", stage=Stage.LOST)
+    accepted = LeadFactory(last_name="Passt", company_size=500, industry="Software")  # fit 20: the MAL threshold
     scores.rescore_all()
-    return {"cold": cold, "engaged": engaged, "iql": iql, "mql": mql, "closed": lost}
+    return {"cold": cold, "engaged": engaged, "iql": iql, "mql": mql, "closed": lost, "mal": accepted}
 
 
 def test_each_lead_has_its_type(typed_leads):
@@ -28,7 +29,7 @@ def test_each_lead_has_its_type(typed_leads):
         assert Lead.objects.get(pk=lead.pk).lead_type == expected
 
 
-@pytest.mark.parametrize("lead_type", ["cold", "engaged", "iql", "mql", "closed"])
+@pytest.mark.parametrize("lead_type", ["cold", "engaged", "iql", "mql", "closed", "mal"])
 def test_the_api_filters_by_lead_type_and_shows_it(typed_leads, lead_type, api_as, marketing):
     body = api_as(marketing).get("/api/v1/leads/", {"lead_type": lead_type}).json()
     assert [row["id"] for row in body["results"]] == [typed_leads[lead_type].pk]
@@ -50,3 +51,17 @@ def test_the_list_query_count_does_not_grow_with_types(typed_leads, client, mark
         ActivityFactory(lead=LeadFactory(), kind="download")
     with django_assert_max_num_queries(12):
         client.get("/leads/")
+
+
+def test_a_fitting_lead_stays_mal_until_it_is_an_mql_and_the_threshold_is_the_models(typed_leads):
+    from scoring.models import ScoringModel
+
+    accepted = Lead.objects.get(pk=typed_leads["mal"].pk)
+    assert (accepted.fit_score, accepted.engagement_score, accepted.lead_type) == (20, 0, "mal")
+    ActivityFactory(lead=accepted, kind="download")  # content alone does not make it less accepted
+    assert Lead.objects.get(pk=accepted.pk).lead_type == "mal"
+    ScoringModel.objects.filter(is_active=True).update(mal_fit_threshold=None)  # no MAL type
+    assert Lead.objects.get(pk=accepted.pk).lead_type == "iql"
+    ScoringModel.objects.filter(is_active=True).update(mal_fit_threshold=25)
+    assert Lead.objects.get(pk=accepted.pk).lead_type == "iql"
+    assert not Lead.objects.filter(pk=accepted.pk, stage=Stage.MQL).exists()

@@ -263,6 +263,7 @@ def test_transition_table_matches_the_architecture():
         "lose": ({"opportunity"}, "lost"),
         "recycle": ({"sal", "sql", "opportunity"}, "recycled"),
         "disqualify": ({"known", "mql", "sal", "sql", "recycled"}, "disqualified"),
+        "reopen": ({"lost", "disqualified"}, "known"),
     }
 
 

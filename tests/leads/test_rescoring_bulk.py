@@ -138,7 +138,7 @@ def _stored_scores():
 
 def _range_tasks():
     """(after_id, last_id, part) of every rescore_range task that ran (django-q stores each result)."""
-    return [tuple(task.args[2:]) for task in Task.objects.filter(func="leads.tasks.rescore_range")]
+    return [tuple(task.args[2:5]) for task in Task.objects.filter(func="leads.tasks.rescore_range")]
 
 
 def test_the_task_works_in_slices_and_shows_progress(monkeypatch, settings, django_capture_on_commit_callbacks):

@@ -18,7 +18,7 @@ from tests.factories import CampaignFactory, LeadFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 PAGES = ["dashboard", "funnel", "velocity", "stalls", "speed", "acceptance", "sources", "sla"]
-APIS = ["funnel", "velocity", "speed-to-lead", "sources"]
+APIS = ["funnel", "velocity", "speed-to-lead", "sources", "reasons"]
 RANGE = "start=2026-03-01&end=2026-03-31"
 CREATED = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
@@ -129,8 +129,10 @@ def test_the_api_returns_the_same_numbers_as_the_pages(api_as, leads, manager, n
         "velocity": lambda: selectors.velocity(f)["stages"],
         "speed-to-lead": lambda: selectors.speed_to_lead(f)["overall"],
         "sources": lambda: selectors.sources(f)["total"],
+        "reasons": lambda: selectors.acceptance(f)["reasons"],
     }[name]()
-    key = {"funnel": "stages", "velocity": "stages", "speed-to-lead": "overall", "sources": "total"}[name]
+    key = {"funnel": "stages", "velocity": "stages", "speed-to-lead": "overall", "sources": "total",
+           "reasons": "reasons"}[name]
     got = response.json()[key]
     if name == "sources":
         assert (got["leads"], got["mqls"], got["revenue"]) == (expected["leads"], expected["mqls"], "0.00")
@@ -139,6 +141,21 @@ def test_the_api_returns_the_same_numbers_as_the_pages(api_as, leads, manager, n
     assert response.json()["filters"] == {
         "start": "2026-03-01", "end": "2026-03-31", "source": "", "campaign": "", "team": "", "rep": "sdr2",
     }
+
+
+def test_the_reasons_api_groups_by_code(api_as, manager, sdr):
+    lead = lead_of(sdr)
+    for text in ("zu früh", "Zu frueh"):
+        LeadTransition.objects.create(lead=lead, name="reject", source=Stage.MQL, target=Stage.RECYCLED, at=CREATED,
+                                      actor=sdr, reason=text, data={"reason_code": "too_early"})
+    LeadTransition.objects.create(lead=lead, name="reject", source=Stage.MQL, target=Stage.RECYCLED, at=CREATED,
+                                  actor=sdr, reason="Old free text")
+    body = api_as(manager).get(f"/api/v1/reports/reasons/?{RANGE}").json()
+    assert body["reasons"]["reject"] == [
+        {"code": "too_early", "reason": "Too early: nurture first", "count": 2, "share": 66.7},
+        {"code": "other", "reason": "Other", "count": 1, "share": 33.3},
+    ]
+    assert body["reason_totals"]["reject"] == 3 and body["rejected"] == 3
 
 
 def test_the_api_takes_tokens_and_forces_an_sdr_to_own_figures(api, leads, sdr):

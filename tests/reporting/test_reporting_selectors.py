@@ -38,11 +38,13 @@ def new_lead(*, created=T0, stage=Stage.KNOWN, **fields):
 
 
 def walk(lead, *steps, actor=None):
-    """steps: (transition name, target, at, reason); sources follow from the previous target."""
+    """steps: (transition name, target, at, reason, reason code); sources follow from the previous target."""
     source = Stage.KNOWN
     for name, target, when, *reason in steps:
+        reason = [*reason, "", ""]
         LeadTransition.objects.create(
-            lead=lead, name=name, source=source, target=target, at=when, actor=actor, reason=(reason or [""])[0]
+            lead=lead, name=name, source=source, target=target, at=when, actor=actor, reason=reason[0],
+            data={"reason_code": reason[1]} if reason[1] else {},
         )
         source = target
 
@@ -71,10 +73,12 @@ def history(sdr):
     assign(c, sdr, at(1, minutes=60))  # owner changes never count as stage changes
     d = new_lead(stage=Stage.MQL, source=Channel.WEB_FORM)
     walk(d, ("mark_mql", Stage.MQL, at(2)), ("accept", Stage.SAL, at(4)),
-         ("recycle", Stage.RECYCLED, at(5), "No contact after 3 attempts"), ("mark_mql", Stage.MQL, at(6)), actor=sdr)
+         ("recycle", Stage.RECYCLED, at(5), "No contact after 3 attempts", "no_contact"),
+         ("mark_mql", Stage.MQL, at(6)), actor=sdr)
     e = new_lead(stage=Stage.LOST, source=Channel.WEB_FORM)
     walk(e, ("mark_mql", Stage.MQL, at(3)), ("accept", Stage.SAL, at(3.5)), ("qualify", Stage.SQL, at(8.5)),
-         ("open_opportunity", Stage.OPPORTUNITY, at(10.5)), ("lose", Stage.LOST, at(16.5), "Competitor"), actor=sdr)
+         ("open_opportunity", Stage.OPPORTUNITY, at(10.5)),
+         ("lose", Stage.LOST, at(16.5), "Competitor", "competitor"), actor=sdr)
     f = new_lead(created=at(-29), stage=Stage.MQL, source=Channel.EVENT)
     walk(f, ("mark_mql", Stage.MQL, at(2)))
     return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f}
@@ -102,6 +106,17 @@ def test_flow_funnel_counts_stage_entries_in_the_range(history):
     assert counts(selectors.funnel(march(), view="flow")) == {
         "visitors": 0, "known": 5, "mql": 6, "sal": 3, "sql": 2, "opportunity": 2, "customer": 1,
     }
+
+
+def test_flow_funnel_counts_a_reopened_lead_as_an_entry_into_known(history):
+    g = new_lead(created=at(-60), stage=Stage.MQL)  # created before March: not among the five
+    walk(g, ("disqualify", Stage.DISQUALIFIED, at(-50)), actor=None)
+    LeadTransition.objects.create(lead=g, name="reopen", source=Stage.DISQUALIFIED, target=Stage.KNOWN, at=at(3))
+    LeadTransition.objects.create(lead=g, name="mark_mql", source=Stage.KNOWN, target=Stage.MQL, at=at(3))
+    funnel = selectors.funnel(march(), view="flow")
+    assert counts(funnel)["known"] == 6 and counts(funnel)["mql"] == 7
+    assert funnel["reentries"] == 1
+    assert selectors.funnel(march())["reentries"] is None  # the cohort view has none
 
 
 def test_conversion_is_marked_outside_the_benchmark_band_and_admin_bands_win(history):
@@ -316,10 +331,27 @@ def test_acceptance_rate_and_reasons(history):
     data = selectors.acceptance(march())
     assert (data["accepted"], data["rejected"], data["rate"]) == (3, 1, 75.0)
     assert data["by_rep"] == [{"key": "sdr1", "label": "sdr1", "accepted": 3, "rejected": 1, "rate": 75.0}]
-    assert data["reasons"]["reject"] == [{"reason": "Zu früh", "count": 1, "share": 100.0}]
-    assert data["reasons"]["recycle"][0]["reason"] == "No contact after 3 attempts"
-    assert data["reasons"]["lose"] == [{"reason": "Competitor", "count": 1, "share": 100.0}]
+    # a free-text reason from before reason codes counts as "other"
+    assert data["reasons"]["reject"] == [{"code": "other", "reason": "Other", "count": 1, "share": 100.0}]
+    assert data["reasons"]["recycle"][0] == {
+        "code": "no_contact", "reason": "No contact after several attempts", "count": 1, "share": 100.0,
+    }
+    assert data["reasons"]["lose"] == [
+        {"code": "competitor", "reason": "Chose a competitor", "count": 1, "share": 100.0},
+    ]
     assert data["reasons"]["disqualify"] == []
+
+
+def test_reasons_are_grouped_by_code_whatever_the_words(db):
+    for text in ("Preis zu hoch", "zu teuer", "price too high"):
+        walk(new_lead(), ("mark_mql", Stage.MQL, at(1)), ("accept", Stage.SAL, at(2)),
+             ("qualify", Stage.SQL, at(3)), ("open_opportunity", Stage.OPPORTUNITY, at(4)),
+             ("lose", Stage.LOST, at(5), text, "price"))
+    walk(new_lead(), ("disqualify", Stage.DISQUALIFIED, at(2), "Spam"), ("disqualify", Stage.DISQUALIFIED, at(3)))
+    data = selectors.acceptance(march())
+    assert data["reasons"]["lose"] == [{"code": "price", "reason": "Price", "count": 3, "share": 100.0}]
+    assert data["reasons"]["disqualify"] == [{"code": "other", "reason": "Other", "count": 2, "share": 100.0}]
+    assert data["reason_totals"]["lose"] == 3
 
 
 # --- sources, costs, attribution ------------------------------------------------------------------------

@@ -163,6 +163,20 @@ def test_losing_needs_a_reason(handed):
     assert Opportunity.objects.get(pk=handed.pk).outcome == "open"
 
 
+def test_losing_takes_a_reason_code(handed):
+    services.lose(opportunity_id=handed.pk, by=handed.owner, reason_code="price")
+    assert Opportunity.objects.get(pk=handed.pk).lost_reason == "Price"
+
+
+def test_losing_with_an_unknown_reason_code_names_it_and_writes_nothing(handed):
+    from core.errors import Invalid
+
+    with pytest.raises(Invalid) as invalid:
+        services.lose(opportunity_id=handed.pk, by=handed.owner, reason_code="too_early", reason="x")
+    assert list(invalid.value.errors) == ["reason_code"]
+    assert Opportunity.objects.get(pk=handed.pk).outcome == "open"
+
+
 def test_accounts_list_and_create(api_as, manager, sdr):
     assert (
         api_as(manager).post("/api/v1/accounts/", {"name": "Beta", "domain": "beta.de"}, format="json").status_code

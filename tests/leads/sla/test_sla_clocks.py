@@ -17,6 +17,7 @@ from routing.models import SlaPolicy
 from tests.factories import ActivityFactory, LeadFactory
 from tests.sla_helpers import (
     ACCEPT,
+    POOL,
     SAL,
     SPEED,
     SQL,
@@ -65,9 +66,13 @@ def test_a_routed_mql_gets_the_accept_and_speed_to_lead_clocks_of_its_owner():
     assert accept.next_step_at == accept.due_at and accept.step == 0 and not accept.breached
 
 
-def test_a_pool_mql_has_no_owner_clock(pool_mql):
-    lifecycle.fire(lead_id=LeadFactory(score=500).pk, name="mark_mql", by=None)
-    assert SlaClock.objects.count() == 0
+def test_a_pool_mql_has_no_owner_clock_but_the_pool_clock(pool_mql):
+    # was: no clock at all; issue 14 item 3 gives MQLs waiting unowned in the pool a default SLA
+    lead = LeadFactory(score=500)
+    lifecycle.fire(lead_id=lead.pk, name="mark_mql", by=None)
+    assert Lead.objects.get(pk=lead.pk).owner_id is None
+    assert running_names(lead) == {POOL}
+    assert SlaClock.objects.count() == 1
 
 
 def test_an_owned_lead_that_becomes_an_mql_starts_its_owner_clocks_at_once(sdr):
@@ -103,8 +108,10 @@ def test_releasing_to_the_pool_cancels_the_owner_clocks(own_mql, manager, sdr):
     lifecycle.assign(lead_id=own_mql.pk, owner_username="sdr1", by=manager)
     assert running_names(own_mql) == {ACCEPT, SPEED}
     lifecycle.release(lead_id=own_mql.pk, by=manager)
-    assert running_names(own_mql) == set()
-    assert {c.stop_reason for c in clocks(own_mql)} == {"owner_removed"}
+    assert running_names(own_mql) == {POOL}  # the owner's clocks end; waiting in the pool has its own clock
+    # the owner's clocks cancelled; the pool clocks: met by the assignment, and the running one
+    assert {c.stop_reason for c in clocks(own_mql) if c.policy.name != POOL} == {"owner_removed"}
+    assert {c.stop_reason for c in clocks(own_mql) if c.policy.name == POOL} == {"owner_assigned", ""}
 
 
 # --- every other transition -----------------------------------------------------------------------------
