@@ -499,8 +499,8 @@ def _gap(rng: random.Random, name: str, previous: str | None, hot_at_capture: bo
 
 def _tail(rng: random.Random, stage: str) -> dt.timedelta:
     """How long an open lead has been sitting in its current stage."""
-    if stage == Stage.KNOWN:
-        return _days(rng, 0.01, 89, 30)
+    if stage == Stage.KNOWN:  # nurture keeps its list fresh: most known leads are recent
+        return _weighted(rng, [(_days(rng, 0.01, 30, 8), 75), (_days(rng, 30, 89, 40), 25)])
     if stage == Stage.MQL:
         # Most MQLs are accepted within hours; the few waiting longer are the stalled ones.
         return _weighted(rng, [(_hours(rng, 0.02, 3, 0.5), 75), (_hours(rng, 3, 24, 6), 17), (_days(rng, 1, 5, 2), 8)])
@@ -548,7 +548,7 @@ def _uniform_time(rng, low: dt.datetime, high: dt.datetime) -> dt.datetime:
     return low + (high - low) * rng.random()
 
 
-OFFICE_OPENS, OFFICE_CLOSES = dt.time(8, 0), dt.time(18, 30)
+OFFICE_OPENS, OFFICE_CLOSES = dt.time(8, 0), dt.time(18, 0)
 
 
 def _is_office_time(moment: dt.datetime) -> bool:
@@ -557,7 +557,7 @@ def _is_office_time(moment: dt.datetime) -> bool:
 
 
 def _working_time(rng, moment: dt.datetime, *, low: dt.datetime, high: dt.datetime) -> dt.datetime:
-    """`moment` moved into office hours (Mon-Fri 08:00-18:30 local): to the next morning, or when that lies
+    """`moment` moved into office hours (Mon-Fri 08:00-18:00 local): to the next morning, or when that lies
     beyond `high`, back to the last afternoon; unchanged when neither fits between `low` and `high`."""
     if _is_office_time(moment):
         return moment
@@ -627,7 +627,14 @@ def _lead_plan(rng, *, index, stage, company, person, origin: Origin, account_ow
                               "owner_mode": mode})
     tail = _tail(rng, stage)
     closed = stage in (Stage.CUSTOMER, Stage.LOST, Stage.RECYCLED, Stage.DISQUALIFIED)
-    created, gaps = _place(rng, [s["gap"] for s in steps], tail, _origin_window(origin, now), now, closed=closed)
+    window = _origin_window(origin, now)
+    if stage in (Stage.CUSTOMER, Stage.LOST) and origin.key not in ("fair", "webinar") and rng.random() < 0.4:
+        # Small deals close fast (a demo request, a call, a proposal): some of them within the last month.
+        for step in steps:
+            step["gap"] *= 0.3
+        needed = sum((s["gap"] for s in steps), dt.timedelta()) + tail
+        window = (max(window[0], now - needed - 14 * DAY), min(window[1], now - needed))
+    created, gaps = _place(rng, [s["gap"] for s in steps], tail, window, now, closed=closed)
     # B2B forms arrive mostly in office hours; imports and manual entries always do.
     if origin.channel in (Channel.IMPORT, Channel.MANUAL) or rng.random() < 0.8:
         low, high = _origin_window(origin, now)
@@ -641,7 +648,9 @@ def _lead_plan(rng, *, index, stage, company, person, origin: Origin, account_ow
         at = max(previous, original + shift)
         if at > now - MINUTE:  # pushed past now by office hours before it: squeeze into the last minutes
             at = max(previous, now - MINUTE * rng.uniform(1, 20))
-        by_person = step.get("by_marketing") or (step["name"] != "mark_mql" and step.get("owner_mode") != "routed")
+        # People act in office hours, and so do B2B prospects mostly: their activity makes most MQLs by day.
+        by_person = step.get("by_marketing") or (step["name"] != "mark_mql" and step.get("owner_mode") != "routed") or (
+            step["name"] == "mark_mql" and rng.random() < 0.85)
         if by_person:  # people act in office hours; the system at any time
             at = _working_time(rng, at, low=previous, high=now - MINUTE)
         shift = at - original

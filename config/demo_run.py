@@ -51,7 +51,7 @@ from sales import services as sales_services
 from sales.models import Opportunity
 
 SWEEP_LAG = dt.timedelta(seconds=30)  # the sweep runs every minute: on average half a minute after the due
-BUSINESS_OPENS, BUSINESS_CLOSES = dt.time(9, 0), dt.time(17, 0)  # the default SLA calendar's hours
+BUSINESS_OPENS, BUSINESS_CLOSES = dt.time(8, 0), dt.time(18, 0)  # the demo reps' working hours
 # Tasks the simulation does itself: the outbox dispatch where a consumer must have heard, the notification
 # e-mails in one statement at the end.
 SIMULATED_TASKS = ("outbox.tasks.dispatch", "leads.tasks.email_notification", "leads.tasks.email_notifications")
@@ -151,7 +151,7 @@ def _is_business_time(moment: dt.datetime) -> bool:
 
 
 def next_business_moment(moment: dt.datetime) -> dt.datetime:
-    """`moment` if it lies in business hours, else the next opening (Mon-Fri 09:00 local)."""
+    """`moment` if it lies in the reps' working hours, else the next morning (Mon-Fri 08:00 local)."""
     if _is_business_time(moment):
         return moment
     local = timezone.localtime(moment)
@@ -164,11 +164,11 @@ def next_business_moment(moment: dt.datetime) -> dt.datetime:
 def response_delay(rng: random.Random) -> dt.timedelta:
     """How long a rep takes to make the first contact attempt after the lead reached them (in business time)."""
     bucket = rng.random()
-    if bucket < 0.72:
+    if bucket < 0.8:
         return dt.timedelta(seconds=rng.uniform(40, 280))  # the 5-minute rule kept
-    if bucket < 0.88:
+    if bucket < 0.92:
         return dt.timedelta(minutes=rng.uniform(6, 28))
-    if bucket < 0.96:
+    if bucket < 0.97:
         return dt.timedelta(minutes=rng.uniform(35, 150))  # the manager was told
     return dt.timedelta(hours=rng.uniform(4.2, 6))  # the SLA reassigns it first
 
@@ -208,7 +208,6 @@ def play(run: Run, *, seed: int) -> None:
         _sweep_until(run, at)
         run.traveller.move_to(max(at, timezone.now()))
         following = next(script, None)
-        run.clocks_changed = True
         if following is not None:
             push(max(following, at), script)
     _sweep_until(run, now - SWEEP_LAG)
@@ -317,7 +316,9 @@ def _steps(lead_plan) -> list[tuple]:
     return sorted(steps, key=lambda step: (step[0], step[1]))
 
 
-def _lead(lead_id: int) -> Lead:
+def _lead(run: Run, lead_id: int) -> Lead:
+    """The lead as it is now. Every step that writes reads it first: clocks may start or stop from here."""
+    run.clocks_changed = True
     return Lead.objects.select_related("owner").get(pk=lead_id)
 
 
@@ -336,7 +337,7 @@ def _lead_script(run: Run, index: int, lead_plan, rng: random.Random):
         run.skipped["capture"] += 1
         return
     run.index_of[lead_id] = index
-    _watch(run, _lead(lead_id))
+    _watch(run, _lead(run, lead_id))
     steps = _steps(lead_plan)
     planned_owner = users[lead_plan.fields.get("owner") or "sdr1"]
     cursor = lead_plan.fields["created_at"]
@@ -348,7 +349,7 @@ def _lead_script(run: Run, index: int, lead_plan, rng: random.Random):
             _marketing_activity(run, lead_id, spec)
             continue
         _flush(run, lead_id)
-        lead = _lead(lead_id)
+        lead = _lead(run, lead_id)
         if kind == "submission":
             capture.submit(channel=Channel.WEB_FORM, payload=_payload(lead_plan, spec),
                            form=run.forms["Demo anfragen"], **_proof(lead_plan))
@@ -373,7 +374,8 @@ def _lead_script(run: Run, index: int, lead_plan, rng: random.Random):
             if id(spec) in run.decided:
                 continue  # the rep accepted (or rejected) it on the first call already
             _transition(run, lead, spec, planned_owner, rng, lead_plan)
-        _watch(run, _lead(lead_id))
+        if kind in ("transition", "submission"):  # routing, a claim or the manager may have given it an owner
+            _watch(run, _lead(run, lead_id))
     _flush(run, lead_id)
     run.pending[lead_id] = None
 
@@ -391,11 +393,11 @@ def _respond(run: Run, lead_id: int, assigned_at: dt.datetime, rng: random.Rando
     """The rep the lead reached calls (in business time, mostly within five minutes) and, when the plan's next
     decision is to accept or reject it, decides on that call."""
     yield next_business_moment(assigned_at) + response_delay(rng)
-    lead = _lead(lead_id)
+    lead = _lead(run, lead_id)
     if lead.stage != Stage.MQL or lead.assigned_at != assigned_at:
         return  # decided, or handed to somebody else, meanwhile
     decision = run.pending.get(lead_id)
-    if decision is None and rng.random() >= 0.6:
+    if decision is None and rng.random() >= 0.85:
         return
     _act(run, "first_touch", activities.log_activity, lead_id=lead_id, by=lead.owner, raw={
         "kind": K.CALL, "outcome": rng.choice(("connected", "connected", "voicemail")),
@@ -403,7 +405,7 @@ def _respond(run: Run, lead_id: int, assigned_at: dt.datetime, rng: random.Rando
     if decision is None or decision["name"] not in ("accept", "reject", "mark_mql"):
         return
     yield timezone.now() + dt.timedelta(minutes=rng.uniform(1, 12))
-    lead = _lead(lead_id)
+    lead = _lead(run, lead_id)
     if lead.stage != Stage.MQL or lead.assigned_at != assigned_at:
         return
     if decision["name"] == "mark_mql":  # scoring found it hot before the plan did: too early, back to nurture
@@ -521,7 +523,7 @@ def _transition(run: Run, lead: Lead, spec: dict, planned_owner, rng, lead_plan)
     if name in ("win", "lose"):
         if lead.stage == Stage.SQL:
             _open_opportunity(run, lead, _planned_open(lead_plan))
-            lead = _lead(lead.pk)
+            lead = _lead(run, lead.pk)
         opportunity = _opportunity(lead)
         if opportunity is None or lead.stage != Stage.OPPORTUNITY:
             run.skipped[name] += 1
@@ -572,7 +574,6 @@ def _open_opportunity(run: Run, lead: Lead, spec: dict) -> None:
     if lead.stage != Stage.SQL:
         run.skipped["open_opportunity"] += 1
         return
-    outbox_events.dispatch(wait_seconds=0)
     opportunity = _opportunity(lead)
     today = timezone.localdate()
     close = max(dt.date.fromisoformat(spec["data"]["close_date"]), today + dt.timedelta(days=7))
@@ -594,5 +595,6 @@ def simulate(plan, *, users: dict, campaigns: dict, forms: dict, seed: int) -> C
     start = plan.now - dt.timedelta(days=91)
     with simulated(start) as traveller:
         run = Run(plan=plan, users=users, forms=forms, campaigns=campaigns, traveller=traveller)
+        run.clocks_changed = True
         play(run, seed=seed)
     return run.skipped

@@ -1,4 +1,5 @@
-"""`manage.py seed_demo [--seed 42] [--leads 600]`: load the demo data (`config.demo`) into an empty database."""
+"""`manage.py seed_demo [--seed 42] [--leads 600]`: load the demo data (`config.demo`, played through the product
+on a simulated clock by `config.demo_run`) into an empty database."""
 
 import time
 
@@ -31,6 +32,10 @@ class Command(BaseCommand):
             f"({by_stage}), {counts['transitions']} transitions, {counts['activities']} activities, "
             f"{counts['visitors']} visitors, {counts['submissions']} submissions, {counts['consents']} consents, "
             f"{counts['campaigns']} campaigns, {counts['forms']} capture forms, {counts['accounts']} accounts, "
-            f"{counts['clocks']} SLA clocks."
+            f"{counts['clocks']} SLA clocks, {counts['escalations']} escalations, "
+            f"{counts['notifications']} notifications."
         ))
+        if counts["skipped"]:
+            skipped = ", ".join(f"{what} {number}" for what, number in sorted(counts["skipped"].items()))
+            self.stdout.write(f"Planned steps the product refused (skipped): {skipped}.")
         self.stdout.write(f"Users: {', '.join(user[0] for user in demo.USERS)} (password from DEMO_PASSWORD).")
