@@ -13,8 +13,8 @@ the recycled leads; the plan's owners only say which SDR picks a lead from the p
 Reps answer new leads the way a good team does: most first touches within a few minutes of the assignment in
 business hours (the next morning for leads assigned at night), some later, a few only after the SLA fired.
 
-Background tasks run inline at the simulated time (django-q2's sync mode, as in the tests), with e-mail kept
-in memory: nothing is mailed, yet every notification is marked e-mailed and every opt-in link exists.
+Background tasks run inline at the simulated time, with e-mail kept in memory: nothing is mailed, yet every
+notification is marked e-mailed and every opt-in link exists.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from leads.sla import sweep
 from outbox import events as outbox_events
 from privacy import consent
 from privacy.models import ConsentEvent
+from sales import handoff
 from sales import services as sales_services
 from sales.models import Opportunity
 
@@ -105,7 +106,9 @@ def simulated(start: dt.datetime):
         with (
             time_machine.travel(start, tick=False) as traveller,
             override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"),
-            mock.patch.object(Conf, "SYNC", True),
+            # Not sync mode: inside a transaction (a caller's, a test's) a task is then handed over at once, and
+            # runs inline here; outside one, on the commit, which in autocommit is at once too.
+            mock.patch.object(Conf, "SYNC", False),
             mock.patch.object(core_tasks, "_enqueue", _run_inline),
         ):
             yield traveller
@@ -237,7 +240,8 @@ def _stray_script(run: Run, spec: dict):
                    ip_address="203.0.113.99", is_spam=spec["outcome"] == "spam")
 
 
-def _payload(lead_plan, spec: dict | None = None) -> dict:
+def _payload(lead_plan, spec: dict | None = None, *, first: bool = True) -> dict:
+    """The form's fields as the lead filled them in; consent is asked on the first form (the plan's log)."""
     fields = lead_plan.fields
     payload = {
         "email": fields["email"], "first_name": fields["first_name"], "last_name": fields["last_name"],
@@ -257,7 +261,7 @@ def _payload(lead_plan, spec: dict | None = None) -> dict:
     if lead_plan.visitor:
         payload["visitor_id"] = lead_plan.visitor["anonymous_id"]
     given = [e for e in lead_plan.consent_events if e["kind"] == ConsentEvent.Kind.GIVEN]
-    if given:
+    if given and first:
         payload["consent"] = True
     return payload
 
@@ -288,6 +292,8 @@ def _capture(run: Run, index: int, lead_plan) -> int | None:
             for i, result in zip(batch, results, strict=True):
                 if result.body and result.body.get("id"):
                     run.lead_ids[i] = result.body["id"]
+                else:
+                    run.skipped["capture refused: " + ", ".join(sorted((result.body or {}).get("errors", {})))] += 1
         return run.lead_ids.get(index)
     form = run.forms.get(fields["capture_form"]) if fields["capture_form"] else None
     by = run.users["marketing"] if channel == Channel.MANUAL else None
@@ -296,6 +302,8 @@ def _capture(run: Run, index: int, lead_plan) -> int | None:
     lead_id = result.body.get("id") if result.body else None
     if lead_id:
         run.lead_ids[index] = lead_id
+    else:
+        run.skipped["capture refused: " + ", ".join(sorted((result.body or {}).get("errors", {})))] += 1
     return lead_id
 
 
@@ -334,7 +342,6 @@ def _lead_script(run: Run, index: int, lead_plan, rng: random.Random):
     yield lead_plan.fields["created_at"]
     lead_id = _capture(run, index, lead_plan)
     if lead_id is None:
-        run.skipped["capture"] += 1
         return
     run.index_of[lead_id] = index
     _watch(run, _lead(run, lead_id))
@@ -351,7 +358,7 @@ def _lead_script(run: Run, index: int, lead_plan, rng: random.Random):
         _flush(run, lead_id)
         lead = _lead(run, lead_id)
         if kind == "submission":
-            capture.submit(channel=Channel.WEB_FORM, payload=_payload(lead_plan, spec),
+            capture.submit(channel=Channel.WEB_FORM, payload=_payload(lead_plan, spec, first=False),
                            form=run.forms["Demo anfragen"], **_proof(lead_plan))
         elif kind == "sales_activity":
             by = lead.owner or (users["manager"] if lead.stage not in (Stage.KNOWN, Stage.MQL) else None)
@@ -516,6 +523,8 @@ def _transition(run: Run, lead: Lead, spec: dict, planned_owner, rng, lead_plan)
                 "kind": K.CALL, "outcome": "connected", "note": "Qualifizierungsgespräch"})
             _act(run, name, lifecycle.fire, lead_id=lead.pk, name="qualify", by=lead.owner, inputs=inputs)
         outbox_events.dispatch(wait_seconds=0)  # the sales app hears of it: hand-off to Closing DACH
+        if not lead.opportunities.exists():  # in a caller's transaction the outbox cannot position the event yet
+            handoff.on_transition(lead_id=lead.pk, transition="qualify")
         return
     if name == "open_opportunity":
         _open_opportunity(run, lead, spec)
