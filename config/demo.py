@@ -1,14 +1,13 @@
 """Realistic, deterministic demo data (`manage.py seed_demo [--seed 42] [--leads 600]` runs `load`).
 
 Users (admin, marketing, manager, sdr1-sdr4 with DEMO_PASSWORD and their roles), campaigns with costs,
-capture forms, accounts, anonymous visitors, and leads from the last 90 days in every stage with the
-history the product would have written: submissions, activities, consent, and `LeadTransition` rows
-walking the lifecycle at plausible intervals (owner changes included), never in the future.
+capture forms, accounts, anonymous visitors, and leads from the last 90 days in every stage.
 
 `build_plan(seed=..., leads=..., now=...)` is pure (no database): the same seed gives the same people,
-companies and stages whatever `now` is; `write_plan` stores a plan with bulk inserts. The stage is passed
-to the `Lead` constructor: it is a protected FSM field and history is written here, not replayed.
-Does nothing when leads exist already.
+companies and planned stages whatever `now` is, and what each lead does when. `load` plays the plan through
+the product's own code on a simulated clock (`config.demo_run`, docs/demo.md): captures, scoring, routing,
+SLA sweeps, notifications, consent, the sales hand-off; the history is what the product wrote, never in the
+future. Does nothing when leads exist already.
 """
 
 import datetime as dt
