@@ -1122,7 +1122,7 @@ def ensure_accounts(plan: Plan, users: dict) -> dict:
     return accounts
 
 
-def load(*, seed: int = 42, leads: int = 600) -> dict:
+def load(*, seed: int = 42, leads: int = 600, progress=None) -> dict:
     """Load the demo data into an empty database; returns what was written, by kind. Raises `Invalid` for
     fewer than 20 leads (every stage needs some) and `Conflict` when leads exist already.
 
@@ -1140,7 +1140,7 @@ def load(*, seed: int = 42, leads: int = 600) -> dict:
         campaigns, forms = ensure_catalogue(plan.now)
         ensure_accounts(plan, users)
         sales_demo.ensure_closing_team(users)
-    skipped = demo_run.simulate(plan, users=users, campaigns=campaigns, forms=forms, seed=seed)
+    skipped = demo_run.simulate(plan, users=users, campaigns=campaigns, forms=forms, seed=seed, progress=progress)
     # The nightly rescore, as it ran last night: decayed engagement, the active model's breakdown.
     scores.rescore_all(at=plan.now)
     sales_demo.seed(plan.now, users)

@@ -80,6 +80,7 @@ class Run:
     clocks_changed: bool = True  # a step may have started or stopped clocks: read next_due again
     imported: set = field(default_factory=set)  # fair days whose business cards are imported
     seed: int = 42
+    progress: object = None  # called with the simulated day once a week
     spawn: object = None  # adds a script to the run
     index_of: dict = field(default_factory=dict)  # lead id -> plan index
     pending: dict = field(default_factory=dict)  # lead id -> the plan's next stage transition (spec) or None
@@ -204,10 +205,15 @@ def play(run: Run, *, seed: int) -> None:
         at = next(script, None)
         if at is not None:
             push(at, script)
+    reported = None
     while queue:
         at, _sequence, script = heapq.heappop(queue)
         if at >= now:
             continue  # the plan's future: it has not happened yet
+        week = timezone.localtime(at).date().isocalendar()[:2]
+        if run.progress is not None and week != reported:
+            reported = week
+            run.progress(timezone.localtime(at).date())
         _sweep_until(run, at)
         run.traveller.move_to(max(at, timezone.now()))
         following = next(script, None)
@@ -599,11 +605,12 @@ def _open_opportunity(run: Run, lead: Lead, spec: dict) -> None:
          inputs={"deal_value": value, "close_date": close.isoformat()})
 
 
-def simulate(plan, *, users: dict, campaigns: dict, forms: dict, seed: int) -> Counter:
-    """Play `plan` from 90 days ago until its `now`; returns the planned steps the product refused, by kind."""
+def simulate(plan, *, users: dict, campaigns: dict, forms: dict, seed: int, progress=None) -> Counter:
+    """Play `plan` from 90 days ago until its `now`; returns the planned steps the product refused, by kind.
+    `progress(day)`, when given, hears once per simulated week how far the run is."""
     start = plan.now - dt.timedelta(days=91)
     with simulated(start) as traveller:
-        run = Run(plan=plan, users=users, forms=forms, campaigns=campaigns, traveller=traveller)
+        run = Run(plan=plan, users=users, forms=forms, campaigns=campaigns, traveller=traveller, progress=progress)
         run.clocks_changed = True
         play(run, seed=seed)
     return run.skipped

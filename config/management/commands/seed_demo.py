@@ -17,10 +17,14 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=42, help="Random seed; the same seed gives the same data.")
         parser.add_argument("--leads", type=int, default=600, help="Number of leads (at least 20).")
 
+    def _progress(self, day) -> None:
+        self.stdout.write(f"  ... the demo's 90 days played up to {day.isoformat()}")
+        self.stdout.flush()
+
     def handle(self, *args, seed, leads, **options):
         started = time.monotonic()
         try:
-            counts = demo.load(seed=seed, leads=leads)
+            counts = demo.load(seed=seed, leads=leads, progress=self._progress)
         except Invalid as invalid:
             raise CommandError(f"--leads: {invalid.errors['leads'][0]}")
         except Conflict as conflict:
