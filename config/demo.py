@@ -1,14 +1,13 @@
 """Realistic, deterministic demo data (`manage.py seed_demo [--seed 42] [--leads 600]` runs `load`).
 
 Users (admin, marketing, manager, sdr1-sdr4 with DEMO_PASSWORD and their roles), campaigns with costs,
-capture forms, accounts, anonymous visitors, and leads from the last 90 days in every stage with the
-history the product would have written: submissions, activities, consent, and `LeadTransition` rows
-walking the lifecycle at plausible intervals (owner changes included), never in the future.
+capture forms, accounts, anonymous visitors, and leads from the last 90 days in every stage.
 
 `build_plan(seed=..., leads=..., now=...)` is pure (no database): the same seed gives the same people,
-companies and stages whatever `now` is; `write_plan` stores a plan with bulk inserts. The stage is passed
-to the `Lead` constructor: it is a protected FSM field and history is written here, not replayed.
-Does nothing when leads exist already.
+companies and planned stages whatever `now` is, and what each lead does when. `load` plays the plan through
+the product's own code on a simulated clock (`config.demo_run`, docs/demo.md): captures, scoring, routing,
+SLA sweeps, notifications, consent, the sales hand-off; the history is what the product wrote, never in the
+future. Does nothing when leads exist already.
 """
 
 import datetime as dt
@@ -16,6 +15,7 @@ import hashlib
 import random
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -26,14 +26,27 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from capture.submissions import METHODS, payload_hash
+from capture.submissions import METHODS
+from config import demo_run
 from core.errors import Conflict, Invalid
 from core.vocabulary import ActivityKind as K
 from core.vocabulary import Channel, ConsentStatus, Outcome, Role, Stage
 from engagement import demo as engagement_demo
-from leads import clocks, scores
 from leads import demo as leads_demo
-from leads.models import Account, Activity, Campaign, CaptureForm, Lead, LeadTransition, Submission, Visitor
+from leads import scores
+from leads.models import (
+    Account,
+    Activity,
+    Campaign,
+    CaptureForm,
+    Lead,
+    LeadTransition,
+    Notification,
+    SlaClock,
+    SlaEscalation,
+    Submission,
+    Visitor,
+)
 from privacy import consent as consent_log
 from privacy.models import ConsentEvent
 from routing.models import Rep, RoutingRule, Team
@@ -491,10 +504,11 @@ def _gap(rng: random.Random, name: str, previous: str | None, hot_at_capture: bo
 
 def _tail(rng: random.Random, stage: str) -> dt.timedelta:
     """How long an open lead has been sitting in its current stage."""
-    if stage == Stage.KNOWN:
-        return _days(rng, 0.01, 89, 30)
+    if stage == Stage.KNOWN:  # nurture keeps its list fresh: most known leads are recent
+        return _weighted(rng, [(_days(rng, 0.01, 30, 8), 75), (_days(rng, 30, 89, 40), 25)])
     if stage == Stage.MQL:
-        return _weighted(rng, [(_hours(rng, 0.02, 24, 2), 70), (_days(rng, 1, 5, 2), 25), (_days(rng, 5, 14), 5)])
+        # Most MQLs are accepted within hours; the few waiting longer are the stalled ones.
+        return _weighted(rng, [(_hours(rng, 0.02, 3, 0.5), 75), (_hours(rng, 3, 24, 6), 17), (_days(rng, 1, 5, 2), 8)])
     if stage == Stage.SAL:
         return _days(rng, 0.02, 12, 2)
     if stage == Stage.SQL:
@@ -515,16 +529,23 @@ def _origin_window(origin: Origin, now: dt.datetime) -> tuple[dt.datetime, dt.da
 
 
 def _place(rng, gaps, tail, window, now, *, closed: bool) -> tuple[dt.datetime, list[dt.timedelta]]:
-    """Creation time and the (possibly compressed) gaps so that the whole history ends before now."""
+    """Creation time and the (possibly stretched or compressed) gaps so that the whole history ends before now;
+    an open lead sits exactly `tail` in its stage (the nurture before its first step absorbs the difference)."""
     low, high = window
     needed = sum(gaps, dt.timedelta()) + tail
     latest = now - needed
     if low <= latest <= high and not closed:  # an open lead: exactly `tail` in its stage
         return latest, list(gaps)
     if latest >= low:
-        return _uniform_time(rng, low, min(high, latest)), list(gaps)
+        created = _uniform_time(rng, low, min(high, latest))
+        gaps = list(gaps)
+        if not closed and gaps:  # created earlier than `latest`: a longer nurture, the same time in the stage
+            gaps[0] += latest - created
+        return created, gaps
     created = _uniform_time(rng, low, high)  # too long for the window: compress the history
-    factor = ((now - created) * 0.95) / needed
+    room = now - created - (tail if not closed else dt.timedelta())
+    factor = (room * 0.95) / (needed - tail if not closed else needed) if room > dt.timedelta() and (
+        closed or needed > tail) else ((now - created) * 0.95) / needed
     return created, [gap * factor for gap in gaps]
 
 
@@ -532,7 +553,7 @@ def _uniform_time(rng, low: dt.datetime, high: dt.datetime) -> dt.datetime:
     return low + (high - low) * rng.random()
 
 
-OFFICE_OPENS, OFFICE_CLOSES = dt.time(8, 0), dt.time(18, 30)
+OFFICE_OPENS, OFFICE_CLOSES = dt.time(8, 0), dt.time(18, 0)
 
 
 def _is_office_time(moment: dt.datetime) -> bool:
@@ -541,7 +562,7 @@ def _is_office_time(moment: dt.datetime) -> bool:
 
 
 def _working_time(rng, moment: dt.datetime, *, low: dt.datetime, high: dt.datetime) -> dt.datetime:
-    """`moment` moved into office hours (Mon-Fri 08:00-18:30 local): to the next morning, or when that lies
+    """`moment` moved into office hours (Mon-Fri 08:00-18:00 local): to the next morning, or when that lies
     beyond `high`, back to the last afternoon; unchanged when neither fits between `low` and `high`."""
     if _is_office_time(moment):
         return moment
@@ -611,7 +632,14 @@ def _lead_plan(rng, *, index, stage, company, person, origin: Origin, account_ow
                               "owner_mode": mode})
     tail = _tail(rng, stage)
     closed = stage in (Stage.CUSTOMER, Stage.LOST, Stage.RECYCLED, Stage.DISQUALIFIED)
-    created, gaps = _place(rng, [s["gap"] for s in steps], tail, _origin_window(origin, now), now, closed=closed)
+    window = _origin_window(origin, now)
+    if stage in (Stage.CUSTOMER, Stage.LOST) and origin.key not in ("fair", "webinar") and rng.random() < 0.4:
+        # Small deals close fast (a demo request, a call, a proposal): some of them within the last month.
+        for step in steps:
+            step["gap"] *= 0.3
+        needed = sum((s["gap"] for s in steps), dt.timedelta()) + tail
+        window = (max(window[0], now - needed - 14 * DAY), min(window[1], now - needed))
+    created, gaps = _place(rng, [s["gap"] for s in steps], tail, window, now, closed=closed)
     # B2B forms arrive mostly in office hours; imports and manual entries always do.
     if origin.channel in (Channel.IMPORT, Channel.MANUAL) or rng.random() < 0.8:
         low, high = _origin_window(origin, now)
@@ -625,7 +653,9 @@ def _lead_plan(rng, *, index, stage, company, person, origin: Origin, account_ow
         at = max(previous, original + shift)
         if at > now - MINUTE:  # pushed past now by office hours before it: squeeze into the last minutes
             at = max(previous, now - MINUTE * rng.uniform(1, 20))
-        by_person = step.get("by_marketing") or (step["name"] != "mark_mql" and step.get("owner_mode") != "routed")
+        # People act in office hours, and so do B2B prospects mostly: their activity makes most MQLs by day.
+        by_person = step.get("by_marketing") or (step["name"] != "mark_mql" and step.get("owner_mode") != "routed") or (
+            step["name"] == "mark_mql" and rng.random() < 0.85)
         if by_person:  # people act in office hours; the system at any time
             at = _working_time(rng, at, low=previous, high=now - MINUTE)
         shift = at - original
@@ -1092,120 +1122,22 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@transaction.atomic
-def write_plan(plan: Plan, *, users: dict) -> dict:
-    campaigns, forms = ensure_catalogue(plan.now)
+def ensure_accounts(plan: Plan, users: dict) -> dict:
+    """The plan's key accounts with their SDR owners, created or updated; returns domain -> account."""
     accounts = {}
     for spec in plan.accounts:
         accounts[spec["domain"]], _created = Account.objects.update_or_create(
             domain=spec["domain"], defaults={"name": spec["name"], "owner": users[spec["owner"]]}
         )
-
-    def user(name):
-        return users[name] if name else None
-
-    leads = []
-    for lead_plan in plan.leads:
-        values = dict(lead_plan.fields)
-        values["owner"] = user(values.get("owner"))
-        values["campaign"] = campaigns.get(values["campaign"]) if values["campaign"] else None
-        values["capture_form"] = forms.get(values["capture_form"]) if values["capture_form"] else None
-        values["account"] = accounts.get(values["account"]) if values["account"] else None
-        leads.append(Lead(**values))
-    Lead.objects.bulk_create(leads, batch_size=1000)
-
-    submissions, submission_of = [], {}
-    for number, (lead_plan, lead) in enumerate(zip(plan.leads, leads, strict=True)):
-        for position, spec in enumerate(lead_plan.submissions):
-            payload = {"email": lead.email, "first_name": lead.first_name, "last_name": lead.last_name,
-                       "company": lead.company, "source": lead.source}
-            if lead.campaign_id:
-                payload["campaign"] = lead.campaign.slug
-            created = spec["outcome"] == Submission.Outcome.CREATED
-            status = 201 if created else 200
-            submission = Submission(
-                channel=spec["channel"], capture_form=lead.capture_form if created else None,
-                submitted_by=users["marketing"] if spec["channel"] in (Channel.IMPORT, Channel.MANUAL) else None,
-                payload=payload, payload_hash=payload_hash(payload), outcome=spec["outcome"], lead=lead,
-                response_status=status,
-                response_body={"id": lead.pk, "created": created, "stage": spec["stage"], "score": lead.score,
-                               "owner": None},
-                received_at=spec["at"], processed_at=spec["at"] + dt.timedelta(milliseconds=180),
-            )
-            submission_of[(number, position)] = submission
-            submissions.append(submission)
-    for spec in plan.stray_submissions:
-        body = {"errors": spec["errors"]} if spec["errors"] else {"detail": "Thank you."}
-        submissions.append(Submission(
-            channel=Channel.WEB_FORM, capture_form=forms[spec["form"]], payload=spec["payload"],
-            payload_hash=payload_hash(spec["payload"]), outcome=spec["outcome"], errors=spec["errors"],
-            response_status=400 if spec["errors"] else 200, response_body=body, received_at=spec["at"],
-            processed_at=spec["at"] + dt.timedelta(milliseconds=120),
-        ))
-    Submission.objects.bulk_create(submissions, batch_size=1000)
-
-    visitors, activities, transitions, consent_events = [], [], [], []
-    for spec in plan.visitors:
-        visitor = Visitor(anonymous_id=spec["anonymous_id"], first_seen_at=spec["first_seen_at"],
-                          last_seen_at=spec["last_seen_at"], capture_form=forms[TRACKING_FORM])
-        visitors.append(visitor)
-        activities += [_activity_row(a, visitor=visitor, users=users) for a in spec["activities"]]
-    for number, (lead_plan, lead) in enumerate(zip(plan.leads, leads, strict=True)):
-        visitor = None
-        if lead_plan.visitor:
-            spec = lead_plan.visitor
-            visitor = Visitor(anonymous_id=spec["anonymous_id"], first_seen_at=spec["first_seen_at"],
-                              last_seen_at=spec["last_seen_at"], lead=lead, capture_form=forms[spec["capture_form"]])
-            visitors.append(visitor)
-        for spec in lead_plan.activities:
-            submission = submission_of.get((number, spec.get("submission")))
-            data = dict(spec["data"])
-            if submission is not None:
-                data.update({"submission": None, "channel": submission.channel, "source": lead.source,
-                             "campaign": lead.campaign.slug if lead.campaign_id else None})
-            row = _activity_row(spec, visitor=visitor if spec.get("visitor") else None, users=users, lead=lead)
-            row.data = data
-            row._submission = submission
-            activities.append(row)
-        for spec in lead_plan.transitions:
-            transitions.append(LeadTransition(
-                lead=lead, name=spec["name"], source=spec["source"], target=spec["target"],
-                actor=user(spec["actor"]), reason=spec["reason"], data=spec["data"], at=spec["at"],
-            ))
-        for spec in lead_plan.consent_events:
-            consent_events.append(ConsentEvent(
-                lead=lead, **{k: v for k, v in spec.items() if k not in ("capture_form", "submission", "recorded_by")},
-                wording_hash=_hash(spec["wording"]) if spec["wording"] else "",
-                capture_form=forms.get(spec["capture_form"]) if spec["capture_form"] else None,
-                submission=submission_of.get((number, spec["submission"])), recorded_by=user(spec["recorded_by"]),
-            ))
-    Visitor.objects.bulk_create(visitors, batch_size=1000)
-    for row in activities:
-        submission = getattr(row, "_submission", None)
-        if submission is not None:
-            row.data["submission"] = submission.pk
-    Activity.objects.bulk_create(activities, batch_size=2000)
-    LeadTransition.objects.bulk_create(transitions, batch_size=2000)
-    ConsentEvent.objects.bulk_create(consent_events, batch_size=1000)
-    # The stored scores are the active scoring model's, as the nightly rescore would set them (breakdown,
-    # fit, engagement, temperature); the planned scores stay when no model is active.
-    scores.rescore_all(at=plan.now)
-    return {"campaigns": len(campaigns), "forms": len(forms), "accounts": len(accounts), "leads": len(leads),
-            "visitors": len(visitors), "activities": len(activities), "transitions": len(transitions),
-            "consents": sum(bool(p.consent_events) for p in plan.leads), "submissions": len(submissions)}
+    return accounts
 
 
-def _activity_row(spec: dict, *, visitor, users, lead=None) -> Activity:
-    return Activity(
-        lead=lead, visitor=visitor, kind=spec["kind"], outcome=spec["outcome"], occurred_at=spec["occurred_at"],
-        url=spec["url"], note=spec["note"], data=dict(spec["data"]), next_step_on=spec.get("next_step_on"),
-        created_by=users[spec["created_by"]] if spec["created_by"] else None, created_at=spec["occurred_at"],
-    )
-
-
-def load(*, seed: int = 42, leads: int = 600) -> dict:
+def load(*, seed: int = 42, leads: int = 600, progress=None) -> dict:
     """Load the demo data into an empty database; returns what was written, by kind. Raises `Invalid` for
-    fewer than 20 leads (every stage needs some) and `Conflict` when leads exist already."""
+    fewer than 20 leads (every stage needs some) and `Conflict` when leads exist already.
+
+    The plan is played through the product's own code on a simulated clock (`config.demo_run`); what scoring,
+    routing, the SLA sweep and the sales hand-off decide on the way is what the data shows."""
     if leads < 20:
         raise Invalid.field("leads", "Use at least 20, so that every stage has leads.")
     existing = Lead.objects.count()
@@ -1215,13 +1147,23 @@ def load(*, seed: int = 42, leads: int = 600) -> dict:
     with transaction.atomic():
         users = ensure_users()
         ensure_routing(users)
-        counts = write_plan(plan, users=users)
-        clocks.backfill_speed_to_lead()
-        counts["clocks"] = clocks.backfill_clocks(now=plan.now)
-        sales_demo.seed(plan.now, users)
-        engagement_demo.seed(plan.now, users)
+        campaigns, forms = ensure_catalogue(plan.now)
+        ensure_accounts(plan, users)
+        sales_demo.ensure_closing_team(users)
+    skipped = demo_run.simulate(plan, users=users, campaigns=campaigns, forms=forms, seed=seed, progress=progress)
+    # The nightly rescore, as it ran last night: decayed engagement, the active model's breakdown.
+    scores.rescore_all(at=plan.now)
+    sales_demo.seed(plan.now, users)
     leads_demo.seed(plan.now, users)
-    stages: dict[str, int] = {}
-    for lead_plan in plan.leads:
-        stages[lead_plan.fields["stage"]] = stages.get(lead_plan.fields["stage"], 0) + 1
-    return counts | {"stages": stages}
+    # Other apps' demo data (one call line each), on the history above:
+    engagement_demo.seed(plan.now, users)
+
+    stages: dict[str, int] = dict(Counter(Lead.objects.values_list("stage", flat=True)))
+    return {
+        "campaigns": len(campaigns), "forms": len(forms), "accounts": Account.objects.count(),
+        "leads": Lead.objects.count(), "visitors": Visitor.objects.count(), "activities": Activity.objects.count(),
+        "transitions": LeadTransition.objects.count(), "submissions": Submission.objects.count(),
+        "consents": Lead.objects.filter(consent_events__isnull=False).distinct().count(),
+        "clocks": SlaClock.objects.count(), "notifications": Notification.objects.count(),
+        "escalations": SlaEscalation.objects.count(), "stages": stages, "skipped": dict(skipped),
+    }

@@ -19,7 +19,8 @@ from sales.models import Opportunity, OpportunityStageChange, Pipeline, SalesSta
 AES = (("ae1", "Anna", "Abschluss"), ("ae2", "Bernd", "Vertrag"))
 
 
-def seed(now: dt.datetime, users: dict) -> None:
+def ensure_closing_team(users: dict) -> list:
+    """Closing DACH with ae1 and ae2 (DEMO_PASSWORD) and the rule that hands it new SQLs; returns the AEs."""
     password = make_password(settings.DEMO_PASSWORD)
     sellers = Group.objects.get(name=Role.SDR)  # account executives sell: the SDR role, on a closing team
     team, _created = Team.objects.update_or_create(
@@ -44,6 +45,13 @@ def seed(now: dt.datetime, users: dict) -> None:
         name="New SQLs to Closing DACH",
         defaults={"position": 5, "target_type": policy.TARGET_TEAM, "target_team": team, "method": policy.ROUND_ROBIN},
     )
+    return aes
+
+
+def seed(now: dt.datetime, users: dict) -> None:
+    """The closing team, and opportunities for the leads that have none yet (the hand-off made the rest)."""
+    aes = ensure_closing_team(users)
+    team = Team.objects.get(slug="closing-dach")
     backfill.backfill(
         Lead=Lead,
         LeadTransition=LeadTransition,
