@@ -625,8 +625,8 @@ def _lead_plan(rng, *, index, stage, company, person, origin: Origin, account_ow
                 if mode == "claim_at_accept" and following != "accept":
                     mode = "claim"
                 gap = {
-                    "routed": dt.timedelta(seconds=rng.randint(1, 40)), "assigned": _hours(rng, 0.1, 8, 1),
-                    "claim": _hours(rng, 0.05, 20, 1.5), "claim_at_accept": dt.timedelta(),
+                    "routed": dt.timedelta(seconds=rng.randint(1, 40)), "assigned": _hours(rng, 0.05, 2, 0.2),
+                    "claim": _hours(rng, 0.05, 2.5, 0.2), "claim_at_accept": dt.timedelta(),
                 }[mode]
                 steps.append({"name": "claim" if mode.startswith("claim") else "assign", "gap": gap,
                               "owner_mode": mode})
