@@ -149,7 +149,7 @@ def _notify(opportunity, *, lead, owner, team, decision) -> None:
             message=_("New opportunity %(opportunity)s (%(lead)s) handed to you.") % words,
         )
     if lead.owner is not None:
-        words["owner"] = owner.get_username() if owner else _("the closing team's pool")
+        words["owner"] = (owner.get_full_name() or owner.get_username()) if owner else _("the closing team's pool")
         lifecycle.notify(
             user=lead.owner,
             lead=lead,

@@ -17,7 +17,10 @@ from tests.sales.helpers import closing_team, sql_lead
 
 
 def test_hand_off_routes_to_an_ae_keeps_sourced_by_and_notifies_both(sdr):
-    _team, _reps = closing_team("ae1", "ae2")
+    _team, reps = closing_team("ae1", "ae2")
+    for rep, (first, last) in zip(reps, [("Anna", "Ebert"), ("Arne", "Eck")], strict=True):
+        rep.user.first_name, rep.user.last_name = first, last
+        rep.user.save()
     lead = sql_lead(sdr)
     opportunity = handoff.hand_off(lead_id=lead.pk)
     assert opportunity.owner.username in {"ae1", "ae2"}
@@ -27,6 +30,9 @@ def test_hand_off_routes_to_an_ae_keeps_sourced_by_and_notifies_both(sdr):
     assert Contact.objects.filter(lead=lead, account=lead.account).exists()
     told = set(Notification.objects.filter(lead=lead).values_list("user__username", flat=True))
     assert told == {opportunity.owner.username, "sdr1"}
+    ae = opportunity.owner
+    to_sdr = Notification.objects.get(lead=lead, user=sdr).message
+    assert ae.get_full_name() and ae.get_full_name() in to_sdr  # people by name, not username
 
 
 def test_hand_off_is_idempotent(sdr):
