@@ -1,7 +1,7 @@
 """What a capture form asks whom: its chosen fields, and progressive profiling for a known visitor.
 
-A visitor is known when the tracking script's visitor id is stitched to a lead, or when the embedding page
-hands the form an e-mail address of a lead (`?email=`). A known lead is asked up to the form's
+A visitor is known when the tracking script's visitor id is stitched to a lead (an e-mail address in the
+form's URL is not read: no personal data in URLs). A known lead is asked up to the form's
 `progressive_fields` fields it does not have yet instead of the ones it has (`leads.fields.fields_to_ask`).
 The hosted form shows what `asked_fields` returns; capture validates against the same function, computed for
 the lead of the e-mail that was sent (`required_fields`), so a field the form did not show is never required,

@@ -19,7 +19,6 @@ from capture.forms import HostedForm, ImportForm, ManualLeadForm, MappingForm
 from core import ratelimit
 from core.errors import Conflict, Invalid
 from core.http import clean_header, client_ip, user_agent
-from core.parsers import bad_text
 from core.vocabulary import Channel
 from leads import roles
 from leads.models import CaptureForm
@@ -156,16 +155,6 @@ def _within_rate(request, form: CaptureForm) -> ratelimit.Decision:
     return ratelimit.hit(f"form:{form.pk}:{client_ip(request)}", limit=limit, period=period)
 
 
-def _may_profile_by_email(request, form: CaptureForm, initial: dict) -> bool:
-    """Whether a `?email=` may shape the fields shown: a form asking fewer fields tells that the address is
-    known, so these looks are counted like posts (FORM_RATE per form and client IP); beyond it the form asks
-    every field. (A visitor id needs no count: it cannot be guessed.)"""
-    if not initial.get("email") or form.progressive_fields <= 0:
-        return False
-    limit, period = ratelimit.parse(settings.FORM_RATE)
-    return ratelimit.hit(f"form-profile:{form.pk}:{client_ip(request)}", limit=limit, period=period).allowed
-
-
 def _origin_of(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -210,9 +199,6 @@ def _hosted_initial(request) -> dict:
     visitor_id = request.GET.get("visitor_id", "")
     if VISITOR_ID.match(visitor_id):
         initial["visitor_id"] = visitor_id
-    email = request.GET.get("email", "").strip()
-    if email and len(email) <= 254 and not bad_text(email):  # the embedding page knows the visitor's address
-        initial["email"] = email
     for name in ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"):
         if request.GET.get(name):
             initial[name] = request.GET[name][:200]
@@ -229,8 +215,8 @@ def hosted_form(request, key: str):
     context = {"capture_form": capture_form, "embed": request.GET.get("embed") == "1"}
     if request.method == "GET":
         initial = _hosted_initial(request)
-        email = initial.get("email") if _may_profile_by_email(request, capture_form, initial) else None
-        asked = profiling.asked_fields(capture_form, email=email, visitor_id=initial.get("visitor_id"))
+        # Only the tracking visitor id profiles a GET: an address in the URL would be personal data in URLs.
+        asked = profiling.asked_fields(capture_form, visitor_id=initial.get("visitor_id"))
         context["form"] = HostedForm(initial=initial, capture_form=capture_form, asked=asked)
         context["snippet"] = roles.is_staff_role(request.user)
         return _framable(render(request, "capture/hosted_form.html", context), capture_form)

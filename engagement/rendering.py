@@ -26,6 +26,10 @@ MERGE_FIELDS = (
 )
 FIELD = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|([^{}]*))?\}\}")
 PLACEHOLDER = "MERGEFIELDX{}X"
+# Link addresses may hold only the links Leadwerk makes itself: a lead's own words (company, names) inside an
+# href would let whatever they typed (javascript:, a phishing site behind our signed redirect) into the e-mail.
+LINK_FIELDS = ("unsubscribe_url", "preferences_url")
+LINK_TARGET = re.compile(r"\]\(([^)]*)\)|<([^<>\s]*\{\{[^<>]*)>")
 PLACEHOLDER_RE = re.compile(r"MERGEFIELDX(\d+)X")
 
 # Inline styles per element (mail clients drop <style> blocks; these survive everywhere).
@@ -86,6 +90,13 @@ def check(text: str) -> list[Problem]:
                     Problem(number, _("Line %(line)s: unknown merge field “%(name)s”.")
                             % {"line": number, "name": match.group(1)})
                 )
+        for target in LINK_TARGET.finditer(line):
+            for match in FIELD.finditer(target.group(1) or target.group(2) or ""):
+                if match.group(1) in MERGE_FIELDS and match.group(1) not in LINK_FIELDS:
+                    problems.append(
+                        Problem(number, _("Line %(line)s: the merge field “%(name)s” cannot be part of a link address.")
+                                % {"line": number, "name": match.group(1)})
+                    )
         if "{{" in rest or "}}" in rest:
             problems.append(Problem(number, _("Line %(line)s: a merge field is not closed or not well formed.")
                                     % {"line": number}))

@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from engagement.models import CadenceTask, Enrolment, Message, Programme, TrackingEvent
-from privacy import consent
 
 
 def programme_rows():
@@ -50,7 +49,7 @@ def visible_messages(lead):
 def tasks_due_today(user, today=None):
     today = today or timezone.localdate()
     return (
-        CadenceTask.objects.filter(owner=user, done_at__isnull=True, due_on__lte=today,
+        CadenceTask.objects.filter(owner=user, lead__owner=user, done_at__isnull=True, due_on__lte=today,
                                    enrolment__status=Enrolment.Status.ACTIVE)
         .select_related("lead", "enrolment__programme")
         .order_by("due_on", "id")
@@ -61,7 +60,7 @@ def preview_context(lead, user) -> dict:
     """Merge data for a preview: the lead's (a real lead) or sample values; links point to this site."""
     name = user.get_full_name() or user.get_username()
     sample = lead is None
-    token = consent.unsubscribe_token(lead.pk) if lead is not None else "preview"
+    token = "preview"  # noqa: S105 - never the lead's own token: a preview's link must not change their consent
     return {
         "first_name": "Alex" if sample else lead.first_name,
         "last_name": "Muster" if sample else lead.last_name,

@@ -160,16 +160,20 @@ def _skip(message: Message, reason: str) -> None:
 
 def claim(message_id: int, *, now: dt.datetime) -> tuple[Message, EmailMultiAlternatives] | None:
     """The claiming transaction (see the module). Returns the message and its e-mail, or None (taken or skipped)."""
+    lead_id = Message.objects.filter(pk=message_id).values_list("enrolment__lead_id", flat=True).first()
+    if lead_id is None:
+        return None
     with transaction.atomic():
+        # The lead first, then the message: the order unsubscribe and erasure lock them in (no deadlock).
+        lead = Lead.objects.select_for_update(of=("self",)).select_related("owner").filter(pk=lead_id).first()
         message = (
             Message.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("enrolment__programme")
             .filter(pk=message_id, status=Message.Status.QUEUED, due_at__lte=now)
             .first()
         )
-        if message is None:
+        if message is None or lead is None:
             return None
-        lead = Lead.objects.select_for_update(of=("self",)).select_related("owner").get(pk=message.enrolment.lead_id)
         reason = eligibility.problem(lead) or engine.reached_exit(message.enrolment.programme, lead)
         if reason:
             _skip(message, reason)
@@ -183,7 +187,8 @@ def claim(message_id: int, *, now: dt.datetime) -> tuple[Message, EmailMultiAlte
         message.message_id = message.message_id or make_msgid(domain=settings.ENGAGEMENT_MESSAGE_ID_DOMAIN)
         mail = build(message, lead, version)
         message.subject = mail.subject[:200]
-        message.save(update_fields=["status", "attempts", "language", "subject", "message_id"])
+        message.due_at = now  # when it was claimed: a message still "sending" long after is stale (fail_stale)
+        message.save(update_fields=["status", "attempts", "language", "subject", "message_id", "due_at"])
         return message, mail
 
 
@@ -193,7 +198,7 @@ def deliver(message: Message, mail: EmailMultiAlternatives, *, connection=None, 
         mail.connection = connection or get_connection()
         mail.send()
     except (smtplib.SMTPException, OSError) as error:
-        log.warning("engagement: message %s not sent: %s", message.pk, error)
+        log.warning("engagement: message %s not sent: %s", message.pk, type(error).__name__)  # no address
         retries = settings.ENGAGEMENT_RETRY_MINUTES
         reason = f"{type(error).__name__}: {error}"[:300]
         if message.attempts > len(retries):
@@ -206,6 +211,12 @@ def deliver(message: Message, mail: EmailMultiAlternatives, *, connection=None, 
             due_at=now + dt.timedelta(minutes=retries[message.attempts - 1]),
         )
         return Message.Status.QUEUED
+    except Exception as error:  # noqa: BLE001 - the backend refused it for good (an ESP's error, a bad header)
+        log.warning("engagement: message %s refused by the backend: %s", message.pk, type(error).__name__)
+        Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(
+            status=Message.Status.FAILED, reason=f"{type(error).__name__}: {error}"[:300]
+        )
+        return Message.Status.FAILED
     status = getattr(mail, "anymail_status", None)  # set by django-anymail's backends
     esp_id = getattr(status, "message_id", None)
     Message.objects.filter(pk=message.pk, status=Message.Status.SENDING).update(

@@ -442,7 +442,8 @@ def hand_off_candidates(lead_ids: Sequence[int]) -> list[int]:
     """Of `lead_ids`, those mark_mql could take: in a hand-off stage with an e-mail address (its guard)."""
     if not lead_ids:
         return []
-    return list(Lead.objects.filter(pk__in=list(lead_ids), stage__in=HAND_OFF_STAGES, email_normalized__contains="@")
+    return list(Lead.objects.filter(pk__in=list(lead_ids), stage__in=HAND_OFF_STAGES, email_normalized__contains="@",
+                                    erased_at__isnull=True)  # an erased person is never handed to sales
                 .order_by("pk").values_list("pk", flat=True))
 
 

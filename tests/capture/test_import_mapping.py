@@ -312,3 +312,8 @@ def test_other_staff_see_nothing_of_anothers_upload_on_the_import_page(client, s
     upload(staff)
     page = text(as_user(client, other).get(reverse("capture:import")))
     assert "messe.csv" not in page and "anna@nordwind.de" not in page
+
+
+def test_every_recognised_header_can_be_chosen_in_the_mapping_step():
+    # A header the step recognises (e.g. "Straße") must be a field the mapping form offers and accepts.
+    assert set(imports.HEADER_ALIASES) <= set(imports.FIELD_LABELS)

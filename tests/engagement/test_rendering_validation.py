@@ -43,6 +43,14 @@ def test_check_names_unknown_field_and_unclosed_field_with_line():
     assert "vorname" in problems[0].message
 
 
+def test_a_leads_own_words_cannot_become_a_link_address():
+    # A company typed as "javascript:..." must never end up in an href of a sent e-mail.
+    problems = rendering.check("Hallo\n[Ihr Profil]({{ company }})\n<https://x.example/{{ first_name }}>")
+    assert [p.line for p in problems] == [2, 3]
+    assert "company" in problems[0].message and "first_name" in problems[1].message
+    assert rendering.check("[Abmelden]({{ unsubscribe_url }}) [Preise](https://leadwerk.example/preise)") == []
+
+
 @pytest.mark.django_db
 def test_a_version_with_an_unknown_merge_field_is_refused_and_not_saved(marketing):
     tpl = EmailTemplate.objects.create(name="T")

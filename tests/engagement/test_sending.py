@@ -166,6 +166,32 @@ def test_an_smtp_error_is_retried_with_back_off_then_failed_never_sent_twice(set
     assert mail.outbox == []
 
 
+@pytest.mark.django_db
+def test_a_backend_refusing_for_good_fails_the_message_and_the_tick_goes_on(monkeypatch):
+    prog = programme("welcome", steps=[{"kind": "wait", "wait_days": 1}, {"kind": "send_email"}])
+    first, second = consenting_lead(), consenting_lead()
+    for lead in (first, second):
+        services.enrol(programme=prog, lead_id=lead.pk)
+    now = timezone.now() + dt.timedelta(days=1, minutes=1)
+    engine.tick(now=now)
+    refused = Message.objects.get(enrolment__lead=first)
+    real_send = mail.EmailMultiAlternatives.send
+
+    def send(self, *args, **kwargs):
+        if refused.message_id and refused.message_id == self.extra_headers.get("Message-ID"):
+            raise ValueError("the provider refused it")  # not an SMTP error: e.g. an ESP's own exception
+        return real_send(self, *args, **kwargs)
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", send)
+    refused.message_id = "<refused@leadwerk.test>"
+    refused.save(update_fields=["message_id"])
+    sending.send_due(now=now)
+    statuses = dict(Message.objects.values_list("enrolment__lead_id", "status"))
+    assert statuses == {first.pk: Message.Status.FAILED, second.pk: Message.Status.SENT}
+    assert "ValueError" in Message.objects.get(enrolment__lead=first).reason
+    assert len(mail.outbox) == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_racing_for_one_message_send_it_once(smtp):
     prog = programme("welcome", steps=[{"kind": "wait", "wait_days": 1}, {"kind": "send_email"}])

@@ -100,3 +100,11 @@ def test_a_rejected_lead_above_the_threshold_does_not_bounce_back_at_night(
         tasks.rescore_all()
     assert Lead.objects.get(pk=leads[0].pk).stage == Stage.RECYCLED  # its score did not cross: it stays
     assert LeadTransition.objects.filter(lead=leads[0], name="mark_mql").count() == 1
+
+
+@pytest.mark.django_db
+def test_an_erased_lead_is_never_a_hand_off_candidate():
+    kept = LeadFactory(stage=Stage.KNOWN)
+    erased = LeadFactory(stage=Stage.KNOWN, email=f"erased-{kept.pk + 1000}@erased.invalid")
+    Lead.objects.filter(pk=erased.pk).update(erased_at=timezone.now())
+    assert scores.hand_off_candidates([kept.pk, erased.pk]) == [kept.pk]
