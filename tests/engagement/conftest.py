@@ -32,3 +32,13 @@ def smtp(settings):
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", controller.port, False
     yield sink
     controller.stop()
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """These tests read the English sentences; a request of an earlier test in the same worker may have left
+    another language active in this thread (LocaleMiddleware activates it per request)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
