@@ -86,11 +86,15 @@ def _form_frame(page):
     """The embedded form once the script has handed it the visitor id (the iframe loads again with it)."""
     page.wait_for_function(
         "() => (document.querySelector('iframe[data-leadwerk-form]') || {src: ''}).src.includes('visitor_id=')")
-    for _attempt in range(150):
+    frame = None
+    for attempt in range(300):
         frame = next((f for f in page.frames if "visitor_id=" in f.url), None)
         if frame is not None:
             break
+        if attempt == 100:  # a navigation Chromium dropped while the first load was still running: load it again
+            page.eval_on_selector("iframe[data-leadwerk-form]", "el => { el.src = el.src; }")
         page.wait_for_timeout(100)
+    assert frame is not None, "the form never loaded with the visitor id"
     frame.wait_for_load_state()
     frame.wait_for_selector("input[name=email]")
     return frame
